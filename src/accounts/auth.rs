@@ -1,0 +1,177 @@
+//! Who is asking: the session's user with their roles, as extractors that handlers cannot
+//! forget to apply. Scoping of data is still done in each query.
+
+use axum::{extract::FromRequestParts, http::request::Parts};
+
+use crate::{
+    accounts::session,
+    web::{csrf::cookie, error::AppError, state::AppState, time::now},
+    with_db,
+};
+
+/// A role held by a user, with its scope.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Grant {
+    Admin,
+    Operator { office_id: i64 },
+    Instructor { class_id: i64 },
+    Certifier { institution_id: i64 },
+}
+
+/// The logged-in user.
+#[derive(Clone, Debug)]
+pub struct CurrentUser {
+    pub user_id: i64,
+    pub person_id: i64,
+    pub first_name: String,
+    pub last_name: String,
+    pub dni: String,
+    pub grants: Vec<Grant>,
+    /// The raw session token (to keep this session on password change).
+    pub token: String,
+}
+
+impl CurrentUser {
+    pub fn is_admin(&self) -> bool {
+        self.grants.contains(&Grant::Admin)
+    }
+    pub fn is_operator(&self) -> bool {
+        self.grants.iter().any(|g| matches!(g, Grant::Operator { .. }))
+    }
+    pub fn is_instructor(&self) -> bool {
+        self.grants.iter().any(|g| matches!(g, Grant::Instructor { .. }))
+    }
+    /// Offices this user operates.
+    pub fn office_ids(&self) -> Vec<i64> {
+        self.grants
+            .iter()
+            .filter_map(|g| match g {
+                Grant::Operator { office_id } => Some(*office_id),
+                _ => None,
+            })
+            .collect()
+    }
+    /// Whether this user teaches the class.
+    pub fn teaches(&self, class_id: i64) -> bool {
+        self.grants.contains(&Grant::Instructor { class_id })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    user_id: i64,
+    person_id: i64,
+    first_name: String,
+    last_name: String,
+    dni: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct GrantRow {
+    role: String,
+    office_id: Option<i64>,
+    class_id: Option<i64>,
+    institution_id: Option<i64>,
+}
+
+async fn load(state: &AppState, token: &str) -> Result<Option<CurrentUser>, AppError> {
+    let hash = session::token_hash(token);
+    let row: Option<SessionRow> = with_db!(&state.db, |p| sqlx::query_as(
+        "SELECT u.id AS user_id, u.person_id, p.first_name, p.last_name, p.dni
+         FROM sessions s JOIN users u ON u.id = s.user_id JOIN persons p ON p.id = u.person_id
+         WHERE s.token_hash = $1 AND s.expires_at > $2"
+    )
+    .bind(&hash)
+    .bind(now())
+    .fetch_optional(p)
+    .await)?;
+    let Some(row) = row else { return Ok(None) };
+    let grants: Vec<GrantRow> = with_db!(&state.db, |p| sqlx::query_as(
+        "SELECT role, office_id, class_id, institution_id FROM role_grants WHERE user_id = $1"
+    )
+    .bind(row.user_id)
+    .fetch_all(p)
+    .await)?;
+    let grants = grants
+        .into_iter()
+        .filter_map(|g| match (g.role.as_str(), g.office_id, g.class_id, g.institution_id) {
+            ("admin", ..) => Some(Grant::Admin),
+            ("operator", Some(o), ..) => Some(Grant::Operator { office_id: o }),
+            ("instructor", _, Some(c), _) => Some(Grant::Instructor { class_id: c }),
+            ("certifier", _, _, Some(i)) => Some(Grant::Certifier { institution_id: i }),
+            _ => None,
+        })
+        .collect();
+    Ok(Some(CurrentUser {
+        user_id: row.user_id,
+        person_id: row.person_id,
+        first_name: row.first_name,
+        last_name: row.last_name,
+        dni: row.dni,
+        grants,
+        token: token.to_string(),
+    }))
+}
+
+/// The user if logged in; looked up once per request and cached in the request.
+#[derive(Clone, Debug)]
+pub struct MaybeUser(pub Option<CurrentUser>);
+
+impl FromRequestParts<AppState> for MaybeUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(cached) = parts.extensions.get::<MaybeUser>() {
+            return Ok(cached.clone());
+        }
+        let user = match cookie(&parts.headers, session::COOKIE) {
+            Some(t) if !t.is_empty() => load(state, t).await?,
+            _ => None,
+        };
+        let found = MaybeUser(user);
+        parts.extensions.insert(found.clone());
+        Ok(found)
+    }
+}
+
+/// Requires a logged-in user; otherwise redirects to the login page and back.
+#[derive(Clone, Debug)]
+pub struct User(pub CurrentUser);
+
+impl FromRequestParts<AppState> for User {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        match MaybeUser::from_request_parts(parts, state).await?.0 {
+            Some(u) => Ok(User(u)),
+            None => {
+                let next = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+                Err(AppError::LoginRequired(next.to_string()))
+            }
+        }
+    }
+}
+
+/// Requires an administrator; anyone else gets 404 (the admin area does not exist for them).
+pub struct Admin(pub CurrentUser);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let User(u) = User::from_request_parts(parts, state).await?;
+        if u.is_admin() { Ok(Admin(u)) } else { Err(AppError::NotFound) }
+    }
+}
+
+/// Requires an office operator (of at least one office); others get 404.
+pub struct Operator(pub CurrentUser);
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let User(u) = User::from_request_parts(parts, state).await?;
+        if u.is_operator() { Ok(Operator(u)) } else { Err(AppError::NotFound) }
+    }
+}

@@ -1,0 +1,157 @@
+//! Markdown to safe HTML: pulldown-cmark (tables, footnotes, strikethrough, task lists,
+//! heading anchors) and then ammonia, so no script or event handler survives.
+
+use std::{collections::HashSet, sync::LazyLock};
+
+use pulldown_cmark::{CowStr, Event, HeadingLevel, Options, Parser, Tag, TagEnd, html};
+
+fn options() -> Options {
+    Options::ENABLE_TABLES
+        | Options::ENABLE_FOOTNOTES
+        | Options::ENABLE_STRIKETHROUGH
+        | Options::ENABLE_TASKLISTS
+        | Options::ENABLE_HEADING_ATTRIBUTES
+}
+
+static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
+    let mut b = ammonia::Builder::default();
+    b.add_tags(["input", "video", "source", "figure", "figcaption"])
+        .add_tag_attributes("input", ["type", "checked", "disabled"])
+        .add_tag_attributes("video", ["src", "controls", "preload", "width", "height", "poster"])
+        .add_tag_attributes("source", ["src", "type"])
+        .add_tag_attributes("img", ["width", "height", "loading"])
+        .add_tag_attributes("td", ["style"])
+        .add_tag_attributes("th", ["style"])
+        .add_generic_attributes(["id"])
+        .add_allowed_classes("div", ["footnote-definition"])
+        .add_allowed_classes("sup", ["footnote-reference", "footnote-definition-label"])
+        .add_allowed_classes("span", ["footnote-definition-label"])
+        .filter_style_properties(["text-align"].into_iter().collect())
+        .link_rel(Some("noopener noreferrer"));
+    b
+});
+
+/// Lowercase ASCII slug of a heading text, for its `id`.
+pub fn slugify(text: &str) -> String {
+    let folded = crate::web::text::fold(text);
+    let mut out = String::new();
+    for c in folded.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    out.trim_end_matches('-').to_string()
+}
+
+/// Renders Markdown to sanitised HTML, giving every heading a unique `id`.
+pub fn render(markdown: &str) -> String {
+    let events: Vec<Event> = Parser::new_ext(markdown, options()).collect();
+    let mut out_events = Vec::with_capacity(events.len());
+    let mut used = HashSet::new();
+    let mut i = 0;
+    while i < events.len() {
+        if let Event::Start(Tag::Heading { level, id: None, classes, attrs }) = &events[i] {
+            let mut text = String::new();
+            let mut j = i + 1;
+            while j < events.len() && !matches!(events[j], Event::End(TagEnd::Heading(_))) {
+                if let Event::Text(t) | Event::Code(t) = &events[j] {
+                    text.push_str(t);
+                }
+                j += 1;
+            }
+            let mut slug = slugify(&text);
+            if slug.is_empty() {
+                slug = "seccion".into();
+            }
+            let base = slug.clone();
+            let mut n = 2;
+            while !used.insert(slug.clone()) {
+                slug = format!("{base}-{n}");
+                n += 1;
+            }
+            out_events.push(Event::Start(Tag::Heading {
+                level: *level,
+                id: Some(CowStr::from(slug)),
+                classes: classes.clone(),
+                attrs: attrs.clone(),
+            }));
+        } else {
+            out_events.push(events[i].clone());
+        }
+        i += 1;
+    }
+    let mut raw = String::with_capacity(markdown.len() * 3 / 2);
+    html::push_html(&mut raw, out_events.into_iter());
+    SANITIZER.clean(&raw).to_string()
+}
+
+/// Every image destination in the Markdown (to check they exist under `media/`).
+pub fn image_urls(markdown: &str) -> Vec<String> {
+    Parser::new_ext(markdown, options())
+        .filter_map(|e| match e {
+            Event::Start(Tag::Image { dest_url, .. }) => Some(dest_url.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The text of the first level-1 heading, if any (unused headings are fine).
+pub fn first_h1(markdown: &str) -> Option<String> {
+    let mut in_h1 = false;
+    let mut text = String::new();
+    for e in Parser::new_ext(markdown, options()) {
+        match e {
+            Event::Start(Tag::Heading { level: HeadingLevel::H1, .. }) => in_h1 = true,
+            Event::End(TagEnd::Heading(HeadingLevel::H1)) => return Some(text),
+            Event::Text(t) if in_h1 => text.push_str(&t),
+            _ => {}
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_extensions() {
+        let html = render("## Título útil\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n- [x] hecho\n\n~~no~~ y nota[^1]\n\n[^1]: Al pie.\n");
+        assert!(html.contains(r#"<h2 id="titulo-util">"#), "{html}");
+        assert!(html.contains("<table>"));
+        assert!(html.contains(r#"type="checkbox""#));
+        assert!(html.contains("<del>no</del>"));
+        assert!(html.contains("footnote-definition"));
+    }
+
+    #[test]
+    fn xss_payloads_do_not_survive() {
+        let payloads = [
+            "<script>alert(1)</script>",
+            "<img src=x onerror=alert(1)>",
+            "[click](javascript:alert(1))",
+            "<a href=\"javascript:alert(1)\">x</a>",
+            "<svg onload=alert(1)></svg>",
+            "<iframe src=\"https://evil.example\"></iframe>",
+            "<div style=\"background:url(javascript:alert(1))\">x</div>",
+            "<video src=x onerror=alert(1)></video>",
+            "<a href=\"#\" onclick=\"alert(1)\">x</a>",
+            "<object data=\"evil.swf\"></object>",
+            "<form action=\"https://evil.example\"><input name=x></form>",
+            "<details open ontoggle=alert(1)>",
+            "![x](javascript:alert(1))",
+            "<IMG SRC=JaVaScRiPt:alert('XSS')>",
+            "<body onload=alert(1)>",
+        ];
+        for p in payloads {
+            let html = render(p).to_lowercase();
+            assert!(!html.contains("<script"), "{p} -> {html}");
+            assert!(!html.contains("javascript:"), "{p} -> {html}");
+            assert!(!html.contains("onerror") && !html.contains("onload") && !html.contains("onclick") && !html.contains("ontoggle"), "{p} -> {html}");
+            assert!(!html.contains("<iframe") && !html.contains("<object") && !html.contains("<form") && !html.contains("<svg"), "{p} -> {html}");
+            assert!(!html.contains("style="), "{p} -> {html}");
+        }
+    }
+}

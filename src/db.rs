@@ -1,0 +1,122 @@
+//! The database: one code path, two backends (SQLite embedded, PostgreSQL in production).
+//!
+//! sqlx's `Any` driver cannot decode booleans and timestamps natively on SQLite, so we hold
+//! either pool in an enum and let [`with_db!`] expand each query once per backend: the same
+//! SQL text (`$1` placeholders, `RETURNING`, `ON CONFLICT`) serves both.
+
+use std::{path::Path, str::FromStr, time::Duration};
+
+use anyhow::Context;
+use sqlx::{
+    PgPool, SqlitePool,
+    postgres::PgPoolOptions,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+
+/// Either database pool. Cloning is cheap (pools are reference-counted).
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Expands `$body` once for each backend with `$p` bound to the concrete pool.
+#[macro_export]
+macro_rules! with_db {
+    ($db:expr, |$p:ident| $body:expr) => {
+        match $db {
+            $crate::db::Db::Sqlite($p) => $body,
+            $crate::db::Db::Postgres($p) => $body,
+        }
+    };
+}
+
+/// Whether a database error is the violation of the named constraint (unique, check, FK).
+pub fn is_constraint(err: &sqlx::Error, name: &str) -> bool {
+    match err {
+        sqlx::Error::Database(e) => {
+            e.constraint() == Some(name) || e.message().contains(name)
+        }
+        _ => false,
+    }
+}
+
+/// Whether a database error is a unique violation of any kind.
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(e) if e.is_unique_violation())
+}
+
+impl Db {
+    /// Connects to `database_url` when given (PostgreSQL), else to `aula.db` in `data_dir`.
+    pub async fn connect(database_url: Option<&str>, data_dir: &Path) -> anyhow::Result<Db> {
+        match database_url {
+            Some(url) if url.starts_with("postgres") => {
+                let pool = PgPoolOptions::new()
+                    .max_connections(20)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect(url)
+                    .await
+                    .context("no se pudo conectar a PostgreSQL (DATABASE_URL)")?;
+                Ok(Db::Postgres(pool))
+            }
+            Some(url) if url.starts_with("sqlite:") => {
+                let opts = SqliteConnectOptions::from_str(url)?;
+                Self::sqlite(opts).await
+            }
+            Some(other) => anyhow::bail!(
+                "DATABASE_URL debe empezar con postgres:// o sqlite: (se recibió {:?})",
+                other.split(':').next().unwrap_or("")
+            ),
+            None => {
+                std::fs::create_dir_all(data_dir).with_context(|| {
+                    format!("no se pudo crear la carpeta de datos {}", data_dir.display())
+                })?;
+                let opts = SqliteConnectOptions::new().filename(data_dir.join("aula.db"));
+                Self::sqlite(opts).await
+            }
+        }
+    }
+
+    async fn sqlite(opts: SqliteConnectOptions) -> anyhow::Result<Db> {
+        let opts = opts
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            // Writers queue on SQLite's lock; a generous timeout turns bursts into waits, not errors.
+            .busy_timeout(Duration::from_secs(30));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(opts)
+            .await
+            .context("no se pudo abrir la base SQLite")?;
+        Ok(Db::Sqlite(pool))
+    }
+
+    /// Applies pending migrations for this backend.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        match self {
+            Db::Sqlite(p) => sqlx::migrate!("migrations/sqlite").run(p).await?,
+            Db::Postgres(p) => sqlx::migrate!("migrations/postgres").run(p).await?,
+        }
+        Ok(())
+    }
+
+    /// Cheap round trip used by `/readyz`.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        with_db!(self, |p| sqlx::query("SELECT 1").execute(p).await.map(|_| ()))
+    }
+
+    /// Name of the backend, for logs.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Db::Sqlite(_) => "SQLite",
+            Db::Postgres(_) => "PostgreSQL",
+        }
+    }
+
+    /// Closes every connection (graceful shutdown).
+    pub async fn close(&self) {
+        with_db!(self, |p| p.close().await)
+    }
+}

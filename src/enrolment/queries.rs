@@ -1,0 +1,321 @@
+//! The enrolment decisions, each in one transaction whose seat change is a single
+//! conditional statement.
+
+use chrono::{DateTime, Utc};
+
+use crate::{db::Db, web::time::now, with_db};
+
+/// Where a person stands in a class.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EnrolmentStatus {
+    Confirmed,
+    Waitlisted,
+    Withdrawn,
+    Completed,
+}
+
+impl EnrolmentStatus {
+    pub fn parse(s: &str) -> EnrolmentStatus {
+        match s {
+            "confirmed" => EnrolmentStatus::Confirmed,
+            "waitlisted" => EnrolmentStatus::Waitlisted,
+            "completed" => EnrolmentStatus::Completed,
+            _ => EnrolmentStatus::Withdrawn,
+        }
+    }
+    pub fn label(&self) -> &'static str {
+        match self {
+            EnrolmentStatus::Confirmed => "Inscripto/a",
+            EnrolmentStatus::Waitlisted => "En lista de espera",
+            EnrolmentStatus::Withdrawn => "Dado/a de baja",
+            EnrolmentStatus::Completed => "Terminado",
+        }
+    }
+}
+
+/// Why an enrolment was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refusal {
+    NoSuchClass,
+    NotOpenYet,
+    Closed,
+}
+
+/// The outcome of an enrolment request.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Confirmed,
+    Waitlisted,
+    /// Already enrolled or waitlisted: nothing changed (idempotent).
+    Already(EnrolmentStatus),
+}
+
+#[derive(sqlx::FromRow)]
+struct Window {
+    enrol_opens_at: DateTime<Utc>,
+    enrol_closes_at: DateTime<Utc>,
+}
+
+/// Enrols `person_id` in `class_id`: a seat if one is left, else the waitlist.
+pub async fn enrol(db: &Db, class_id: i64, person_id: i64, by_user: Option<i64>) -> Result<Result<Outcome, Refusal>, sqlx::Error> {
+    let now = now();
+    let window: Option<Window> = with_db!(db, |p| sqlx::query_as("SELECT enrol_opens_at, enrol_closes_at FROM classes WHERE id = $1")
+        .bind(class_id)
+        .fetch_optional(p)
+        .await)?;
+    match window {
+        None => return Ok(Err(Refusal::NoSuchClass)),
+        Some(w) if now < w.enrol_opens_at => return Ok(Err(Refusal::NotOpenYet)),
+        Some(w) if now >= w.enrol_closes_at => return Ok(Err(Refusal::Closed)),
+        Some(_) => {}
+    }
+    with_db!(db, |p| {
+        async {
+            let mut tx = p.begin().await?;
+            // A first write takes SQLite's write lock at once, so this transaction never has
+            // to upgrade a read lock (which fails instead of waiting).
+            let inserted: Option<i64> = sqlx::query_scalar(
+                "INSERT INTO enrolments (class_id, person_id, status, queued_at, enrolled_by, created_at, updated_at)
+                 VALUES ($1, $2, 'waitlisted', $3, $4, $3, $3)
+                 ON CONFLICT (class_id, person_id) DO NOTHING RETURNING id",
+            )
+            .bind(class_id)
+            .bind(person_id)
+            .bind(now)
+            .bind(by_user)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let enrolment_id = match inserted {
+                Some(id) => id,
+                None => {
+                    // Rejoining after a withdrawal goes to the back of the line.
+                    let revived: Option<i64> = sqlx::query_scalar(
+                        "UPDATE enrolments SET status = 'waitlisted', queued_at = $3, updated_at = $3, enrolled_by = $4
+                         WHERE class_id = $1 AND person_id = $2 AND status = 'withdrawn' RETURNING id",
+                    )
+                    .bind(class_id)
+                    .bind(person_id)
+                    .bind(now)
+                    .bind(by_user)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    match revived {
+                        Some(id) => id,
+                        None => {
+                            let status: String = sqlx::query_scalar(
+                                "SELECT status FROM enrolments WHERE class_id = $1 AND person_id = $2",
+                            )
+                            .bind(class_id)
+                            .bind(person_id)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                            tx.commit().await?;
+                            return Ok(Ok(Outcome::Already(EnrolmentStatus::parse(&status))));
+                        }
+                    }
+                }
+            };
+            let take = "UPDATE classes SET seats_taken = seats_taken + 1 WHERE id = $1 AND seats_taken < seats";
+            let mut took = sqlx::query(take).bind(class_id).execute(&mut *tx).await?.rows_affected() == 1;
+            if !took {
+                // Full at that instant. Lock the class row (waits for a concurrent withdrawal
+                // to commit) and try once more: under the lock the answer is final.
+                sqlx::query("UPDATE classes SET seats_taken = seats_taken WHERE id = $1")
+                    .bind(class_id)
+                    .execute(&mut *tx)
+                    .await?;
+                took = sqlx::query(take).bind(class_id).execute(&mut *tx).await?.rows_affected() == 1;
+            }
+            if took {
+                sqlx::query("UPDATE enrolments SET status = 'confirmed' WHERE id = $1")
+                    .bind(enrolment_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(Ok(if took { Outcome::Confirmed } else { Outcome::Waitlisted }))
+        }
+        .await
+    })
+}
+
+/// Withdraws `person_id` from `class_id`; a freed seat goes to the first in line.
+/// Returns whether anything changed.
+pub async fn withdraw(db: &Db, class_id: i64, person_id: i64) -> Result<bool, sqlx::Error> {
+    let now = now();
+    with_db!(db, |p| {
+        async {
+            let mut tx = p.begin().await?;
+            // Lock the class first: withdrawals and late enrolments of one class serialise here.
+            let exists = sqlx::query("UPDATE classes SET seats_taken = seats_taken WHERE id = $1")
+                .bind(class_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if exists == 0 {
+                return Ok(false);
+            }
+            let previous: Option<String> = sqlx::query_scalar(
+                "SELECT status FROM enrolments WHERE class_id = $1 AND person_id = $2 AND status IN ('confirmed', 'waitlisted')",
+            )
+            .bind(class_id)
+            .bind(person_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(previous) = previous else {
+                return Ok(false);
+            };
+            sqlx::query("UPDATE enrolments SET status = 'withdrawn', updated_at = $3 WHERE class_id = $1 AND person_id = $2")
+                .bind(class_id)
+                .bind(person_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            if previous == "confirmed" {
+                let promoted = sqlx::query(
+                    "UPDATE enrolments SET status = 'confirmed', updated_at = $2 WHERE id = (
+                        SELECT id FROM enrolments WHERE class_id = $1 AND status = 'waitlisted'
+                        ORDER BY queued_at, id LIMIT 1)",
+                )
+                .bind(class_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if promoted == 0 {
+                    sqlx::query("UPDATE classes SET seats_taken = seats_taken - 1 WHERE id = $1")
+                        .bind(class_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            tx.commit().await?;
+            Ok(true)
+        }
+        .await
+    })
+}
+
+/// After seats were added to a class: moves people from the waitlist into the free seats.
+pub async fn fill_from_waitlist(db: &Db, class_id: i64) -> Result<u64, sqlx::Error> {
+    let now = now();
+    let mut promoted = 0;
+    loop {
+        let moved = with_db!(db, |p| {
+            async {
+                let mut tx = p.begin().await?;
+                let took = sqlx::query("UPDATE classes SET seats_taken = seats_taken + 1 WHERE id = $1 AND seats_taken < seats
+                                        AND EXISTS (SELECT 1 FROM enrolments WHERE class_id = $1 AND status = 'waitlisted')")
+                    .bind(class_id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if took == 1 {
+                    sqlx::query(
+                        "UPDATE enrolments SET status = 'confirmed', updated_at = $2 WHERE id = (
+                            SELECT id FROM enrolments WHERE class_id = $1 AND status = 'waitlisted'
+                            ORDER BY queued_at, id LIMIT 1)",
+                    )
+                    .bind(class_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok::<bool, sqlx::Error>(took == 1)
+            }
+            .await
+        })?;
+        if !moved {
+            return Ok(promoted);
+        }
+        promoted += 1;
+    }
+}
+
+/// A person's enrolment in one class, with their waitlist position.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct MyEnrolment {
+    pub class_id: i64,
+    pub status: String,
+    pub position: i64,
+}
+
+impl MyEnrolment {
+    pub fn status(&self) -> EnrolmentStatus {
+        EnrolmentStatus::parse(&self.status)
+    }
+    /// Confirmed or completed: may study the lessons.
+    pub fn is_active(&self) -> bool {
+        matches!(self.status(), EnrolmentStatus::Confirmed | EnrolmentStatus::Completed)
+    }
+    pub fn is_waitlisted(&self) -> bool {
+        self.status() == EnrolmentStatus::Waitlisted
+    }
+    pub fn is_withdrawn(&self) -> bool {
+        self.status() == EnrolmentStatus::Withdrawn
+    }
+    pub fn label(&self) -> &'static str {
+        self.status().label()
+    }
+}
+
+const MINE: &str = "SELECT e.class_id, e.status,
+        (SELECT COUNT(*) FROM enrolments w WHERE w.class_id = e.class_id AND w.status = 'waitlisted'
+           AND (w.queued_at < e.queued_at OR (w.queued_at = e.queued_at AND w.id <= e.id))) AS position
+   FROM enrolments e JOIN classes k ON k.id = e.class_id";
+
+/// This person's enrolments in the classes of a course.
+pub async fn mine_for_course(db: &Db, person_id: i64, course_id: i64) -> Result<Vec<MyEnrolment>, sqlx::Error> {
+    let sql = format!("{MINE} WHERE e.person_id = $1 AND k.course_id = $2");
+    with_db!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(person_id).bind(course_id).fetch_all(p).await)
+}
+
+/// A person's enrolments across courses, with progress, for `/mi-aula` and profiles.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct EnrolmentSummary {
+    pub class_id: i64,
+    pub class_name: String,
+    pub course_slug: String,
+    pub course_title: String,
+    pub status: String,
+    pub position: i64,
+    pub lessons_total: i64,
+    pub lessons_done: i64,
+    pub enrolled_by_name: Option<String>,
+}
+
+impl EnrolmentSummary {
+    pub fn label(&self) -> &'static str {
+        EnrolmentStatus::parse(&self.status).label()
+    }
+    pub fn is_waitlisted(&self) -> bool {
+        self.status == "waitlisted"
+    }
+    pub fn is_active(&self) -> bool {
+        self.status == "confirmed" || self.status == "completed"
+    }
+    pub fn percent(&self) -> i64 {
+        if self.lessons_total == 0 { 0 } else { self.lessons_done * 100 / self.lessons_total }
+    }
+}
+
+/// Every enrolment of a person (withdrawn ones last).
+pub async fn summaries(db: &Db, person_id: i64) -> Result<Vec<EnrolmentSummary>, sqlx::Error> {
+    with_db!(db, |p| sqlx::query_as(
+        "SELECT e.class_id, k.name AS class_name, c.slug AS course_slug, c.title AS course_title, e.status,
+            (SELECT COUNT(*) FROM enrolments w WHERE w.class_id = e.class_id AND w.status = 'waitlisted'
+               AND (w.queued_at < e.queued_at OR (w.queued_at = e.queued_at AND w.id <= e.id))) AS position,
+            (SELECT COUNT(*) FROM lessons l WHERE l.course_id = c.id AND NOT l.retired) AS lessons_total,
+            (SELECT COUNT(*) FROM lessons l JOIN lesson_progress lp ON lp.lesson_id = l.id
+               WHERE l.course_id = c.id AND NOT l.retired AND lp.person_id = e.person_id) AS lessons_done,
+            (SELECT pb.first_name || ' ' || pb.last_name FROM users ub JOIN persons pb ON pb.id = ub.person_id
+               WHERE ub.id = e.enrolled_by AND ub.person_id <> e.person_id) AS enrolled_by_name
+         FROM enrolments e JOIN classes k ON k.id = e.class_id JOIN courses c ON c.id = k.course_id
+         WHERE e.person_id = $1
+         ORDER BY CASE e.status WHEN 'withdrawn' THEN 1 ELSE 0 END, e.created_at DESC"
+    )
+    .bind(person_id)
+    .fetch_all(p)
+    .await)
+}

@@ -1,0 +1,128 @@
+//! Progress queries.
+
+use chrono::{DateTime, Utc};
+
+use crate::{db::Db, web::time::now, with_db};
+
+/// A lesson with its neighbours, for the lesson page.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Lesson {
+    pub id: i64,
+    pub course_id: i64,
+    pub key: String,
+    pub title: String,
+    pub minutes: i64,
+    pub body_html: String,
+    pub video: Option<String>,
+    pub position: i64,
+}
+
+pub async fn lesson(db: &Db, course_id: i64, key: &str) -> Result<Option<Lesson>, sqlx::Error> {
+    with_db!(db, |p| sqlx::query_as(
+        "SELECT id, course_id, key, title, minutes, body_html, video, position FROM lessons
+         WHERE course_id = $1 AND key = $2 AND NOT retired"
+    )
+    .bind(course_id)
+    .bind(key)
+    .fetch_optional(p)
+    .await)
+}
+
+/// The class through which this person studies the course (confirmed or completed), if any.
+pub async fn active_class(db: &Db, person_id: i64, course_id: i64) -> Result<Option<i64>, sqlx::Error> {
+    with_db!(db, |p| sqlx::query_scalar(
+        "SELECT e.class_id FROM enrolments e JOIN classes k ON k.id = e.class_id
+         WHERE e.person_id = $1 AND k.course_id = $2 AND e.status IN ('confirmed', 'completed')
+         ORDER BY e.created_at DESC LIMIT 1"
+    )
+    .bind(person_id)
+    .bind(course_id)
+    .fetch_optional(p)
+    .await)
+}
+
+/// Records activity on the enrolment (shown to instructors as "última actividad").
+pub async fn touch(db: &Db, class_id: i64, person_id: i64) -> Result<(), sqlx::Error> {
+    with_db!(db, |p| sqlx::query("UPDATE enrolments SET last_activity_at = $3 WHERE class_id = $1 AND person_id = $2")
+        .bind(class_id)
+        .bind(person_id)
+        .bind(now())
+        .execute(p)
+        .await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Marks a lesson done (idempotent: the first completion time is kept).
+pub async fn mark_done(db: &Db, person_id: i64, lesson_id: i64) -> Result<(), sqlx::Error> {
+    with_db!(db, |p| sqlx::query(
+        "INSERT INTO lesson_progress (person_id, lesson_id, completed_at) VALUES ($1, $2, $3)
+         ON CONFLICT (person_id, lesson_id) DO NOTHING"
+    )
+    .bind(person_id)
+    .bind(lesson_id)
+    .bind(now())
+    .execute(p)
+    .await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Marks the enrolment completed when the course's completion rule is met.
+pub async fn complete_if_met(db: &Db, class_id: i64, person_id: i64) -> Result<bool, sqlx::Error> {
+    let n = with_db!(db, |p| sqlx::query(
+        "UPDATE enrolments SET status = 'completed', updated_at = $3
+         WHERE class_id = $1 AND person_id = $2 AND status = 'confirmed'
+           AND (SELECT COUNT(*) FROM lessons l JOIN lesson_progress lp ON lp.lesson_id = l.id AND lp.person_id = $2
+                 JOIN classes k ON k.course_id = l.course_id WHERE k.id = $1 AND NOT l.retired) * 100
+               >= (SELECT c.min_lessons_percent * (SELECT COUNT(*) FROM lessons l2 WHERE l2.course_id = c.id AND NOT l2.retired)
+                   FROM classes k2 JOIN courses c ON c.id = k2.course_id WHERE k2.id = $1)"
+    )
+    .bind(class_id)
+    .bind(person_id)
+    .bind(now())
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n > 0)
+}
+
+/// One learner of a class with their progress.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct RosterRow {
+    pub person_id: i64,
+    pub dni: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub status: String,
+    pub lessons_done: i64,
+    pub lessons_total: i64,
+    pub last_activity_at: Option<DateTime<Utc>>,
+}
+
+impl RosterRow {
+    pub fn percent(&self) -> i64 {
+        if self.lessons_total == 0 { 0 } else { self.lessons_done * 100 / self.lessons_total }
+    }
+    pub fn last_activity(&self) -> String {
+        self.last_activity_at.as_ref().map(crate::web::time::local).unwrap_or_else(|| "Sin actividad".into())
+    }
+    pub fn status_label(&self) -> &'static str {
+        crate::enrolment::queries::EnrolmentStatus::parse(&self.status).label()
+    }
+}
+
+/// Confirmed, completed and waitlisted learners of a class, by last name.
+pub async fn roster(db: &Db, class_id: i64) -> Result<Vec<RosterRow>, sqlx::Error> {
+    with_db!(db, |p| sqlx::query_as(
+        "SELECT p.id AS person_id, p.dni, p.first_name, p.last_name, e.status,
+            (SELECT COUNT(*) FROM lessons l JOIN lesson_progress lp ON lp.lesson_id = l.id
+               WHERE l.course_id = k.course_id AND NOT l.retired AND lp.person_id = p.id) AS lessons_done,
+            (SELECT COUNT(*) FROM lessons l WHERE l.course_id = k.course_id AND NOT l.retired) AS lessons_total,
+            e.last_activity_at
+         FROM enrolments e JOIN persons p ON p.id = e.person_id JOIN classes k ON k.id = e.class_id
+         WHERE e.class_id = $1 AND e.status IN ('confirmed', 'completed', 'waitlisted')
+         ORDER BY CASE e.status WHEN 'waitlisted' THEN 1 ELSE 0 END, p.last_name, p.first_name, p.id"
+    )
+    .bind(class_id)
+    .fetch_all(p)
+    .await)
+}

@@ -1,0 +1,8 @@
+//! The `aula` binary: parses the command line and hands over to the library.
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = aula::cli::Cli::parse();
+    aula::cli::run(cli)
+}

@@ -1,0 +1,23 @@
+//! People (the Persona, keyed by DNI), territory, and the office operators' pages.
+
+pub mod domain;
+pub mod handlers;
+pub mod offices;
+pub mod persons;
+pub mod territory;
+
+use axum::{Router, routing::{get, post}};
+
+use crate::web::state::AppState;
+
+/// Routes of this module.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/mi-aula", get(handlers::my_page))
+        .route("/oficina", get(handlers::office_people))
+        .route("/oficina/personas/nueva", get(handlers::new_person_form).post(handlers::create_person))
+        .route("/oficina/personas/{id}", get(handlers::office_person))
+        .route("/oficina/personas/{id}/inscribir", post(handlers::assisted_enrol))
+        .route("/admin/oficinas", get(offices::list).post(offices::create))
+        .route("/admin/oficinas/{id}", get(offices::edit_form).post(offices::update))
+}

@@ -1,0 +1,117 @@
+//! The page frame every template extends, and how pages become responses.
+
+use askama::Template;
+use axum::{
+    extract::FromRequestParts,
+    http::{HeaderValue, StatusCode, header, request::Parts},
+    response::{IntoResponse, Response},
+};
+
+use crate::{
+    accounts::auth::MaybeUser,
+    web::{assets, csrf::CsrfToken, error::AppError, state::AppState},
+};
+
+/// What the base layout needs: title, who is logged in, the CSRF token, a one-time notice.
+#[derive(Clone, Debug)]
+pub struct Page {
+    pub title: String,
+    pub user: Option<NavUser>,
+    pub csrf: String,
+    pub notice: Option<String>,
+    pub css: &'static str,
+}
+
+/// The logged-in user as the navigation shows them.
+#[derive(Clone, Debug)]
+pub struct NavUser {
+    pub first_name: String,
+    pub is_admin: bool,
+    pub is_operator: bool,
+    pub is_instructor: bool,
+}
+
+impl Page {
+    /// A page with no user context (error pages).
+    pub fn anonymous(title: &str) -> Page {
+        Page { title: title.into(), user: None, csrf: String::new(), notice: None, css: assets::css_href() }
+    }
+}
+
+/// Extractor for the page frame: user, CSRF token and pending notice of this request.
+pub struct Ctx {
+    pub user: MaybeUser,
+    csrf: String,
+    notice: Option<String>,
+}
+
+impl Ctx {
+    /// The frame for a page titled `title`.
+    pub fn page(&self, title: impl Into<String>) -> Page {
+        Page {
+            title: title.into(),
+            user: self.user.0.as_ref().map(|u| NavUser {
+                first_name: u.first_name.clone(),
+                is_admin: u.is_admin(),
+                is_operator: u.is_operator(),
+                is_instructor: u.is_instructor(),
+            }),
+            csrf: self.csrf.clone(),
+            notice: self.notice.clone(),
+            css: assets::css_href(),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Ctx {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let user = MaybeUser::from_request_parts(parts, state).await?;
+        let csrf = parts.extensions.get::<CsrfToken>().map(|t| t.0.clone()).unwrap_or_default();
+        let notice = crate::web::csrf::read_notice(&parts.headers);
+        Ok(Ctx { user, csrf, notice })
+    }
+}
+
+/// An HTML body with the right content type and no caching of personal pages.
+pub struct Html(pub String);
+
+impl IntoResponse for Html {
+    fn into_response(self) -> Response {
+        let mut resp = self.0.into_response();
+        let h = resp.headers_mut();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+        resp
+    }
+}
+
+/// Renders a template into a 200 response.
+pub fn render<T: Template>(t: &T) -> Result<Response, AppError> {
+    Ok(Html(t.render()?).into_response())
+}
+
+/// Renders a template with a status (422 for a form with errors).
+pub fn render_status<T: Template>(status: StatusCode, t: &T) -> Result<Response, AppError> {
+    Ok((status, Html(t.render()?)).into_response())
+}
+
+/// The 404/409/500 page, in the same layout.
+#[derive(Template)]
+#[template(path = "web/error.html")]
+pub struct ErrorPage {
+    pub page: Page,
+    pub message: String,
+}
+
+impl ErrorPage {
+    pub fn new(title: &str, message: &str) -> ErrorPage {
+        ErrorPage { page: Page::anonymous(title), message: message.into() }
+    }
+
+    /// Renders, falling back to plain text if the template itself fails.
+    pub fn render_string(&self) -> String {
+        self.render().unwrap_or_else(|_| self.message.clone())
+    }
+}
