@@ -91,7 +91,11 @@ pub enum AdminCommand {
 /// Builds the configuration from flags, environment and file.
 pub fn config(common: &Common, serve: &ServeArgs) -> anyhow::Result<Config> {
     let file = FileConfig::load(common.config.as_ref())?;
-    let env_bool = |name: &str| std::env::var(name).ok().map(|v| matches!(v.as_str(), "1" | "true" | "yes"));
+    let env_bool = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .map(|v| matches!(v.as_str(), "1" | "true" | "yes"))
+    };
     let listen_text = serve
         .listen
         .clone()
@@ -103,10 +107,26 @@ pub fn config(common: &Common, serve: &ServeArgs) -> anyhow::Result<Config> {
     let demo_off = serve.no_demo || file.demo == Some(false);
     Ok(Config {
         listen,
-        data_dir: common.data_dir.clone().or(file.data_dir).unwrap_or_else(|| "data".into()),
-        database_url: common.database_url.clone().or(file.database_url).filter(|u| !u.is_empty()),
-        courses_dir: common.courses_dir.clone().or(file.courses_dir).unwrap_or_else(|| "courses".into()),
-        media_dir: common.media_dir.clone().or(file.media_dir).unwrap_or_else(|| "media".into()),
+        data_dir: common
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| "data".into()),
+        database_url: common
+            .database_url
+            .clone()
+            .or(file.database_url)
+            .filter(|u| !u.is_empty()),
+        courses_dir: common
+            .courses_dir
+            .clone()
+            .or(file.courses_dir)
+            .unwrap_or_else(|| "courses".into()),
+        media_dir: common
+            .media_dir
+            .clone()
+            .or(file.media_dir)
+            .unwrap_or_else(|| "media".into()),
         base_url: serve
             .base_url
             .clone()
@@ -114,9 +134,20 @@ pub fn config(common: &Common, serve: &ServeArgs) -> anyhow::Result<Config> {
             .unwrap_or_else(|| format!("http://{listen_text}"))
             .trim_end_matches('/')
             .to_string(),
-        secure_cookies: env_bool("AULA_SECURE_COOKIES").or(file.secure_cookies).unwrap_or(false),
-        trust_proxy: env_bool("AULA_TRUST_PROXY").or(file.trust_proxy).unwrap_or(false),
-        smtp_url: std::env::var("AULA_SMTP_URL").ok().or(file.smtp_url).filter(|s| !s.is_empty()),
+        secure_cookies: env_bool("AULA_SECURE_COOKIES")
+            .or(file.secure_cookies)
+            .unwrap_or(false),
+        trust_proxy: env_bool("AULA_TRUST_PROXY")
+            .or(file.trust_proxy)
+            .unwrap_or(false),
+        smtp_url: std::env::var("AULA_SMTP_URL")
+            .ok()
+            .or(file.smtp_url)
+            .filter(|s| !s.is_empty()),
+        mail_dir: std::env::var("AULA_MAIL_DIR")
+            .ok()
+            .map(PathBuf::from)
+            .or(file.mail_dir),
         mail_from: std::env::var("AULA_MAIL_FROM")
             .ok()
             .or(file.mail_from)
@@ -128,7 +159,10 @@ pub fn config(common: &Common, serve: &ServeArgs) -> anyhow::Result<Config> {
 /// Runs the chosen subcommand and maps failure to exit status 1.
 pub fn run(cli: Cli) -> ExitCode {
     crate::web::app::init_tracing();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: {e}");
@@ -175,13 +209,21 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     parsed.courses.len(),
                     parsed.errors.len()
                 );
-                return Ok(if parsed.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+                return Ok(if parsed.errors.is_empty() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                });
             }
             let db = Db::connect(config.database_url.as_deref(), &config.data_dir).await?;
             db.migrate().await?;
             let report = import::store(&db, &parsed.courses).await?;
             println!("{report}");
-            Ok(if parsed.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            Ok(if parsed.errors.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Some(Command::Admin(AdminCommand::Create { dni, email })) => {
             let dni = Dni::parse(&dni).map_err(|m| anyhow::anyhow!("DNI: {m}"))?;
@@ -194,7 +236,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             db.migrate().await?;
             crate::people::territory::seed(&db).await?;
             accounts::admin::create_admin(&db, &dni, &email, &password).await?;
-            println!("Administrador con DNI {} listo. Ingresá en /ingresar.", dni.as_str());
+            println!(
+                "Administrador con DNI {} listo. Ingresá en /ingresar.",
+                dni.as_str()
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -34,9 +34,7 @@ macro_rules! with_db {
 /// Whether a database error is the violation of the named constraint (unique, check, FK).
 pub fn is_constraint(err: &sqlx::Error, name: &str) -> bool {
     match err {
-        sqlx::Error::Database(e) => {
-            e.constraint() == Some(name) || e.message().contains(name)
-        }
+        sqlx::Error::Database(e) => e.constraint() == Some(name) || e.message().contains(name),
         _ => false,
     }
 }
@@ -69,7 +67,10 @@ impl Db {
             ),
             None => {
                 std::fs::create_dir_all(data_dir).with_context(|| {
-                    format!("no se pudo crear la carpeta de datos {}", data_dir.display())
+                    format!(
+                        "no se pudo crear la carpeta de datos {}",
+                        data_dir.display()
+                    )
                 })?;
                 let opts = SqliteConnectOptions::new().filename(data_dir.join("aula.db"));
                 Self::sqlite(opts).await
@@ -104,7 +105,10 @@ impl Db {
 
     /// Cheap round trip used by `/readyz`.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        with_db!(self, |p| sqlx::query("SELECT 1").execute(p).await.map(|_| ()))
+        with_db!(self, |p| sqlx::query("SELECT 1")
+            .execute(p)
+            .await
+            .map(|_| ()))
     }
 
     /// Name of the backend, for logs.

@@ -131,7 +131,7 @@ CREATE TABLE classes (
     department_id BIGINT REFERENCES departments(id),
     institution_id BIGINT REFERENCES institutions(id),
     created_at TIMESTAMPTZ NOT NULL,
-    CONSTRAINT classes_seats_check CHECK (seats_taken >= 0 AND seats_taken <= seats),
+    CONSTRAINT classes_seats_taken_check CHECK (seats_taken >= 0 AND seats_taken <= seats),
     CONSTRAINT classes_dates_check CHECK (ends_on >= starts_on)
 );
 CREATE INDEX classes_course_idx ON classes(course_id);

@@ -10,7 +10,10 @@ use axum::{
 use serde::Deserialize;
 
 use crate::{
-    accounts::{auth::Admin, password::{self, Password}},
+    accounts::{
+        auth::Admin,
+        password::{self, Password},
+    },
     db::{Db, is_unique_violation},
     people::{
         domain::{Cuil, Dni, Email, PersonName},
@@ -32,18 +35,27 @@ use crate::{
 pub async fn create_admin(db: &Db, dni: &Dni, email: &Email, pw: &Password) -> anyhow::Result<i64> {
     let hash = password::hash(&tokio::sync::Semaphore::new(1), pw).await?;
     let user_id = ensure_user(db, dni, email, "Administración", "Aula", &hash).await?;
-    with_db!(db, |p| sqlx::query(
+    with_db!(db, |p| {
+        sqlx::query(
         "INSERT INTO role_grants (user_id, role, created_at) VALUES ($1, 'admin', $2) ON CONFLICT DO NOTHING"
     )
     .bind(user_id)
     .bind(now())
     .execute(p)
-    .await.map(|r| r.rows_affected()))?;
+    .await.map(|r| r.rows_affected())
+    })?;
     Ok(user_id)
 }
 
 /// Finds the user of the Persona with this DNI, or creates Persona and user (Capital).
-pub async fn ensure_user(db: &Db, dni: &Dni, email: &Email, first: &str, last: &str, hash: &str) -> anyhow::Result<i64> {
+pub async fn ensure_user(
+    db: &Db,
+    dni: &Dni,
+    email: &Email,
+    first: &str,
+    last: &str,
+    hash: &str,
+) -> anyhow::Result<i64> {
     let existing: Option<i64> = with_db!(db, |p| sqlx::query_scalar(
         "SELECT u.id FROM users u JOIN persons p ON p.id = u.person_id WHERE p.dni = $1"
     )
@@ -51,22 +63,29 @@ pub async fn ensure_user(db: &Db, dni: &Dni, email: &Email, first: &str, last: &
     .fetch_optional(p)
     .await)?;
     if let Some(id) = existing {
-        with_db!(db, |p| sqlx::query("UPDATE users SET password_hash = $1, email = $2 WHERE id = $3")
-            .bind(hash)
-            .bind(email.as_str())
-            .bind(id)
-            .execute(p)
-            .await.map(|r| r.rows_affected()))?;
+        with_db!(db, |p| sqlx::query(
+            "UPDATE users SET password_hash = $1, email = $2 WHERE id = $3"
+        )
+        .bind(hash)
+        .bind(email.as_str())
+        .bind(id)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?;
         return Ok(id);
     }
-    let department_id: i64 = with_db!(db, |p| sqlx::query_scalar(
+    let department_id: i64 = with_db!(db, |p| {
+        sqlx::query_scalar(
         "SELECT id FROM departments ORDER BY CASE WHEN name = 'Capital' THEN 0 ELSE 1 END, name LIMIT 1"
     )
     .fetch_one(p)
-    .await)?;
+    .await
+    })?;
     let np = NewPerson {
         dni: dni.clone(),
-        cuil: Cuil::for_dni("20", dni).or_else(|| Cuil::for_dni("27", dni)).ok_or_else(|| anyhow::anyhow!("CUIL"))?,
+        cuil: Cuil::for_dni("20", dni)
+            .or_else(|| Cuil::for_dni("27", dni))
+            .ok_or_else(|| anyhow::anyhow!("CUIL"))?,
         first_name: PersonName::parse(first, "nombre").map_err(anyhow::Error::msg)?,
         last_name: PersonName::parse(last, "apellido").map_err(anyhow::Error::msg)?,
         birth_date: chrono::NaiveDate::from_ymd_opt(1990, 1, 1).expect("valid literal date"),
@@ -114,16 +133,25 @@ pub struct Counts {
 }
 
 /// `GET /admin`
-pub async fn dashboard(State(state): State<AppState>, ctx: Ctx, _admin: Admin) -> AppResult<Response> {
-    let counts: Counts = with_db!(&state.db, |p| sqlx::query_as(
+pub async fn dashboard(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    _admin: Admin,
+) -> AppResult<Response> {
+    let counts: Counts = with_db!(&state.db, |p| {
+        sqlx::query_as(
         "SELECT (SELECT COUNT(*) FROM courses) AS courses, (SELECT COUNT(*) FROM classes) AS classes,
                 (SELECT COUNT(*) FROM persons) AS persons,
                 (SELECT COUNT(*) FROM enrolments WHERE status IN ('confirmed', 'waitlisted', 'completed')) AS enrolments,
                 (SELECT COUNT(*) FROM offices) AS offices, (SELECT COUNT(*) FROM institutions) AS institutions"
     )
     .fetch_one(p)
-    .await)?;
-    render(&DashboardPage { page: ctx.page("Administración"), counts })
+    .await
+    })?;
+    render(&DashboardPage {
+        page: ctx.page("Administración"),
+        counts,
+    })
 }
 
 #[derive(Template)]
@@ -174,7 +202,12 @@ pub struct GrantForm {
     scope: String,
 }
 
-async fn roles_page(state: &AppState, ctx: &Ctx, errors: FieldErrors, input: GrantForm) -> AppResult<RolesPage> {
+async fn roles_page(
+    state: &AppState,
+    ctx: &Ctx,
+    errors: FieldErrors,
+    input: GrantForm,
+) -> AppResult<RolesPage> {
     let grants: Vec<GrantRow> = with_db!(&state.db, |p| sqlx::query_as(
         "SELECT g.id, p.dni, p.last_name || ', ' || p.first_name AS name, g.role,
                 COALESCE(o.name, c.name || ' (' || co.title || ')', i.name) AS scope
@@ -192,14 +225,16 @@ async fn roles_page(state: &AppState, ctx: &Ctx, errors: FieldErrors, input: Gra
         id: i64,
         label: String,
     }
-    let opts: Vec<Opt> = with_db!(&state.db, |p| sqlx::query_as(
+    let opts: Vec<Opt> = with_db!(&state.db, |p| {
+        sqlx::query_as(
         "SELECT 'office' AS kind, id, name AS label FROM offices
          UNION ALL SELECT 'class', c.id, co.title || ' — ' || c.name FROM classes c JOIN courses co ON co.id = c.course_id
          UNION ALL SELECT 'institution', id, name FROM institutions
          ORDER BY 1, 3"
     )
     .fetch_all(p)
-    .await)?;
+    .await
+    })?;
     let scopes = opts
         .into_iter()
         .map(|o| ScopeOption {
@@ -215,7 +250,13 @@ async fn roles_page(state: &AppState, ctx: &Ctx, errors: FieldErrors, input: Gra
             ),
         })
         .collect();
-    Ok(RolesPage { page: ctx.page("Roles"), grants, scopes, errors, input })
+    Ok(RolesPage {
+        page: ctx.page("Roles"),
+        grants,
+        scopes,
+        errors,
+        input,
+    })
 }
 
 /// `GET /admin/roles`
@@ -241,7 +282,10 @@ pub async fn grant(
         .fetch_optional(p)
         .await)?;
         if user_id.is_none() {
-            errors.add("dni", "No hay una cuenta con ese DNI. La persona tiene que registrarse primero.");
+            errors.add(
+                "dni",
+                "No hay una cuenta con ese DNI. La persona tiene que registrarse primero.",
+            );
         }
     }
     let (kind, scope_id) = match form.scope.split_once(':') {
@@ -263,7 +307,8 @@ pub async fn grant(
         }
     };
     if let (Some(uid), true) = (user_id, errors.is_empty()) {
-        let res = with_db!(&state.db, |p| sqlx::query(
+        let res = with_db!(&state.db, |p| {
+            sqlx::query(
             "INSERT INTO role_grants (user_id, role, office_id, class_id, institution_id, granted_by, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)"
         )
@@ -276,10 +321,13 @@ pub async fn grant(
         .bind(now())
         .execute(p)
         .await
-        .map(|_| ()));
+        .map(|_| ())
+        });
         match res {
             Ok(()) => return Ok(redirect_with_notice("/admin/roles", "Rol asignado.")),
-            Err(e) if is_unique_violation(&e) => errors.add("role", "Esa persona ya tiene ese rol."),
+            Err(e) if is_unique_violation(&e) => {
+                errors.add("role", "Esa persona ya tiene ese rol.")
+            }
             Err(e) if matches!(&e, sqlx::Error::Database(d) if d.is_foreign_key_violation()) => {
                 errors.add("scope", "El alcance elegido ya no existe.")
             }
@@ -291,15 +339,23 @@ pub async fn grant(
 }
 
 /// `POST /admin/roles/{id}/revocar`
-pub async fn revoke(State(state): State<AppState>, Admin(admin): Admin, Path(id): Path<i64>) -> AppResult<Response> {
-    let n = with_db!(&state.db, |p| sqlx::query("DELETE FROM role_grants WHERE id = $1 AND NOT (user_id = $2 AND role = 'admin')")
-        .bind(id)
-        .bind(admin.user_id)
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected()))?;
+pub async fn revoke(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    let n = with_db!(&state.db, |p| sqlx::query(
+        "DELETE FROM role_grants WHERE id = $1 AND NOT (user_id = $2 AND role = 'admin')"
+    )
+    .bind(id)
+    .bind(admin.user_id)
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected()))?;
     if n == 0 {
-        return Err(AppError::Conflict("No se puede quitar ese rol (¿es tu propio rol de administración?).".into()));
+        return Err(AppError::Conflict(
+            "No se puede quitar ese rol (¿es tu propio rol de administración?).".into(),
+        ));
     }
     Ok(redirect_with_notice("/admin/roles", "Rol quitado."))
 }

@@ -36,10 +36,14 @@ impl CurrentUser {
         self.grants.contains(&Grant::Admin)
     }
     pub fn is_operator(&self) -> bool {
-        self.grants.iter().any(|g| matches!(g, Grant::Operator { .. }))
+        self.grants
+            .iter()
+            .any(|g| matches!(g, Grant::Operator { .. }))
     }
     pub fn is_instructor(&self) -> bool {
-        self.grants.iter().any(|g| matches!(g, Grant::Instructor { .. }))
+        self.grants
+            .iter()
+            .any(|g| matches!(g, Grant::Instructor { .. }))
     }
     /// Offices this user operates.
     pub fn office_ids(&self) -> Vec<i64> {
@@ -94,13 +98,15 @@ async fn load(state: &AppState, token: &str) -> Result<Option<CurrentUser>, AppE
     .await)?;
     let grants = grants
         .into_iter()
-        .filter_map(|g| match (g.role.as_str(), g.office_id, g.class_id, g.institution_id) {
-            ("admin", ..) => Some(Grant::Admin),
-            ("operator", Some(o), ..) => Some(Grant::Operator { office_id: o }),
-            ("instructor", _, Some(c), _) => Some(Grant::Instructor { class_id: c }),
-            ("certifier", _, _, Some(i)) => Some(Grant::Certifier { institution_id: i }),
-            _ => None,
-        })
+        .filter_map(
+            |g| match (g.role.as_str(), g.office_id, g.class_id, g.institution_id) {
+                ("admin", ..) => Some(Grant::Admin),
+                ("operator", Some(o), ..) => Some(Grant::Operator { office_id: o }),
+                ("instructor", _, Some(c), _) => Some(Grant::Instructor { class_id: c }),
+                ("certifier", _, _, Some(i)) => Some(Grant::Certifier { institution_id: i }),
+                _ => None,
+            },
+        )
         .collect();
     Ok(Some(CurrentUser {
         user_id: row.user_id,
@@ -120,7 +126,10 @@ pub struct MaybeUser(pub Option<CurrentUser>);
 impl FromRequestParts<AppState> for MaybeUser {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         if let Some(cached) = parts.extensions.get::<MaybeUser>() {
             return Ok(cached.clone());
         }
@@ -141,11 +150,18 @@ pub struct User(pub CurrentUser);
 impl FromRequestParts<AppState> for User {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         match MaybeUser::from_request_parts(parts, state).await?.0 {
             Some(u) => Ok(User(u)),
             None => {
-                let next = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+                let next = parts
+                    .uri
+                    .path_and_query()
+                    .map(|p| p.as_str())
+                    .unwrap_or("/");
                 Err(AppError::LoginRequired(next.to_string()))
             }
         }
@@ -158,9 +174,16 @@ pub struct Admin(pub CurrentUser);
 impl FromRequestParts<AppState> for Admin {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let User(u) = User::from_request_parts(parts, state).await?;
-        if u.is_admin() { Ok(Admin(u)) } else { Err(AppError::NotFound) }
+        if u.is_admin() {
+            Ok(Admin(u))
+        } else {
+            Err(AppError::NotFound)
+        }
     }
 }
 
@@ -170,8 +193,15 @@ pub struct Operator(pub CurrentUser);
 impl FromRequestParts<AppState> for Operator {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let User(u) = User::from_request_parts(parts, state).await?;
-        if u.is_operator() { Ok(Operator(u)) } else { Err(AppError::NotFound) }
+        if u.is_operator() {
+            Ok(Operator(u))
+        } else {
+            Err(AppError::NotFound)
+        }
     }
 }

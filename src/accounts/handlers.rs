@@ -64,7 +64,11 @@ pub struct NextQuery {
 }
 
 /// `GET /registro`
-pub async fn register_form(State(state): State<AppState>, ctx: Ctx, Query(q): Query<NextQuery>) -> AppResult<Response> {
+pub async fn register_form(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<NextQuery>,
+) -> AppResult<Response> {
     if ctx.user.0.is_some() {
         return Ok(Redirect::to("/mi-aula").into_response());
     }
@@ -91,27 +95,29 @@ pub async fn register(
         errors.add("password2", "Las dos contraseñas no coinciden.");
     }
     let mut user_id = None;
-    if let (Some(np), Some(pw)) = (parsed, pw) {
-        if errors.is_empty() {
+    if let (Some(np), Some(pw)) = (parsed, pw)
+        && errors.is_empty() {
             let hash = password::hash(&state.hashing, &pw).await?;
-            match create_or_claim(&state, &np, &hash, &mut errors).await? {
-                Some(id) => user_id = Some(id),
-                None => {}
-            }
+            if let Some(id) = create_or_claim(&state, &np, &hash, &mut errors).await? { user_id = Some(id) }
         }
-    }
     let Some(user_id) = user_id else {
-        return render_status(StatusCode::UNPROCESSABLE_ENTITY, &RegisterPage {
-            page: ctx.page("Crear tu cuenta"),
-            input: form.person,
-            errors,
-            groups: territory::grouped(&state.db).await?,
-            next: form.next,
-        });
+        return render_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &RegisterPage {
+                page: ctx.page("Crear tu cuenta"),
+                input: form.person,
+                errors,
+                groups: territory::grouped(&state.db).await?,
+                next: form.next,
+            },
+        );
     };
     tracing::info!(user_id, "cuenta creada");
     let cookie = session::create(&state.db, user_id, state.config.secure_cookies).await?;
-    let mut resp = redirect_with_notice(&safe_next(Some(&form.next)), "¡Listo! Tu cuenta está creada.");
+    let mut resp = redirect_with_notice(
+        &safe_next(Some(&form.next)),
+        "¡Listo! Tu cuenta está creada.",
+    );
     resp.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(resp)
 }
@@ -125,7 +131,10 @@ async fn create_or_claim(
     let email = np.email.as_ref().map(|e| e.as_str().to_string());
     if let Some(existing) = persons::find_by_dni(&state.db, &np.dni).await? {
         if existing.has_account {
-            errors.add("dni", "Ya existe una cuenta con este DNI. Ingresá o recuperá tu contraseña.");
+            errors.add(
+                "dni",
+                "Ya existe una cuenta con este DNI. Ingresá o recuperá tu contraseña.",
+            );
             return Ok(None);
         }
         if existing.cuil != np.cuil.as_str() || existing.birth_date != np.birth_date {
@@ -137,7 +146,8 @@ async fn create_or_claim(
             return Ok(None);
         }
         // Claim: attach the account to the Persona the office created.
-        let res: Result<i64, sqlx::Error> = with_db!(&state.db, |p| sqlx::query_scalar(
+        let res: Result<i64, sqlx::Error> = with_db!(&state.db, |p| {
+            sqlx::query_scalar(
             "INSERT INTO users (person_id, email, password_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id"
         )
         .bind(existing.id)
@@ -145,12 +155,16 @@ async fn create_or_claim(
         .bind(hash)
         .bind(now())
         .fetch_one(p)
-        .await);
+        .await
+        });
         return match res {
             Ok(id) => Ok(Some(id)),
             Err(e) if unique_error(&e, errors) => Ok(None),
             Err(e) if crate::db::is_unique_violation(&e) => {
-                errors.add("dni", "Ya existe una cuenta con este DNI. Ingresá o recuperá tu contraseña.");
+                errors.add(
+                    "dni",
+                    "Ya existe una cuenta con este DNI. Ingresá o recuperá tu contraseña.",
+                );
                 Ok(None)
             }
             Err(e) => Err(e.into()),
@@ -203,7 +217,12 @@ pub async fn login_form(ctx: Ctx, Query(q): Query<NextQuery>) -> AppResult<Respo
     if ctx.user.0.is_some() {
         return Ok(Redirect::to(&safe_next(Some(&q.siguiente))).into_response());
     }
-    render(&LoginPage { page: ctx.page("Ingresar"), identifier: String::new(), error: None, next: q.siguiente })
+    render(&LoginPage {
+        page: ctx.page("Ingresar"),
+        identifier: String::new(),
+        error: None,
+        next: q.siguiente,
+    })
 }
 
 /// The peer socket address, when the server was started with connect info.
@@ -212,23 +231,31 @@ pub struct PeerAddr(pub Option<SocketAddr>);
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PeerAddr {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(PeerAddr(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0)))
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(PeerAddr(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0),
+        ))
     }
 }
 
 /// The client address, from the socket or (behind a trusted proxy) `X-Forwarded-For`.
 pub fn client_ip(state: &AppState, headers: &HeaderMap, addr: Option<SocketAddr>) -> String {
-    if state.config.trust_proxy {
-        if let Some(ip) = headers
+    if state.config.trust_proxy
+        && let Some(ip) = headers
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.rsplit(',').next())
         {
             return ip.trim().to_string();
         }
-    }
-    addr.map(|a| a.ip().to_string()).unwrap_or_else(|| "desconocida".into())
+    addr.map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "desconocida".into())
 }
 
 /// At most this many attempts per account, and per IP, in the window.
@@ -251,20 +278,32 @@ pub async fn login(
     Form(form): Form<LoginForm>,
 ) -> AppResult<Response> {
     let fail = |msg: &str, status: StatusCode| {
-        render_status(status, &LoginPage {
-            page: ctx.page("Ingresar"),
-            identifier: form.identifier.clone(),
-            error: Some(msg.to_string()),
-            next: form.next.clone(),
-        })
+        render_status(
+            status,
+            &LoginPage {
+                page: ctx.page("Ingresar"),
+                identifier: form.identifier.clone(),
+                error: Some(msg.to_string()),
+                next: form.next.clone(),
+            },
+        )
     };
     let ident = form.identifier.trim();
     let by_dni = Dni::parse(ident).ok();
-    let by_email = if by_dni.is_none() { Email::parse(ident).ok() } else { None };
+    let by_email = if by_dni.is_none() {
+        Email::parse(ident).ok()
+    } else {
+        None
+    };
     let account_key = match (&by_dni, &by_email) {
         (Some(d), _) => format!("login:dni:{}", d.as_str()),
         (_, Some(e)) => format!("login:email:{}", e.as_str()),
-        _ => return fail("Ingresá tu DNI (solo números) o tu email.", StatusCode::UNPROCESSABLE_ENTITY),
+        _ => {
+            return fail(
+                "Ingresá tu DNI (solo números) o tu email.",
+                StatusCode::UNPROCESSABLE_ENTITY,
+            );
+        }
     };
     let ip = client_ip(&state, &headers, peer);
     let window = Duration::minutes(WINDOW_MINUTES);
@@ -278,21 +317,33 @@ pub async fn login(
         );
     }
     let creds: Option<Credentials> = match (&by_dni, &by_email) {
-        (Some(d), _) => with_db!(&state.db, |p| sqlx::query_as(
+        (Some(d), _) => with_db!(&state.db, |p| {
+            sqlx::query_as(
             "SELECT u.id, u.password_hash FROM users u JOIN persons p ON p.id = u.person_id WHERE p.dni = $1"
         )
         .bind(d.as_str())
         .fetch_optional(p)
+        .await
+        })?,
+        (_, Some(e)) => with_db!(&state.db, |p| sqlx::query_as(
+            "SELECT id, password_hash FROM users WHERE email = $1"
+        )
+        .bind(e.as_str())
+        .fetch_optional(p)
         .await)?,
-        (_, Some(e)) => with_db!(&state.db, |p| sqlx::query_as("SELECT id, password_hash FROM users WHERE email = $1")
-            .bind(e.as_str())
-            .fetch_optional(p)
-            .await)?,
         _ => None,
     };
-    let ok = password::verify(&state.hashing, &form.password, creds.as_ref().map(|c| c.password_hash.clone())).await?;
+    let ok = password::verify(
+        &state.hashing,
+        &form.password,
+        creds.as_ref().map(|c| c.password_hash.clone()),
+    )
+    .await?;
     let Some(creds) = creds.filter(|_| ok) else {
-        return fail("El DNI o email y la contraseña no coinciden. Revisalos e intentá de nuevo.", StatusCode::UNAUTHORIZED);
+        return fail(
+            "El DNI o email y la contraseña no coinciden. Revisalos e intentá de nuevo.",
+            StatusCode::UNAUTHORIZED,
+        );
     };
     ratelimit::reset(&state.db, &account_key).await?;
     let cookie = session::create(&state.db, creds.id, state.config.secure_cookies).await?;
@@ -302,12 +353,19 @@ pub async fn login(
 }
 
 /// `POST /salir`
-pub async fn logout(State(state): State<AppState>, headers: HeaderMap, _user: MaybeUser) -> AppResult<Response> {
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    _user: MaybeUser,
+) -> AppResult<Response> {
     if let Some(token) = cookie(&headers, session::COOKIE) {
         session::delete(&state.db, token).await?;
     }
     let mut resp = redirect_with_notice("/", "Cerraste tu sesión.");
-    resp.headers_mut().append(header::SET_COOKIE, session::clear_cookie(state.config.secure_cookies));
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        session::clear_cookie(state.config.secure_cookies),
+    );
     Ok(resp)
 }
 
@@ -328,7 +386,10 @@ pub struct PasswordForm {
 
 /// `GET /cuenta/clave`
 pub async fn password_form(ctx: Ctx, _user: User) -> AppResult<Response> {
-    render(&PasswordPage { page: ctx.page("Cambiar la contraseña"), errors: FieldErrors::default() })
+    render(&PasswordPage {
+        page: ctx.page("Cambiar la contraseña"),
+        errors: FieldErrors::default(),
+    })
 }
 
 /// `POST /cuenta/clave`: needs the current password; closes the user's other sessions.
@@ -339,10 +400,12 @@ pub async fn change_password(
     Form(form): Form<PasswordForm>,
 ) -> AppResult<Response> {
     let mut errors = FieldErrors::default();
-    let stored: String = with_db!(&state.db, |p| sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
-        .bind(user.user_id)
-        .fetch_one(p)
-        .await)?;
+    let stored: String = with_db!(&state.db, |p| sqlx::query_scalar(
+        "SELECT password_hash FROM users WHERE id = $1"
+    )
+    .bind(user.user_id)
+    .fetch_one(p)
+    .await)?;
     if !password::verify(&state.hashing, &form.current, Some(stored)).await? {
         errors.add("current", "La contraseña actual no es correcta.");
     }
@@ -351,10 +414,13 @@ pub async fn change_password(
         errors.add("password2", "Las dos contraseñas no coinciden.");
     }
     let (Some(pw), true) = (pw, errors.is_empty()) else {
-        return render_status(StatusCode::UNPROCESSABLE_ENTITY, &PasswordPage {
-            page: ctx.page("Cambiar la contraseña"),
-            errors,
-        });
+        return render_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &PasswordPage {
+                page: ctx.page("Cambiar la contraseña"),
+                errors,
+            },
+        );
     };
     set_password(&state, user.user_id, &pw).await?;
     session::delete_all_for(&state.db, user.user_id, Some(&user.token)).await?;
@@ -364,10 +430,13 @@ pub async fn change_password(
 /// Stores a new password hash for a user.
 pub async fn set_password(state: &AppState, user_id: i64, pw: &Password) -> AppResult<()> {
     let hash = password::hash(&state.hashing, pw).await?;
-    with_db!(&state.db, |p| sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
-        .bind(hash)
-        .bind(user_id)
-        .execute(p)
-        .await.map(|r| r.rows_affected()))?;
+    with_db!(&state.db, |p| sqlx::query(
+        "UPDATE users SET password_hash = $1 WHERE id = $2"
+    )
+    .bind(hash)
+    .bind(user_id)
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(())
 }

@@ -58,12 +58,17 @@ pub async fn hash(limit: &Semaphore, password: &Password) -> anyhow::Result<Stri
 
 /// Verifies on the blocking pool. With no stored hash, burns the same time and fails
 /// (so response time does not reveal whether an account exists).
-pub async fn verify(limit: &Semaphore, password: &str, stored: Option<String>) -> anyhow::Result<bool> {
+pub async fn verify(
+    limit: &Semaphore,
+    password: &str,
+    stored: Option<String>,
+) -> anyhow::Result<bool> {
     let _permit = limit.acquire().await?;
     let pw = password.to_string();
     tokio::task::spawn_blocking(move || {
         let stored = stored.unwrap_or_else(|| DUMMY_HASH.to_string());
-        let parsed = PasswordHash::new(&stored).map_err(|e| anyhow::anyhow!("hash guardado inválido: {e}"))?;
+        let parsed = PasswordHash::new(&stored)
+            .map_err(|e| anyhow::anyhow!("hash guardado inválido: {e}"))?;
         let ok = argon2().verify_password(pw.as_bytes(), &parsed).is_ok();
         Ok(ok && stored != DUMMY_HASH)
     })

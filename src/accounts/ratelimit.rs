@@ -3,7 +3,7 @@
 
 use chrono::Duration;
 
-use crate::{db::Db, with_db, web::time::now};
+use crate::{db::Db, web::time::now, with_db};
 
 /// Counts one attempt under `key` and says whether it is still within `max` per `window`.
 pub async fn allow(db: &Db, key: &str, max: i64, window: Duration) -> Result<bool, sqlx::Error> {
@@ -28,6 +28,12 @@ pub async fn allow(db: &Db, key: &str, max: i64, window: Duration) -> Result<boo
 
 /// Forgets the attempts under `key` (after a successful login).
 pub async fn reset(db: &Db, key: &str) -> Result<(), sqlx::Error> {
-    with_db!(db, |p| sqlx::query("DELETE FROM rate_limits WHERE key = $1").bind(key).execute(p).await.map(|r| r.rows_affected()))?;
+    with_db!(db, |p| sqlx::query(
+        "DELETE FROM rate_limits WHERE key = $1"
+    )
+    .bind(key)
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(())
 }

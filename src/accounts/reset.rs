@@ -11,7 +11,11 @@ use chrono::Duration;
 use serde::Deserialize;
 
 use crate::{
-    accounts::{handlers::{PeerAddr, client_ip, set_password}, password::Password, ratelimit, session},
+    accounts::{
+        handlers::{PeerAddr, client_ip, set_password},
+        password::Password,
+        ratelimit, session,
+    },
     people::domain::{Dni, Email},
     web::{
         csrf::{random_token, redirect_with_notice},
@@ -40,7 +44,11 @@ pub struct RequestForm {
 
 /// `GET /recuperar`
 pub async fn request_form(ctx: Ctx) -> AppResult<Response> {
-    render(&RequestPage { page: ctx.page("Recuperar la contraseña"), sent: false, error: None })
+    render(&RequestPage {
+        page: ctx.page("Recuperar la contraseña"),
+        sent: false,
+        error: None,
+    })
 }
 
 #[derive(sqlx::FromRow)]
@@ -65,25 +73,36 @@ pub async fn request(
     }
     let ident = form.identifier.trim();
     let target: Option<Target> = if let Ok(d) = Dni::parse(ident) {
-        with_db!(&state.db, |p| sqlx::query_as(
+        with_db!(&state.db, |p| {
+            sqlx::query_as(
             "SELECT u.id, COALESCE(u.email, p.email) AS email FROM users u JOIN persons p ON p.id = u.person_id WHERE p.dni = $1"
         )
         .bind(d.as_str())
         .fetch_optional(p)
-        .await)?
+        .await
+        })?
     } else if let Ok(e) = Email::parse(ident) {
-        with_db!(&state.db, |p| sqlx::query_as("SELECT id, email FROM users WHERE email = $1")
-            .bind(e.as_str())
-            .fetch_optional(p)
-            .await)?
+        with_db!(&state.db, |p| sqlx::query_as(
+            "SELECT id, email FROM users WHERE email = $1"
+        )
+        .bind(e.as_str())
+        .fetch_optional(p)
+        .await)?
     } else {
-        return render_status(StatusCode::UNPROCESSABLE_ENTITY, &RequestPage {
-            page: ctx.page("Recuperar la contraseña"),
-            sent: false,
-            error: Some("Ingresá tu DNI (solo números) o tu email.".into()),
-        });
+        return render_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &RequestPage {
+                page: ctx.page("Recuperar la contraseña"),
+                sent: false,
+                error: Some("Ingresá tu DNI (solo números) o tu email.".into()),
+            },
+        );
     };
-    if let Some(Target { id, email: Some(email) }) = target {
+    if let Some(Target {
+        id,
+        email: Some(email),
+    }) = target
+    {
         let token = random_token();
         with_db!(&state.db, |p| sqlx::query(
             "INSERT INTO password_resets (token_hash, user_id, expires_at) VALUES ($1, $2, $3)"
@@ -92,17 +111,26 @@ pub async fn request(
         .bind(id)
         .bind(now() + Duration::hours(1))
         .execute(p)
-        .await.map(|r| r.rows_affected()))?;
+        .await
+        .map(|r| r.rows_affected()))?;
         let link = format!("{}/recuperar/{token}", state.config.base_url);
         let body = format!(
             "Hola:\n\nPediste cambiar tu contraseña de Aula. Entrá a este enlace dentro de la próxima hora:\n\n{link}\n\n\
              Si no fuiste vos, ignorá este mensaje: tu contraseña sigue siendo la misma.\n\nAula — Tucumán Capacita"
         );
-        if let Err(e) = state.mailer.send(&email, "Recuperá tu contraseña de Aula", body).await {
+        if let Err(e) = state
+            .mailer
+            .send(&email, "Recuperá tu contraseña de Aula", body)
+            .await
+        {
             tracing::error!(error = %e, "no se pudo enviar el email de recuperación");
         }
     }
-    render(&RequestPage { page: ctx.page("Recuperar la contraseña"), sent: true, error: None })
+    render(&RequestPage {
+        page: ctx.page("Recuperar la contraseña"),
+        sent: true,
+        error: None,
+    })
 }
 
 #[derive(Template)]
@@ -122,7 +150,11 @@ pub struct ResetForm {
 
 /// `GET /recuperar/{token}`
 pub async fn reset_form(ctx: Ctx, Path(token): Path<String>) -> AppResult<Response> {
-    render(&ResetPage { page: ctx.page("Elegí una contraseña nueva"), token, errors: FieldErrors::default() })
+    render(&ResetPage {
+        page: ctx.page("Elegí una contraseña nueva"),
+        token,
+        errors: FieldErrors::default(),
+    })
 }
 
 /// `POST /recuperar/{token}`: the token is spent by one conditional UPDATE (usable once).
@@ -138,20 +170,25 @@ pub async fn reset(
         errors.add("password2", "Las dos contraseñas no coinciden.");
     }
     let Some(pw) = pw.filter(|_| errors.is_empty()) else {
-        return render_status(StatusCode::UNPROCESSABLE_ENTITY, &ResetPage {
-            page: ctx.page("Elegí una contraseña nueva"),
-            token,
-            errors,
-        });
+        return render_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &ResetPage {
+                page: ctx.page("Elegí una contraseña nueva"),
+                token,
+                errors,
+            },
+        );
     };
     let now = now();
-    let user_id: Option<i64> = with_db!(&state.db, |p| sqlx::query_scalar(
+    let user_id: Option<i64> = with_db!(&state.db, |p| {
+        sqlx::query_scalar(
         "UPDATE password_resets SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING user_id"
     )
     .bind(now)
     .bind(session::token_hash(&token))
     .fetch_optional(p)
-    .await)?;
+    .await
+    })?;
     let Some(user_id) = user_id else {
         return Err(AppError::Conflict(
             "El enlace ya se usó o venció. Pedí uno nuevo en «Recuperar la contraseña».".into(),
@@ -159,5 +196,8 @@ pub async fn reset(
     };
     set_password(&state, user_id, &pw).await?;
     session::delete_all_for(&state.db, user_id, None).await?;
-    Ok(redirect_with_notice("/ingresar", "Tu contraseña se cambió. Ya podés ingresar."))
+    Ok(redirect_with_notice(
+        "/ingresar",
+        "Tu contraseña se cambió. Ya podés ingresar.",
+    ))
 }

@@ -14,7 +14,10 @@ pub const LIFETIME_DAYS: i64 = 30;
 
 /// SHA-256 of a token, hex-encoded.
 pub fn token_hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Creates a session for `user_id` and returns the cookie to set.
@@ -31,26 +34,41 @@ pub async fn create(db: &Db, user_id: i64, secure: bool) -> Result<HeaderValue, 
             .await
             .map(|_| ())
     })?;
-    Ok(csrf::set_cookie(COOKIE, &token, Some(LIFETIME_DAYS * 86400), secure))
+    Ok(csrf::set_cookie(
+        COOKIE,
+        &token,
+        Some(LIFETIME_DAYS * 86400),
+        secure,
+    ))
 }
 
 /// Deletes the session with this token (logout).
 pub async fn delete(db: &Db, token: &str) -> Result<(), sqlx::Error> {
-    with_db!(db, |p| sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
-        .bind(token_hash(token))
-        .execute(p)
-        .await.map(|r| r.rows_affected()))?;
+    with_db!(db, |p| sqlx::query(
+        "DELETE FROM sessions WHERE token_hash = $1"
+    )
+    .bind(token_hash(token))
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
 /// Deletes every session of a user except, optionally, one (after a password change/reset).
-pub async fn delete_all_for(db: &Db, user_id: i64, keep_token: Option<&str>) -> Result<(), sqlx::Error> {
+pub async fn delete_all_for(
+    db: &Db,
+    user_id: i64,
+    keep_token: Option<&str>,
+) -> Result<(), sqlx::Error> {
     let keep = keep_token.map(token_hash).unwrap_or_default();
-    with_db!(db, |p| sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
-        .bind(user_id)
-        .bind(keep)
-        .execute(p)
-        .await.map(|r| r.rows_affected()))?;
+    with_db!(db, |p| sqlx::query(
+        "DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2"
+    )
+    .bind(user_id)
+    .bind(keep)
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(())
 }
 

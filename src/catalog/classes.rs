@@ -13,10 +13,13 @@ use serde::Deserialize;
 
 use crate::{
     accounts::auth::Admin,
-    catalog::{import, queries::{self, ClassInfo}},
+    catalog::{
+        import,
+        queries::{self, ClassInfo},
+    },
     certification::{self, Institution},
-    enrolment::queries::fill_from_waitlist,
     db::is_constraint,
+    enrolment::queries::fill_from_waitlist,
     people::territory::{self, Department},
     web::{
         csrf::redirect_with_notice,
@@ -38,7 +41,10 @@ pub struct ClassesPage {
 
 /// `GET /admin/comisiones`
 pub async fn list(State(state): State<AppState>, ctx: Ctx, _a: Admin) -> AppResult<Response> {
-    render(&ClassesPage { page: ctx.page("Comisiones"), classes: queries::all_classes(&state.db).await? })
+    render(&ClassesPage {
+        page: ctx.page("Comisiones"),
+        classes: queries::all_classes(&state.db).await?,
+    })
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -73,10 +79,24 @@ pub struct ClassFormPage {
     institutions: Vec<Institution>,
 }
 
-async fn form_page(state: &AppState, ctx: &Ctx, class_id: Option<i64>, input: ClassForm, errors: FieldErrors) -> AppResult<ClassFormPage> {
-    let courses = with_db!(&state.db, |p| sqlx::query_as("SELECT id, title FROM courses ORDER BY title").fetch_all(p).await)?;
+async fn form_page(
+    state: &AppState,
+    ctx: &Ctx,
+    class_id: Option<i64>,
+    input: ClassForm,
+    errors: FieldErrors,
+) -> AppResult<ClassFormPage> {
+    let courses = with_db!(&state.db, |p| sqlx::query_as(
+        "SELECT id, title FROM courses ORDER BY title"
+    )
+    .fetch_all(p)
+    .await)?;
     Ok(ClassFormPage {
-        page: ctx.page(if class_id.is_some() { "Editar comisión" } else { "Nueva comisión" }),
+        page: ctx.page(if class_id.is_some() {
+            "Editar comisión"
+        } else {
+            "Nueva comisión"
+        }),
         class_id,
         input,
         errors,
@@ -101,7 +121,12 @@ pub async fn new_form(State(state): State<AppState>, ctx: Ctx, _a: Admin) -> App
 }
 
 /// `GET /admin/comisiones/{id}`
-pub async fn edit_form(State(state): State<AppState>, ctx: Ctx, _a: Admin, Path(id): Path<i64>) -> AppResult<Response> {
+pub async fn edit_form(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    _a: Admin,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
     #[derive(sqlx::FromRow)]
     struct Row {
         course_id: i64,
@@ -131,7 +156,10 @@ pub async fn edit_form(State(state): State<AppState>, ctx: Ctx, _a: Admin, Path(
         enrol_closes_at: local_input(&row.enrol_closes_at),
         seats: row.seats.to_string(),
         department_id: row.department_id.map(|d| d.to_string()).unwrap_or_default(),
-        institution_id: row.institution_id.map(|d| d.to_string()).unwrap_or_default(),
+        institution_id: row
+            .institution_id
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
     };
     render(&form_page(&state, &ctx, Some(id), input, FieldErrors::default()).await?)
 }
@@ -156,7 +184,10 @@ fn validate(f: &ClassForm, errors: &mut FieldErrors) -> Option<ValidClass> {
     }
     let name = f.name.split_whitespace().collect::<Vec<_>>().join(" ");
     if name.is_empty() || name.chars().count() > 120 {
-        errors.add("name", "Poné un nombre a la comisión (por ejemplo «Comisión 1 — Monteros»).");
+        errors.add(
+            "name",
+            "Poné un nombre a la comisión (por ejemplo «Comisión 1 — Monteros»).",
+        );
     }
     let starts_on = parse_date(&f.starts_on);
     if starts_on.is_none() {
@@ -165,20 +196,37 @@ fn validate(f: &ClassForm, errors: &mut FieldErrors) -> Option<ValidClass> {
     let ends_on = parse_date(&f.ends_on);
     match (starts_on, ends_on) {
         (_, None) => errors.add("ends_on", "Indicá la fecha de fin."),
-        (Some(s), Some(e)) if e < s => errors.add("ends_on", "La fecha de fin no puede ser anterior al inicio."),
+        (Some(s), Some(e)) if e < s => errors.add(
+            "ends_on",
+            "La fecha de fin no puede ser anterior al inicio.",
+        ),
         _ => {}
     }
     let opens = parse_local_input(&f.enrol_opens_at);
     if opens.is_none() {
-        errors.add("enrol_opens_at", "Indicá cuándo abre la inscripción (fecha y hora).");
+        errors.add(
+            "enrol_opens_at",
+            "Indicá cuándo abre la inscripción (fecha y hora).",
+        );
     }
     let closes = parse_local_input(&f.enrol_closes_at);
     match (opens, closes) {
-        (_, None) => errors.add("enrol_closes_at", "Indicá cuándo cierra la inscripción (fecha y hora)."),
-        (Some(o), Some(c)) if c <= o => errors.add("enrol_closes_at", "La inscripción tiene que cerrar después de abrir."),
+        (_, None) => errors.add(
+            "enrol_closes_at",
+            "Indicá cuándo cierra la inscripción (fecha y hora).",
+        ),
+        (Some(o), Some(c)) if c <= o => errors.add(
+            "enrol_closes_at",
+            "La inscripción tiene que cerrar después de abrir.",
+        ),
         _ => {}
     }
-    let seats = f.seats.trim().parse::<i64>().ok().filter(|s| (1..=10_000).contains(s));
+    let seats = f
+        .seats
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|s| (1..=10_000).contains(s));
     if seats.is_none() {
         errors.add("seats", "Los cupos son un número entre 1 y 10000.");
     }
@@ -201,7 +249,8 @@ fn validate(f: &ClassForm, errors: &mut FieldErrors) -> Option<ValidClass> {
 
 /// Inserts a class and returns its id.
 pub async fn insert(db: &crate::db::Db, c: &ValidClass) -> Result<i64, sqlx::Error> {
-    with_db!(db, |p| sqlx::query_scalar(
+    with_db!(db, |p| {
+        sqlx::query_scalar(
         "INSERT INTO classes (course_id, name, starts_on, ends_on, enrol_opens_at, enrol_closes_at, seats, seats_taken,
                               department_id, institution_id, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9, $10) RETURNING id"
@@ -217,28 +266,52 @@ pub async fn insert(db: &crate::db::Db, c: &ValidClass) -> Result<i64, sqlx::Err
     .bind(c.institution_id)
     .bind(now())
     .fetch_one(p)
-    .await)
+    .await
+    })
 }
 
 /// `POST /admin/comisiones/nueva`
-pub async fn create(State(state): State<AppState>, ctx: Ctx, _a: Admin, Form(form): Form<ClassForm>) -> AppResult<Response> {
+pub async fn create(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    _a: Admin,
+    Form(form): Form<ClassForm>,
+) -> AppResult<Response> {
     let mut errors = FieldErrors::default();
     if let Some(c) = validate(&form, &mut errors) {
         match insert(&state.db, &c).await {
-            Ok(_) => return Ok(redirect_with_notice("/admin/comisiones", "Comisión creada.")),
-            Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => errors.add("course_id", "El curso, departamento o institución elegidos no existen."),
+            Ok(_) => {
+                return Ok(redirect_with_notice(
+                    "/admin/comisiones",
+                    "Comisión creada.",
+                ));
+            }
+            Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => errors.add(
+                "course_id",
+                "El curso, departamento o institución elegidos no existen.",
+            ),
             Err(e) => return Err(e.into()),
         }
     }
-    render_status(StatusCode::UNPROCESSABLE_ENTITY, &form_page(&state, &ctx, None, form, errors).await?)
+    render_status(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &form_page(&state, &ctx, None, form, errors).await?,
+    )
 }
 
 /// `POST /admin/comisiones/{id}`: seats cannot drop below the seats taken; added seats go
 /// to the waitlist at once.
-pub async fn update(State(state): State<AppState>, ctx: Ctx, _a: Admin, Path(id): Path<i64>, Form(form): Form<ClassForm>) -> AppResult<Response> {
+pub async fn update(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    _a: Admin,
+    Path(id): Path<i64>,
+    Form(form): Form<ClassForm>,
+) -> AppResult<Response> {
     let mut errors = FieldErrors::default();
     if let Some(c) = validate(&form, &mut errors) {
-        let res = with_db!(&state.db, |p| sqlx::query(
+        let res = with_db!(&state.db, |p| {
+            sqlx::query(
             "UPDATE classes SET course_id = $1, name = $2, starts_on = $3, ends_on = $4, enrol_opens_at = $5,
                     enrol_closes_at = $6, seats = $7, department_id = $8, institution_id = $9
              WHERE id = $10"
@@ -255,21 +328,37 @@ pub async fn update(State(state): State<AppState>, ctx: Ctx, _a: Admin, Path(id)
         .bind(id)
         .execute(p)
         .await
-        .map(|r| r.rows_affected()));
+        .map(|r| r.rows_affected())
+        });
         match res {
             Ok(0) => return Err(AppError::NotFound),
             Ok(_) => {
                 let promoted = fill_from_waitlist(&state.db, id).await?;
-                let msg = if promoted > 0 { format!("Comisión guardada. {promoted} persona(s) pasaron de la lista de espera.") } else { "Comisión guardada.".into() };
+                let msg = if promoted > 0 {
+                    format!(
+                        "Comisión guardada. {promoted} persona(s) pasaron de la lista de espera."
+                    )
+                } else {
+                    "Comisión guardada.".into()
+                };
                 return Ok(redirect_with_notice("/admin/comisiones", &msg));
             }
-            Err(e) if is_constraint(&e, "classes_seats_check") || is_constraint(&e, "CHECK constraint failed") => {
-                errors.add("seats", "No podés bajar los cupos por debajo de las personas ya inscriptas.")
+            Err(e)
+                if is_constraint(&e, "classes_seats_taken_check")
+                    || is_constraint(&e, "CHECK constraint failed") =>
+            {
+                errors.add(
+                    "seats",
+                    "No podés bajar los cupos por debajo de las personas ya inscriptas.",
+                )
             }
             Err(e) => return Err(e.into()),
         }
     }
-    render_status(StatusCode::UNPROCESSABLE_ENTITY, &form_page(&state, &ctx, Some(id), form, errors).await?)
+    render_status(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &form_page(&state, &ctx, Some(id), form, errors).await?,
+    )
 }
 
 /// `POST /admin/cursos/importar`: re-imports the course folder on demand.
@@ -277,8 +366,16 @@ pub async fn import_courses(State(state): State<AppState>, _a: Admin) -> AppResu
     let parsed = import::load_dir(&state.config.courses_dir, &state.config.media_dir);
     let report = import::store(&state.db, &parsed.courses).await?;
     if !parsed.errors.is_empty() {
-        let list: Vec<String> = parsed.errors.iter().take(5).map(ToString::to_string).collect();
-        return Err(AppError::Conflict(format!("{report}. Hay errores en los archivos: {}", list.join(" · "))));
+        let list: Vec<String> = parsed
+            .errors
+            .iter()
+            .take(5)
+            .map(ToString::to_string)
+            .collect();
+        return Err(AppError::Conflict(format!(
+            "{report}. Hay errores en los archivos: {}",
+            list.join(" · ")
+        )));
     }
     Ok(redirect_with_notice("/admin", &format!("Listo: {report}.")))
 }

@@ -27,7 +27,10 @@ pub struct HomePage {
 /// `GET /`
 pub async fn home(State(state): State<AppState>, ctx: Ctx) -> AppResult<Response> {
     let courses = queries::search(&state.db, &Filters::default()).await?;
-    render(&HomePage { page: ctx.page("Aula — Tucumán Capacita"), courses })
+    render(&HomePage {
+        page: ctx.page("Aula — Tucumán Capacita"),
+        courses,
+    })
 }
 
 #[derive(Template)]
@@ -41,7 +44,11 @@ pub struct CataloguePage {
 }
 
 /// `GET /cursos?q=&categoria=&modalidad=&departamento=`
-pub async fn catalogue(State(state): State<AppState>, ctx: Ctx, Query(filters): Query<Filters>) -> AppResult<Response> {
+pub async fn catalogue(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Query(filters): Query<Filters>,
+) -> AppResult<Response> {
     let courses = queries::search(&state.db, &filters).await?;
     render(&CataloguePage {
         page: ctx.page("Cursos"),
@@ -79,11 +86,21 @@ pub struct CoursePage {
 }
 
 /// `GET /cursos/{slug}`
-pub async fn course(State(state): State<AppState>, ctx: Ctx, Path(slug): Path<String>) -> AppResult<Response> {
-    let course = queries::course_by_slug(&state.db, &slug).await?.ok_or(AppError::NotFound)?;
+pub async fn course(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(slug): Path<String>,
+) -> AppResult<Response> {
+    let course = queries::course_by_slug(&state.db, &slug)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let person_id = ctx.user.0.as_ref().map(|u| u.person_id).unwrap_or(0);
     let lessons = queries::outline(&state.db, course.id, person_id).await?;
-    let mine = if person_id > 0 { enrol::mine_for_course(&state.db, person_id, course.id).await? } else { vec![] };
+    let mine = if person_id > 0 {
+        enrol::mine_for_course(&state.db, person_id, course.id).await?
+    } else {
+        vec![]
+    };
     let can_study = mine.iter().any(|e| e.is_active());
     let classes = queries::current_classes(&state.db, course.id)
         .await?
@@ -94,7 +111,11 @@ pub async fn course(State(state): State<AppState>, ctx: Ctx, Path(slug): Path<St
         })
         .collect();
     let done = lessons.iter().filter(|l| l.done).count();
-    let percent = if lessons.is_empty() { 0 } else { done * 100 / lessons.len() };
+    let percent = if lessons.is_empty() {
+        0
+    } else {
+        done * 100 / lessons.len()
+    };
     render(&CoursePage {
         page: ctx.page(course.title.clone()),
         competencies: queries::competencies(&state.db, course.id).await?,

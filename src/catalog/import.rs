@@ -121,16 +121,20 @@ fn line_of_offset(text: &str, offset: usize) -> usize {
 
 /// Line where `key = ...` is first written, to point at semantic errors.
 fn line_of_key(text: &str, key: &str) -> Option<usize> {
-    text.lines().position(|l| {
-        let t = l.trim_start();
-        t.strip_prefix(key).is_some_and(|rest| rest.trim_start().starts_with('='))
-    }).map(|i| i + 1)
+    text.lines()
+        .position(|l| {
+            let t = l.trim_start();
+            t.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map(|i| i + 1)
 }
 
 fn valid_slug(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 80
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
         && !s.ends_with('-')
 }
@@ -141,7 +145,11 @@ pub fn load_dir(dir: &Path, media_dir: &Path) -> Parsed {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => {
-            parsed.errors.push(ImportError { file: dir.into(), line: None, message: format!("no se pudo leer la carpeta: {e}") });
+            parsed.errors.push(ImportError {
+                file: dir.into(),
+                line: None,
+                message: format!("no se pudo leer la carpeta: {e}"),
+            });
             return parsed;
         }
     };
@@ -179,11 +187,21 @@ pub fn load_course(folder: &Path, media_dir: &Path) -> Result<CourseFile, Vec<Im
     hasher.update(RENDER_VERSION);
     let text = match std::fs::read_to_string(&toml_path) {
         Ok(t) => t,
-        Err(e) => return Err(vec![ImportError { file: toml_path, line: None, message: format!("no se pudo leer: {e}") }]),
+        Err(e) => {
+            return Err(vec![ImportError {
+                file: toml_path,
+                line: None,
+                message: format!("no se pudo leer: {e}"),
+            }]);
+        }
     };
     hasher.update(&text);
     let err = |errors: &mut Vec<ImportError>, key: &str, msg: String| {
-        errors.push(ImportError { file: toml_path.clone(), line: line_of_key(&text, key), message: msg })
+        errors.push(ImportError {
+            file: toml_path.clone(),
+            line: line_of_key(&text, key),
+            message: msg,
+        })
     };
     let course: CourseToml = match toml::from_str(&text) {
         Ok(c) => c,
@@ -197,9 +215,20 @@ pub fn load_course(folder: &Path, media_dir: &Path) -> Result<CourseFile, Vec<Im
     };
     let folder_name = folder.file_name().and_then(|n| n.to_str()).unwrap_or("");
     if !valid_slug(&course.slug) {
-        err(&mut errors, "slug", "slug inválido: usá minúsculas sin acentos, números y guiones".into());
+        err(
+            &mut errors,
+            "slug",
+            "slug inválido: usá minúsculas sin acentos, números y guiones".into(),
+        );
     } else if course.slug != folder_name {
-        err(&mut errors, "slug", format!("el slug «{}» debe ser igual al nombre de la carpeta «{folder_name}»", course.slug));
+        err(
+            &mut errors,
+            "slug",
+            format!(
+                "el slug «{}» debe ser igual al nombre de la carpeta «{folder_name}»",
+                course.slug
+            ),
+        );
     }
     for (key, value, max) in [
         ("title", &course.title, 200),
@@ -211,39 +240,76 @@ pub fn load_course(folder: &Path, media_dir: &Path) -> Result<CourseFile, Vec<Im
         if n == 0 {
             err(&mut errors, key, format!("«{key}» no puede estar vacío"));
         } else if n > max {
-            err(&mut errors, key, format!("«{key}» tiene {n} caracteres; el máximo es {max}"));
+            err(
+                &mut errors,
+                key,
+                format!("«{key}» tiene {n} caracteres; el máximo es {max}"),
+            );
         }
     }
     if !(1..=1000).contains(&course.hours) {
-        err(&mut errors, "hours", "«hours» debe estar entre 1 y 1000".into());
+        err(
+            &mut errors,
+            "hours",
+            "«hours» debe estar entre 1 y 1000".into(),
+        );
     }
     if !["virtual", "presencial", "semipresencial"].contains(&course.modality.as_str()) {
-        err(&mut errors, "modality", format!("modalidad «{}» desconocida: usá virtual, presencial o semipresencial", course.modality));
+        err(
+            &mut errors,
+            "modality",
+            format!(
+                "modalidad «{}» desconocida: usá virtual, presencial o semipresencial",
+                course.modality
+            ),
+        );
     }
     if !(1..=100).contains(&course.completion.min_lessons_percent) {
-        err(&mut errors, "min_lessons_percent", "«min_lessons_percent» debe estar entre 1 y 100".into());
+        err(
+            &mut errors,
+            "min_lessons_percent",
+            "«min_lessons_percent» debe estar entre 1 y 100".into(),
+        );
     }
-    if let Some(cover) = &course.cover {
-        if !media_exists(media_dir, cover) {
-            err(&mut errors, "cover", format!("la imagen de portada «{cover}» no existe en media/"));
+    if let Some(cover) = &course.cover
+        && !media_exists(media_dir, cover) {
+            err(
+                &mut errors,
+                "cover",
+                format!("la imagen de portada «{cover}» no existe en media/"),
+            );
         }
-    }
     let mut codes = HashSet::new();
     for c in &course.competencies {
         if c.code.trim().is_empty() || c.name.trim().is_empty() {
-            err(&mut errors, "code", "cada competencia necesita «code» y «name»".into());
+            err(
+                &mut errors,
+                "code",
+                "cada competencia necesita «code» y «name»".into(),
+            );
         } else if !codes.insert(c.code.clone()) {
-            err(&mut errors, "code", format!("el código de competencia «{}» está repetido", c.code));
+            err(
+                &mut errors,
+                "code",
+                format!("el código de competencia «{}» está repetido", c.code),
+            );
         }
     }
     let lessons = load_lessons(folder, media_dir, &mut errors, &mut hasher);
     if lessons.is_empty() && errors.is_empty() {
-        errors.push(ImportError { file: folder.join("lessons"), line: None, message: "el curso no tiene lecciones (lessons/*.md)".into() });
+        errors.push(ImportError {
+            file: folder.join("lessons"),
+            line: None,
+            message: "el curso no tiene lecciones (lessons/*.md)".into(),
+        });
     }
     if !errors.is_empty() {
         return Err(errors);
     }
-    let search_text = fold(&format!("{} {} {} {}", course.title, course.summary, course.category, course.audience));
+    let search_text = fold(&format!(
+        "{} {} {} {}",
+        course.title, course.summary, course.category, course.audience
+    ));
     let _ = search_text;
     Ok(CourseFile {
         slug: course.slug,
@@ -255,10 +321,18 @@ pub fn load_course(folder: &Path, media_dir: &Path) -> Result<CourseFile, Vec<Im
         audience: course.audience.trim().into(),
         cover: course.cover,
         description_html: markdown::render(&course.description),
-        competencies: course.competencies.into_iter().map(|c| (c.code, c.name)).collect(),
+        competencies: course
+            .competencies
+            .into_iter()
+            .map(|c| (c.code, c.name))
+            .collect(),
         min_lessons_percent: course.completion.min_lessons_percent,
         lessons,
-        content_hash: hasher.finalize().iter().map(|b| format!("{b:02x}")).collect(),
+        content_hash: hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
     })
 }
 
@@ -266,10 +340,19 @@ fn media_exists(media_dir: &Path, rel: &str) -> bool {
     !rel.contains("..") && !rel.starts_with('/') && media_dir.join(rel).is_file()
 }
 
-fn load_lessons(folder: &Path, media_dir: &Path, errors: &mut Vec<ImportError>, hasher: &mut Sha256) -> Vec<LessonFile> {
+fn load_lessons(
+    folder: &Path,
+    media_dir: &Path,
+    errors: &mut Vec<ImportError>,
+    hasher: &mut Sha256,
+) -> Vec<LessonFile> {
     let dir = folder.join("lessons");
     let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
-        Ok(e) => e.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "md")).collect(),
+        Ok(e) => e
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "md"))
+            .collect(),
         Err(_) => Vec::new(),
     };
     files.sort();
@@ -280,19 +363,42 @@ fn load_lessons(folder: &Path, media_dir: &Path, errors: &mut Vec<ImportError>, 
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) => {
-                errors.push(ImportError { file: path, line: None, message: format!("no se pudo leer: {e}") });
+                errors.push(ImportError {
+                    file: path,
+                    line: None,
+                    message: format!("no se pudo leer: {e}"),
+                });
                 continue;
             }
         };
-        hasher.update(path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+        hasher.update(
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
         hasher.update(&text);
-        let mut push = |line: Option<usize>, message: String| errors.push(ImportError { file: path.clone(), line, message });
-        let Some(rest) = text.strip_prefix("+++\n").or_else(|| text.strip_prefix("+++\r\n")) else {
-            push(Some(1), "falta el encabezado: la primera línea debe ser +++".into());
+        let mut push = |line: Option<usize>, message: String| {
+            errors.push(ImportError {
+                file: path.clone(),
+                line,
+                message,
+            })
+        };
+        let Some(rest) = text
+            .strip_prefix("+++\n")
+            .or_else(|| text.strip_prefix("+++\r\n"))
+        else {
+            push(
+                Some(1),
+                "falta el encabezado: la primera línea debe ser +++".into(),
+            );
             continue;
         };
         let Some(end) = rest.find("\n+++") else {
-            push(Some(1), "el encabezado no se cierra: falta una línea +++".into());
+            push(
+                Some(1),
+                "el encabezado no se cierra: falta una línea +++".into(),
+            );
             continue;
         };
         let front = &rest[..end + 1];
@@ -302,34 +408,63 @@ fn load_lessons(folder: &Path, media_dir: &Path, errors: &mut Vec<ImportError>, 
         let meta: LessonFront = match toml::from_str(front) {
             Ok(m) => m,
             Err(e) => {
-                push(e.span().map(|s| line_of_offset(front, s.start) + 1), format!("encabezado inválido: {}", e.message()));
+                push(
+                    e.span().map(|s| line_of_offset(front, s.start) + 1),
+                    format!("encabezado inválido: {}", e.message()),
+                );
                 continue;
             }
         };
         if !valid_slug(&meta.id) {
-            push(front_line("id"), "id inválido: usá minúsculas sin acentos, números y guiones".into());
+            push(
+                front_line("id"),
+                "id inválido: usá minúsculas sin acentos, números y guiones".into(),
+            );
         } else if !keys.insert(meta.id.clone()) {
-            push(front_line("id"), format!("el id «{}» está repetido en otra lección", meta.id));
+            push(
+                front_line("id"),
+                format!("el id «{}» está repetido en otra lección", meta.id),
+            );
         }
         if !orders.insert(meta.order) {
-            push(front_line("order"), format!("el orden {} está repetido en otra lección", meta.order));
+            push(
+                front_line("order"),
+                format!("el orden {} está repetido en otra lección", meta.order),
+            );
         }
         if meta.title.trim().is_empty() || meta.title.chars().count() > 200 {
-            push(front_line("title"), "«title» no puede estar vacío ni superar 200 caracteres".into());
+            push(
+                front_line("title"),
+                "«title» no puede estar vacío ni superar 200 caracteres".into(),
+            );
         }
         if !(1..=600).contains(&meta.minutes) {
-            push(front_line("minutes"), "«minutes» debe estar entre 1 y 600".into());
+            push(
+                front_line("minutes"),
+                "«minutes» debe estar entre 1 y 600".into(),
+            );
         }
-        if let Some(v) = &meta.video {
-            if !media_exists(media_dir, v) {
-                push(front_line("video"), format!("el video «{v}» no existe en media/"));
+        if let Some(v) = &meta.video
+            && !media_exists(media_dir, v) {
+                push(
+                    front_line("video"),
+                    format!("el video «{v}» no existe en media/"),
+                );
             }
-        }
         for url in markdown::image_urls(body) {
-            let ok = url.strip_prefix("/media/").is_some_and(|rel| media_exists(media_dir, rel));
+            let ok = url
+                .strip_prefix("/media/")
+                .is_some_and(|rel| media_exists(media_dir, rel));
             if !ok {
-                let line = body.find(&url).map(|o| line_of_offset(&text, body_first_line + o));
-                push(line, format!("la imagen «{url}» debe estar en media/ y referirse como /media/<ruta>"));
+                let line = body
+                    .find(&url)
+                    .map(|o| line_of_offset(&text, body_first_line + o));
+                push(
+                    line,
+                    format!(
+                        "la imagen «{url}» debe estar en media/ y referirse como /media/<ruta>"
+                    ),
+                );
             }
         }
         lessons.push(LessonFile {
@@ -369,10 +504,12 @@ impl fmt::Display for ImportReport {
 pub async fn store(db: &Db, courses: &[CourseFile]) -> anyhow::Result<ImportReport> {
     let mut report = ImportReport::default();
     for c in courses {
-        let existing: Option<String> = with_db!(db, |p| sqlx::query_scalar("SELECT content_hash FROM courses WHERE slug = $1")
-            .bind(&c.slug)
-            .fetch_optional(p)
-            .await)?;
+        let existing: Option<String> = with_db!(db, |p| sqlx::query_scalar(
+            "SELECT content_hash FROM courses WHERE slug = $1"
+        )
+        .bind(&c.slug)
+        .fetch_optional(p)
+        .await)?;
         match existing {
             Some(h) if h == c.content_hash => {
                 report.unchanged.push(c.slug.clone());
@@ -387,7 +524,10 @@ pub async fn store(db: &Db, courses: &[CourseFile]) -> anyhow::Result<ImportRepo
 }
 
 async fn store_one(db: &Db, c: &CourseFile) -> Result<(), sqlx::Error> {
-    let search_text = fold(&format!("{} {} {} {}", c.title, c.summary, c.category, c.audience));
+    let search_text = fold(&format!(
+        "{} {} {} {}",
+        c.title, c.summary, c.category, c.audience
+    ));
     let now = now();
     with_db!(db, |p| {
         let mut tx = p.begin().await?;
@@ -417,7 +557,10 @@ async fn store_one(db: &Db, c: &CourseFile) -> Result<(), sqlx::Error> {
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM competencies WHERE course_id = $1").bind(course_id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM competencies WHERE course_id = $1")
+            .bind(course_id)
+            .execute(&mut *tx)
+            .await?;
         for (i, (code, name)) in c.competencies.iter().enumerate() {
             sqlx::query("INSERT INTO competencies (course_id, code, name, position) VALUES ($1, $2, $3, $4)")
                 .bind(course_id)
@@ -429,7 +572,10 @@ async fn store_one(db: &Db, c: &CourseFile) -> Result<(), sqlx::Error> {
         }
         // Retire everything, then revive (or create) the lessons present in the files: a
         // lesson's row and id survive edits and reordering, so progress stays attached.
-        sqlx::query("UPDATE lessons SET retired = TRUE WHERE course_id = $1").bind(course_id).execute(&mut *tx).await?;
+        sqlx::query("UPDATE lessons SET retired = TRUE WHERE course_id = $1")
+            .bind(course_id)
+            .execute(&mut *tx)
+            .await?;
         for l in &c.lessons {
             sqlx::query(
                 "INSERT INTO lessons (course_id, key, title, position, minutes, body_html, video, retired)

@@ -17,7 +17,10 @@ static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
     let mut b = ammonia::Builder::default();
     b.add_tags(["input", "video", "source", "figure", "figcaption"])
         .add_tag_attributes("input", ["type", "checked", "disabled"])
-        .add_tag_attributes("video", ["src", "controls", "preload", "width", "height", "poster"])
+        .add_tag_attributes(
+            "video",
+            ["src", "controls", "preload", "width", "height", "poster"],
+        )
         .add_tag_attributes("source", ["src", "type"])
         .add_tag_attributes("img", ["width", "height", "loading"])
         .add_tag_attributes("td", ["style"])
@@ -52,7 +55,13 @@ pub fn render(markdown: &str) -> String {
     let mut used = HashSet::new();
     let mut i = 0;
     while i < events.len() {
-        if let Event::Start(Tag::Heading { level, id: None, classes, attrs }) = &events[i] {
+        if let Event::Start(Tag::Heading {
+            level,
+            id: None,
+            classes,
+            attrs,
+        }) = &events[i]
+        {
             let mut text = String::new();
             let mut j = i + 1;
             while j < events.len() && !matches!(events[j], Event::End(TagEnd::Heading(_))) {
@@ -103,7 +112,10 @@ pub fn first_h1(markdown: &str) -> Option<String> {
     let mut text = String::new();
     for e in Parser::new_ext(markdown, options()) {
         match e {
-            Event::Start(Tag::Heading { level: HeadingLevel::H1, .. }) => in_h1 = true,
+            Event::Start(Tag::Heading {
+                level: HeadingLevel::H1,
+                ..
+            }) => in_h1 = true,
             Event::End(TagEnd::Heading(HeadingLevel::H1)) => return Some(text),
             Event::Text(t) if in_h1 => text.push_str(&t),
             _ => {}
@@ -118,7 +130,9 @@ mod tests {
 
     #[test]
     fn renders_extensions() {
-        let html = render("## Título útil\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n- [x] hecho\n\n~~no~~ y nota[^1]\n\n[^1]: Al pie.\n");
+        let html = render(
+            "## Título útil\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n- [x] hecho\n\n~~no~~ y nota[^1]\n\n[^1]: Al pie.\n",
+        );
         assert!(html.contains(r#"<h2 id="titulo-util">"#), "{html}");
         assert!(html.contains("<table>"));
         assert!(html.contains(r#"type="checkbox""#));
@@ -149,8 +163,20 @@ mod tests {
             let html = render(p).to_lowercase();
             assert!(!html.contains("<script"), "{p} -> {html}");
             assert!(!html.contains("javascript:"), "{p} -> {html}");
-            assert!(!html.contains("onerror") && !html.contains("onload") && !html.contains("onclick") && !html.contains("ontoggle"), "{p} -> {html}");
-            assert!(!html.contains("<iframe") && !html.contains("<object") && !html.contains("<form") && !html.contains("<svg"), "{p} -> {html}");
+            assert!(
+                !html.contains("onerror")
+                    && !html.contains("onload")
+                    && !html.contains("onclick")
+                    && !html.contains("ontoggle"),
+                "{p} -> {html}"
+            );
+            assert!(
+                !html.contains("<iframe")
+                    && !html.contains("<object")
+                    && !html.contains("<form")
+                    && !html.contains("<svg"),
+                "{p} -> {html}"
+            );
             assert!(!html.contains("style="), "{p} -> {html}");
         }
     }

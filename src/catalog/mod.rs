@@ -6,7 +6,10 @@ pub mod import;
 pub mod markdown;
 pub mod queries;
 
-use axum::{Router, routing::{get, post}};
+use axum::{
+    Router,
+    routing::{get, post},
+};
 
 use crate::web::state::AppState;
 
@@ -17,7 +20,13 @@ pub fn routes() -> Router<AppState> {
         .route("/cursos", get(handlers::catalogue))
         .route("/cursos/{slug}", get(handlers::course))
         .route("/admin/comisiones", get(classes::list))
-        .route("/admin/comisiones/nueva", get(classes::new_form).post(classes::create))
-        .route("/admin/comisiones/{id}", get(classes::edit_form).post(classes::update))
+        .route(
+            "/admin/comisiones/nueva",
+            get(classes::new_form).post(classes::create),
+        )
+        .route(
+            "/admin/comisiones/{id}",
+            get(classes::edit_form).post(classes::update),
+        )
         .route("/admin/cursos/importar", post(classes::import_courses))
 }

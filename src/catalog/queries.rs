@@ -2,7 +2,12 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::{db::Db, web::text::{fold, like_pattern}, web::time::now, with_db};
+use crate::{
+    db::Db,
+    web::text::{fold, like_pattern},
+    web::time::now,
+    with_db,
+};
 
 /// A course as the catalogue lists it.
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -49,7 +54,8 @@ pub struct Filters {
 pub async fn search(db: &Db, f: &Filters) -> Result<Vec<CourseCard>, sqlx::Error> {
     let q = fold(&f.q);
     let dept: i64 = f.departamento.parse().unwrap_or(0);
-    with_db!(db, |p| sqlx::query_as(
+    with_db!(db, |p| {
+        sqlx::query_as(
         "SELECT c.id, c.slug, c.title, c.summary, c.category, c.hours, c.modality, c.cover,
                 (SELECT COUNT(*) FROM classes k WHERE k.course_id = c.id AND k.enrol_closes_at > $6) AS open_classes
          FROM courses c
@@ -67,12 +73,17 @@ pub async fn search(db: &Db, f: &Filters) -> Result<Vec<CourseCard>, sqlx::Error
     .bind(dept)
     .bind(now())
     .fetch_all(p)
-    .await)
+    .await
+    })
 }
 
 /// Every category in use, for the filter.
 pub async fn categories(db: &Db) -> Result<Vec<String>, sqlx::Error> {
-    with_db!(db, |p| sqlx::query_scalar("SELECT DISTINCT category FROM courses ORDER BY category").fetch_all(p).await)
+    with_db!(db, |p| sqlx::query_scalar(
+        "SELECT DISTINCT category FROM courses ORDER BY category"
+    )
+    .fetch_all(p)
+    .await)
 }
 
 /// A course with everything its page shows.
@@ -98,13 +109,15 @@ impl Course {
 }
 
 pub async fn course_by_slug(db: &Db, slug: &str) -> Result<Option<Course>, sqlx::Error> {
-    with_db!(db, |p| sqlx::query_as(
+    with_db!(db, |p| {
+        sqlx::query_as(
         "SELECT id, slug, title, summary, category, hours, modality, audience, description_html, cover, min_lessons_percent
          FROM courses WHERE slug = $1"
     )
     .bind(slug)
     .fetch_optional(p)
-    .await)
+    .await
+    })
 }
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -114,10 +127,12 @@ pub struct Competency {
 }
 
 pub async fn competencies(db: &Db, course_id: i64) -> Result<Vec<Competency>, sqlx::Error> {
-    with_db!(db, |p| sqlx::query_as("SELECT code, name FROM competencies WHERE course_id = $1 ORDER BY position")
-        .bind(course_id)
-        .fetch_all(p)
-        .await)
+    with_db!(db, |p| sqlx::query_as(
+        "SELECT code, name FROM competencies WHERE course_id = $1 ORDER BY position"
+    )
+    .bind(course_id)
+    .fetch_all(p)
+    .await)
 }
 
 /// A lesson in the outline, with whether this person completed it.
@@ -131,8 +146,13 @@ pub struct OutlineLesson {
 }
 
 /// The live lessons of a course in order; `person_id` 0 marks none done.
-pub async fn outline(db: &Db, course_id: i64, person_id: i64) -> Result<Vec<OutlineLesson>, sqlx::Error> {
-    with_db!(db, |p| sqlx::query_as(
+pub async fn outline(
+    db: &Db,
+    course_id: i64,
+    person_id: i64,
+) -> Result<Vec<OutlineLesson>, sqlx::Error> {
+    with_db!(db, |p| {
+        sqlx::query_as(
         "SELECT l.id, l.key, l.title, l.minutes,
                 (EXISTS (SELECT 1 FROM lesson_progress lp WHERE lp.lesson_id = l.id AND lp.person_id = $2)) AS done
          FROM lessons l WHERE l.course_id = $1 AND NOT l.retired ORDER BY l.position, l.id"
@@ -140,7 +160,8 @@ pub async fn outline(db: &Db, course_id: i64, person_id: i64) -> Result<Vec<Outl
     .bind(course_id)
     .bind(person_id)
     .fetch_all(p)
-    .await)
+    .await
+    })
 }
 
 /// A class (comisión) as course pages and admin lists show it.
@@ -174,7 +195,11 @@ impl ClassInfo {
         now() < self.enrol_opens_at
     }
     pub fn dates(&self) -> String {
-        format!("del {} al {}", crate::web::time::date(&self.starts_on), crate::web::time::date(&self.ends_on))
+        format!(
+            "del {} al {}",
+            crate::web::time::date(&self.starts_on),
+            crate::web::time::date(&self.ends_on)
+        )
     }
     pub fn window(&self) -> String {
         format!(
@@ -184,7 +209,9 @@ impl ClassInfo {
         )
     }
     pub fn place(&self) -> String {
-        self.department.clone().unwrap_or_else(|| "Toda la provincia".into())
+        self.department
+            .clone()
+            .unwrap_or_else(|| "Toda la provincia".into())
     }
 }
 
@@ -198,20 +225,31 @@ pub const CLASS_SELECT: &str = "SELECT k.id, k.course_id, c.title AS course_titl
 
 /// Classes of a course whose enrolment has not closed, soonest first.
 pub async fn current_classes(db: &Db, course_id: i64) -> Result<Vec<ClassInfo>, sqlx::Error> {
-    let sql = format!("{CLASS_SELECT} WHERE k.course_id = $1 AND k.ends_on >= $2 ORDER BY k.starts_on, k.id");
-    with_db!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(course_id).bind(now().date_naive()).fetch_all(p).await)
+    let sql = format!(
+        "{CLASS_SELECT} WHERE k.course_id = $1 AND k.ends_on >= $2 ORDER BY k.starts_on, k.id"
+    );
+    with_db!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+        .bind(course_id)
+        .bind(now().date_naive())
+        .fetch_all(p)
+        .await)
 }
 
 /// One class by id.
 pub async fn class(db: &Db, id: i64) -> Result<Option<ClassInfo>, sqlx::Error> {
     let sql = format!("{CLASS_SELECT} WHERE k.id = $1");
-    with_db!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(id).fetch_optional(p).await)
+    with_db!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+        .bind(id)
+        .fetch_optional(p)
+        .await)
 }
 
 /// Every class, newest first (admin).
 pub async fn all_classes(db: &Db) -> Result<Vec<ClassInfo>, sqlx::Error> {
     let sql = format!("{CLASS_SELECT} ORDER BY k.starts_on DESC, k.id DESC");
-    with_db!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).fetch_all(p).await)
+    with_db!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+        .fetch_all(p)
+        .await)
 }
 
 /// Classes whose enrolment is open now, for assisted enrolment.
@@ -219,5 +257,8 @@ pub async fn open_classes(db: &Db) -> Result<Vec<ClassInfo>, sqlx::Error> {
     let sql = format!(
         "{CLASS_SELECT} WHERE k.enrol_opens_at <= $1 AND k.enrol_closes_at > $1 ORDER BY c.title, k.starts_on"
     );
-    with_db!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(now()).fetch_all(p).await)
+    with_db!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+        .bind(now())
+        .fetch_all(p)
+        .await)
 }

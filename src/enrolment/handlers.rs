@@ -9,7 +9,11 @@ use crate::{
     accounts::auth::User,
     catalog::queries,
     enrolment::queries::{Outcome, Refusal, enrol as do_enrol, withdraw as do_withdraw},
-    web::{csrf::redirect_with_notice, error::{AppError, AppResult}, state::AppState},
+    web::{
+        csrf::redirect_with_notice,
+        error::{AppError, AppResult},
+        state::AppState,
+    },
 };
 
 /// The Spanish message for an enrolment result.
@@ -25,19 +29,41 @@ pub fn message(outcome: &Result<Outcome, Refusal>) -> String {
 }
 
 /// `POST /comisiones/{id}/inscribirme`
-pub async fn enrol(State(state): State<AppState>, User(user): User, Path(class_id): Path<i64>) -> AppResult<Response> {
-    let class = queries::class(&state.db, class_id).await?.ok_or(AppError::NotFound)?;
+pub async fn enrol(
+    State(state): State<AppState>,
+    User(user): User,
+    Path(class_id): Path<i64>,
+) -> AppResult<Response> {
+    let class = queries::class(&state.db, class_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let outcome = do_enrol(&state.db, class_id, user.person_id, Some(user.user_id)).await?;
     if matches!(outcome, Err(Refusal::NotOpenYet | Refusal::Closed)) {
         return Err(AppError::Conflict(message(&outcome)));
     }
-    Ok(redirect_with_notice(&format!("/cursos/{}", class.course_slug), &message(&outcome)))
+    Ok(redirect_with_notice(
+        &format!("/cursos/{}", class.course_slug),
+        &message(&outcome),
+    ))
 }
 
 /// `POST /comisiones/{id}/baja`
-pub async fn withdraw(State(state): State<AppState>, User(user): User, Path(class_id): Path<i64>) -> AppResult<Response> {
-    let class = queries::class(&state.db, class_id).await?.ok_or(AppError::NotFound)?;
+pub async fn withdraw(
+    State(state): State<AppState>,
+    User(user): User,
+    Path(class_id): Path<i64>,
+) -> AppResult<Response> {
+    let class = queries::class(&state.db, class_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let changed = do_withdraw(&state.db, class_id, user.person_id).await?;
-    let msg = if changed { "Te diste de baja de la comisión." } else { "No estabas anotado/a en esa comisión." };
-    Ok(redirect_with_notice(&format!("/cursos/{}", class.course_slug), msg))
+    let msg = if changed {
+        "Te diste de baja de la comisión."
+    } else {
+        "No estabas anotado/a en esa comisión."
+    };
+    Ok(redirect_with_notice(
+        &format!("/cursos/{}", class.course_slug),
+        msg,
+    ))
 }

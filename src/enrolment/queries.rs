@@ -57,12 +57,19 @@ struct Window {
 }
 
 /// Enrols `person_id` in `class_id`: a seat if one is left, else the waitlist.
-pub async fn enrol(db: &Db, class_id: i64, person_id: i64, by_user: Option<i64>) -> Result<Result<Outcome, Refusal>, sqlx::Error> {
+pub async fn enrol(
+    db: &Db,
+    class_id: i64,
+    person_id: i64,
+    by_user: Option<i64>,
+) -> Result<Result<Outcome, Refusal>, sqlx::Error> {
     let now = now();
-    let window: Option<Window> = with_db!(db, |p| sqlx::query_as("SELECT enrol_opens_at, enrol_closes_at FROM classes WHERE id = $1")
-        .bind(class_id)
-        .fetch_optional(p)
-        .await)?;
+    let window: Option<Window> = with_db!(db, |p| sqlx::query_as(
+        "SELECT enrol_opens_at, enrol_closes_at FROM classes WHERE id = $1"
+    )
+    .bind(class_id)
+    .fetch_optional(p)
+    .await)?;
     match window {
         None => return Ok(Err(Refusal::NoSuchClass)),
         Some(w) if now < w.enrol_opens_at => return Ok(Err(Refusal::NotOpenYet)),
@@ -247,7 +254,10 @@ impl MyEnrolment {
     }
     /// Confirmed or completed: may study the lessons.
     pub fn is_active(&self) -> bool {
-        matches!(self.status(), EnrolmentStatus::Confirmed | EnrolmentStatus::Completed)
+        matches!(
+            self.status(),
+            EnrolmentStatus::Confirmed | EnrolmentStatus::Completed
+        )
     }
     pub fn is_waitlisted(&self) -> bool {
         self.status() == EnrolmentStatus::Waitlisted
@@ -266,9 +276,17 @@ const MINE: &str = "SELECT e.class_id, e.status,
    FROM enrolments e JOIN classes k ON k.id = e.class_id";
 
 /// This person's enrolments in the classes of a course.
-pub async fn mine_for_course(db: &Db, person_id: i64, course_id: i64) -> Result<Vec<MyEnrolment>, sqlx::Error> {
+pub async fn mine_for_course(
+    db: &Db,
+    person_id: i64,
+    course_id: i64,
+) -> Result<Vec<MyEnrolment>, sqlx::Error> {
     let sql = format!("{MINE} WHERE e.person_id = $1 AND k.course_id = $2");
-    with_db!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(person_id).bind(course_id).fetch_all(p).await)
+    with_db!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+        .bind(person_id)
+        .bind(course_id)
+        .fetch_all(p)
+        .await)
 }
 
 /// A person's enrolments across courses, with progress, for `/mi-aula` and profiles.
@@ -296,13 +314,18 @@ impl EnrolmentSummary {
         self.status == "confirmed" || self.status == "completed"
     }
     pub fn percent(&self) -> i64 {
-        if self.lessons_total == 0 { 0 } else { self.lessons_done * 100 / self.lessons_total }
+        if self.lessons_total == 0 {
+            0
+        } else {
+            self.lessons_done * 100 / self.lessons_total
+        }
     }
 }
 
 /// Every enrolment of a person (withdrawn ones last).
 pub async fn summaries(db: &Db, person_id: i64) -> Result<Vec<EnrolmentSummary>, sqlx::Error> {
-    with_db!(db, |p| sqlx::query_as(
+    with_db!(db, |p| {
+        sqlx::query_as(
         "SELECT e.class_id, k.name AS class_name, c.slug AS course_slug, c.title AS course_title, e.status,
             (SELECT COUNT(*) FROM enrolments w WHERE w.class_id = e.class_id AND w.status = 'waitlisted'
                AND (w.queued_at < e.queued_at OR (w.queued_at = e.queued_at AND w.id <= e.id))) AS position,
@@ -317,5 +340,6 @@ pub async fn summaries(db: &Db, person_id: i64) -> Result<Vec<EnrolmentSummary>,
     )
     .bind(person_id)
     .fetch_all(p)
-    .await)
+    .await
+    })
 }

@@ -34,9 +34,18 @@ pub struct LessonPage {
 }
 
 /// The course, lesson and the learner's class, or 404 if they may not study it.
-async fn load(state: &AppState, user: &CurrentUser, slug: &str, key: &str) -> AppResult<(Course, Lesson, i64)> {
-    let course = catalog::course_by_slug(&state.db, slug).await?.ok_or(AppError::NotFound)?;
-    let lesson = queries::lesson(&state.db, course.id, key).await?.ok_or(AppError::NotFound)?;
+async fn load(
+    state: &AppState,
+    user: &CurrentUser,
+    slug: &str,
+    key: &str,
+) -> AppResult<(Course, Lesson, i64)> {
+    let course = catalog::course_by_slug(&state.db, slug)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let lesson = queries::lesson(&state.db, course.id, key)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let Some(class_id) = queries::active_class(&state.db, user.person_id, course.id).await? else {
         return Err(AppError::Conflict(format!(
             "Para ver las lecciones de «{}» tenés que estar inscripto/a en una comisión. Inscribite desde la página del curso.",
@@ -47,7 +56,12 @@ async fn load(state: &AppState, user: &CurrentUser, slug: &str, key: &str) -> Ap
 }
 
 /// `GET /cursos/{slug}/lecciones/{key}`: only for learners enrolled (confirmed) in a class.
-pub async fn lesson(State(state): State<AppState>, ctx: Ctx, User(user): User, Path((slug, key)): Path<(String, String)>) -> AppResult<Response> {
+pub async fn lesson(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    User(user): User,
+    Path((slug, key)): Path<(String, String)>,
+) -> AppResult<Response> {
     let (course, lesson, class_id) = load(&state, &user, &slug, &key).await?;
     queries::touch(&state.db, class_id, user.person_id).await?;
     let outline = catalog::outline(&state.db, course.id, user.person_id).await?;
@@ -56,12 +70,30 @@ pub async fn lesson(State(state): State<AppState>, ctx: Ctx, User(user): User, P
     let next = outline.get(idx + 1).cloned();
     let done = outline.get(idx).is_some_and(|l| l.done);
     let done_count = outline.iter().filter(|l| l.done).count();
-    let percent = if outline.is_empty() { 0 } else { done_count * 100 / outline.len() };
-    render(&LessonPage { page: ctx.page(format!("{} — {}", lesson.title, course.title)), course, lesson, outline, done, prev, next, done_count, percent })
+    let percent = if outline.is_empty() {
+        0
+    } else {
+        done_count * 100 / outline.len()
+    };
+    render(&LessonPage {
+        page: ctx.page(format!("{} — {}", lesson.title, course.title)),
+        course,
+        lesson,
+        outline,
+        done,
+        prev,
+        next,
+        done_count,
+        percent,
+    })
 }
 
 /// `POST /cursos/{slug}/lecciones/{key}/completar`: marks done, goes to the next lesson.
-pub async fn complete(State(state): State<AppState>, User(user): User, Path((slug, key)): Path<(String, String)>) -> AppResult<Response> {
+pub async fn complete(
+    State(state): State<AppState>,
+    User(user): User,
+    Path((slug, key)): Path<(String, String)>,
+) -> AppResult<Response> {
     let (course, lesson, class_id) = load(&state, &user, &slug, &key).await?;
     queries::mark_done(&state.db, user.person_id, lesson.id).await?;
     queries::touch(&state.db, class_id, user.person_id).await?;
@@ -69,10 +101,16 @@ pub async fn complete(State(state): State<AppState>, User(user): User, Path((slu
     let outline = catalog::outline(&state.db, course.id, user.person_id).await?;
     let next = outline.iter().skip_while(|l| l.id != lesson.id).nth(1);
     if finished {
-        return Ok(redirect_with_notice(&format!("/cursos/{slug}"), "¡Felicitaciones! Completaste el curso."));
+        return Ok(redirect_with_notice(
+            &format!("/cursos/{slug}"),
+            "¡Felicitaciones! Completaste el curso.",
+        ));
     }
     Ok(match next {
-        Some(n) => redirect_with_notice(&format!("/cursos/{slug}/lecciones/{}", n.key), "Lección marcada como hecha."),
+        Some(n) => redirect_with_notice(
+            &format!("/cursos/{slug}/lecciones/{}", n.key),
+            "Lección marcada como hecha.",
+        ),
         None => redirect_with_notice(&format!("/cursos/{slug}"), "Lección marcada como hecha."),
     })
 }
@@ -90,23 +128,48 @@ async fn taught_class(state: &AppState, user: &CurrentUser, class_id: i64) -> Ap
     if !(user.teaches(class_id) || user.is_admin()) {
         return Err(AppError::NotFound);
     }
-    catalog::class(&state.db, class_id).await?.ok_or(AppError::NotFound)
+    catalog::class(&state.db, class_id)
+        .await?
+        .ok_or(AppError::NotFound)
 }
 
 /// `GET /comisiones/{id}/participantes`
-pub async fn roster(State(state): State<AppState>, ctx: Ctx, User(user): User, Path(class_id): Path<i64>) -> AppResult<Response> {
+pub async fn roster(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    User(user): User,
+    Path(class_id): Path<i64>,
+) -> AppResult<Response> {
     let class = taught_class(&state, &user, class_id).await?;
     let rows = queries::roster(&state.db, class_id).await?;
-    render(&RosterPage { page: ctx.page(format!("Participantes — {}", class.name)), class, rows })
+    render(&RosterPage {
+        page: ctx.page(format!("Participantes — {}", class.name)),
+        class,
+        rows,
+    })
 }
 
 /// `GET /comisiones/{id}/participantes.csv`: UTF-8 with BOM so spreadsheets show accents.
-pub async fn roster_csv(State(state): State<AppState>, User(user): User, Path(class_id): Path<i64>) -> AppResult<Response> {
+pub async fn roster_csv(
+    State(state): State<AppState>,
+    User(user): User,
+    Path(class_id): Path<i64>,
+) -> AppResult<Response> {
     let class = taught_class(&state, &user, class_id).await?;
     let rows = queries::roster(&state.db, class_id).await?;
     let mut w = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
     let io = |e: csv::Error| AppError::Internal(e.into());
-    w.write_record(["DNI", "Apellido", "Nombre", "Estado", "Lecciones hechas", "Lecciones totales", "Avance %", "Última actividad"]).map_err(io)?;
+    w.write_record([
+        "DNI",
+        "Apellido",
+        "Nombre",
+        "Estado",
+        "Lecciones hechas",
+        "Lecciones totales",
+        "Avance %",
+        "Última actividad",
+    ])
+    .map_err(io)?;
     for r in &rows {
         w.write_record([
             r.dni.clone(),
@@ -116,18 +179,27 @@ pub async fn roster_csv(State(state): State<AppState>, User(user): User, Path(cl
             r.lessons_done.to_string(),
             r.lessons_total.to_string(),
             r.percent().to_string(),
-            r.last_activity_at.as_ref().map(crate::web::time::local).unwrap_or_default(),
+            r.last_activity_at
+                .as_ref()
+                .map(crate::web::time::local)
+                .unwrap_or_default(),
         ])
         .map_err(io)?;
     }
-    let body = w.into_inner().map_err(|e| AppError::Internal(anyhow::anyhow!("csv: {e}")))?;
+    let body = w
+        .into_inner()
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("csv: {e}")))?;
     let filename = format!("participantes-comision-{}.csv", class.id);
     Ok((
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/csv; charset=utf-8"),
+            ),
             (
                 header::CONTENT_DISPOSITION,
-                HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")).map_err(|e| AppError::Internal(e.into()))?,
+                HeaderValue::from_str(&format!("attachment; filename=\"{filename}\""))
+                    .map_err(|e| AppError::Internal(e.into()))?,
             ),
         ],
         body,

@@ -3,7 +3,10 @@
 pub mod handlers;
 pub mod queries;
 
-use axum::{Router, routing::{get, post}};
+use axum::{
+    Router,
+    routing::{get, post},
+};
 
 use crate::web::state::AppState;
 
@@ -11,7 +14,13 @@ use crate::web::state::AppState;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/cursos/{slug}/lecciones/{key}", get(handlers::lesson))
-        .route("/cursos/{slug}/lecciones/{key}/completar", post(handlers::complete))
+        .route(
+            "/cursos/{slug}/lecciones/{key}/completar",
+            post(handlers::complete),
+        )
         .route("/comisiones/{id}/participantes", get(handlers::roster))
-        .route("/comisiones/{id}/participantes.csv", get(handlers::roster_csv))
+        .route(
+            "/comisiones/{id}/participantes.csv",
+            get(handlers::roster_csv),
+        )
 }

@@ -29,7 +29,11 @@ pub async fn lesson(db: &Db, course_id: i64, key: &str) -> Result<Option<Lesson>
 }
 
 /// The class through which this person studies the course (confirmed or completed), if any.
-pub async fn active_class(db: &Db, person_id: i64, course_id: i64) -> Result<Option<i64>, sqlx::Error> {
+pub async fn active_class(
+    db: &Db,
+    person_id: i64,
+    course_id: i64,
+) -> Result<Option<i64>, sqlx::Error> {
     with_db!(db, |p| sqlx::query_scalar(
         "SELECT e.class_id FROM enrolments e JOIN classes k ON k.id = e.class_id
          WHERE e.person_id = $1 AND k.course_id = $2 AND e.status IN ('confirmed', 'completed')
@@ -43,12 +47,15 @@ pub async fn active_class(db: &Db, person_id: i64, course_id: i64) -> Result<Opt
 
 /// Records activity on the enrolment (shown to instructors as "última actividad").
 pub async fn touch(db: &Db, class_id: i64, person_id: i64) -> Result<(), sqlx::Error> {
-    with_db!(db, |p| sqlx::query("UPDATE enrolments SET last_activity_at = $3 WHERE class_id = $1 AND person_id = $2")
-        .bind(class_id)
-        .bind(person_id)
-        .bind(now())
-        .execute(p)
-        .await.map(|r| r.rows_affected()))?;
+    with_db!(db, |p| sqlx::query(
+        "UPDATE enrolments SET last_activity_at = $3 WHERE class_id = $1 AND person_id = $2"
+    )
+    .bind(class_id)
+    .bind(person_id)
+    .bind(now())
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -62,13 +69,15 @@ pub async fn mark_done(db: &Db, person_id: i64, lesson_id: i64) -> Result<(), sq
     .bind(lesson_id)
     .bind(now())
     .execute(p)
-    .await.map(|r| r.rows_affected()))?;
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
 /// Marks the enrolment completed when the course's completion rule is met.
 pub async fn complete_if_met(db: &Db, class_id: i64, person_id: i64) -> Result<bool, sqlx::Error> {
-    let n = with_db!(db, |p| sqlx::query(
+    let n = with_db!(db, |p| {
+        sqlx::query(
         "UPDATE enrolments SET status = 'completed', updated_at = $3
          WHERE class_id = $1 AND person_id = $2 AND status = 'confirmed'
            AND (SELECT COUNT(*) FROM lessons l JOIN lesson_progress lp ON lp.lesson_id = l.id AND lp.person_id = $2
@@ -81,7 +90,8 @@ pub async fn complete_if_met(db: &Db, class_id: i64, person_id: i64) -> Result<b
     .bind(now())
     .execute(p)
     .await
-    .map(|r| r.rows_affected()))?;
+    .map(|r| r.rows_affected())
+    })?;
     Ok(n > 0)
 }
 
@@ -100,10 +110,17 @@ pub struct RosterRow {
 
 impl RosterRow {
     pub fn percent(&self) -> i64 {
-        if self.lessons_total == 0 { 0 } else { self.lessons_done * 100 / self.lessons_total }
+        if self.lessons_total == 0 {
+            0
+        } else {
+            self.lessons_done * 100 / self.lessons_total
+        }
     }
     pub fn last_activity(&self) -> String {
-        self.last_activity_at.as_ref().map(crate::web::time::local).unwrap_or_else(|| "Sin actividad".into())
+        self.last_activity_at
+            .as_ref()
+            .map(crate::web::time::local)
+            .unwrap_or_else(|| "Sin actividad".into())
     }
     pub fn status_label(&self) -> &'static str {
         crate::enrolment::queries::EnrolmentStatus::parse(&self.status).label()
@@ -112,7 +129,8 @@ impl RosterRow {
 
 /// Confirmed, completed and waitlisted learners of a class, by last name.
 pub async fn roster(db: &Db, class_id: i64) -> Result<Vec<RosterRow>, sqlx::Error> {
-    with_db!(db, |p| sqlx::query_as(
+    with_db!(db, |p| {
+        sqlx::query_as(
         "SELECT p.id AS person_id, p.dni, p.first_name, p.last_name, e.status,
             (SELECT COUNT(*) FROM lessons l JOIN lesson_progress lp ON lp.lesson_id = l.id
                WHERE l.course_id = k.course_id AND NOT l.retired AND lp.person_id = p.id) AS lessons_done,
@@ -124,5 +142,6 @@ pub async fn roster(db: &Db, class_id: i64) -> Result<Vec<RosterRow>, sqlx::Erro
     )
     .bind(class_id)
     .fetch_all(p)
-    .await)
+    .await
+    })
 }

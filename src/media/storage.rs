@@ -22,7 +22,12 @@ pub trait Storage: Send + Sync {
     /// Metadata of `key`, or `None` if there is no such object.
     fn head<'a>(&'a self, key: &'a str) -> BoxFuture<'a, io::Result<Option<ObjectMeta>>>;
     /// A body streaming `len` bytes of `key` from `start`.
-    fn read_range<'a>(&'a self, key: &'a str, start: u64, len: u64) -> BoxFuture<'a, io::Result<Body>>;
+    fn read_range<'a>(
+        &'a self,
+        key: &'a str,
+        start: u64,
+        len: u64,
+    ) -> BoxFuture<'a, io::Result<Body>>;
 }
 
 /// Whether a key is a safe relative path (no `..`, no hidden parts, no absolute paths).
@@ -31,7 +36,9 @@ pub fn valid_key(key: &str) -> bool {
         && key.len() <= 512
         && !key.starts_with('/')
         && !key.contains('\\')
-        && key.split('/').all(|part| !part.is_empty() && !part.starts_with('.'))
+        && key
+            .split('/')
+            .all(|part| !part.is_empty() && !part.starts_with('.'))
 }
 
 /// Objects are files below a root folder.
@@ -52,9 +59,14 @@ impl LocalStorage {
 impl Storage for LocalStorage {
     fn head<'a>(&'a self, key: &'a str) -> BoxFuture<'a, io::Result<Option<ObjectMeta>>> {
         Box::pin(async move {
-            let Some(path) = self.path(key) else { return Ok(None) };
+            let Some(path) = self.path(key) else {
+                return Ok(None);
+            };
             match tokio::fs::metadata(&path).await {
-                Ok(m) if m.is_file() => Ok(Some(ObjectMeta { len: m.len(), modified: m.modified().ok() })),
+                Ok(m) if m.is_file() => Ok(Some(ObjectMeta {
+                    len: m.len(),
+                    modified: m.modified().ok(),
+                })),
                 Ok(_) => Ok(None),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
                 Err(e) => Err(e),
@@ -62,9 +74,16 @@ impl Storage for LocalStorage {
         })
     }
 
-    fn read_range<'a>(&'a self, key: &'a str, start: u64, len: u64) -> BoxFuture<'a, io::Result<Body>> {
+    fn read_range<'a>(
+        &'a self,
+        key: &'a str,
+        start: u64,
+        len: u64,
+    ) -> BoxFuture<'a, io::Result<Body>> {
         Box::pin(async move {
-            let path = self.path(key).ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "clave inválida"))?;
+            let path = self
+                .path(key)
+                .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "clave inválida"))?;
             let mut file = tokio::fs::File::open(path).await?;
             file.seek(io::SeekFrom::Start(start)).await?;
             Ok(Body::from_stream(ReaderStream::new(file.take(len))))

@@ -9,7 +9,10 @@ pub struct Dni(String);
 
 impl Dni {
     pub fn parse(input: &str) -> Result<Dni, String> {
-        let digits: String = input.chars().filter(|c| !matches!(c, '.' | ' ' | '-')).collect();
+        let digits: String = input
+            .chars()
+            .filter(|c| !matches!(c, '.' | ' ' | '-'))
+            .collect();
         if digits.is_empty() {
             return Err("Ingresá tu DNI.".into());
         }
@@ -33,7 +36,10 @@ pub struct Cuil(String);
 
 impl Cuil {
     pub fn parse(input: &str) -> Result<Cuil, String> {
-        let digits: String = input.chars().filter(|c| !matches!(c, '-' | ' ' | '.')).collect();
+        let digits: String = input
+            .chars()
+            .filter(|c| !matches!(c, '-' | ' ' | '.'))
+            .collect();
         if digits.is_empty() {
             return Err("Ingresá tu CUIL.".into());
         }
@@ -45,7 +51,10 @@ impl Cuil {
         }
         let d: Vec<u32> = digits.chars().filter_map(|c| c.to_digit(10)).collect();
         if check_digit(&d[..10]) != Some(d[10]) {
-            return Err("El CUIL no es válido: revisá los números (el último es el dígito verificador).".into());
+            return Err(
+                "El CUIL no es válido: revisá los números (el último es el dígito verificador)."
+                    .into(),
+            );
         }
         Ok(Cuil(digits))
     }
@@ -96,8 +105,15 @@ impl Email {
         if e.len() > 254 || e.chars().any(char::is_whitespace) {
             return bad();
         }
-        let Some((local, domain)) = e.split_once('@') else { return bad() };
-        if local.is_empty() || domain.contains('@') || !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') {
+        let Some((local, domain)) = e.split_once('@') else {
+            return bad();
+        };
+        if local.is_empty()
+            || domain.contains('@')
+            || !domain.contains('.')
+            || domain.starts_with('.')
+            || domain.ends_with('.')
+        {
             return bad();
         }
         Ok(Email(e))
@@ -114,9 +130,15 @@ pub struct Phone(String);
 
 impl Phone {
     pub fn parse(input: &str) -> Result<Phone, String> {
-        let digits: String = input.chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '+')).collect();
+        let digits: String = input
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '+'))
+            .collect();
         if digits.len() < 10 || digits.len() > 13 || !digits.chars().all(|c| c.is_ascii_digit()) {
-            return Err("Ingresá el celular con código de área, sin 0 ni 15 (por ejemplo 3815123456).".into());
+            return Err(
+                "Ingresá el celular con código de área, sin 0 ni 15 (por ejemplo 3815123456)."
+                    .into(),
+            );
         }
         Ok(Phone(digits))
     }
@@ -139,7 +161,10 @@ impl PersonName {
         if n.chars().count() > 80 {
             return Err(format!("El {what} es demasiado largo (máximo 80 letras)."));
         }
-        if !n.chars().all(|c| c.is_alphabetic() || matches!(c, ' ' | '\'' | '-' | '.')) {
+        if !n
+            .chars()
+            .all(|c| c.is_alphabetic() || matches!(c, ' ' | '\'' | '-' | '.'))
+        {
             return Err(format!("El {what} lleva solo letras."));
         }
         Ok(PersonName(n))
@@ -155,7 +180,8 @@ pub fn parse_birth_date(input: &str, today: NaiveDate) -> Result<NaiveDate, Stri
     let Some(d) = crate::web::time::parse_date(input) else {
         return Err("Ingresá la fecha de nacimiento (día, mes y año).".into());
     };
-    let age = today.year() - d.year() - i32::from((today.month(), today.day()) < (d.month(), d.day()));
+    let age =
+        today.year() - d.year() - i32::from((today.month(), today.day()) < (d.month(), d.day()));
     if !(14..=100).contains(&age) {
         return Err("Revisá la fecha de nacimiento: hay que tener entre 14 y 100 años.".into());
     }
@@ -190,7 +216,10 @@ mod tests {
 
     #[test]
     fn email_and_phone() {
-        assert_eq!(Email::parse(" Ana@Mail.COM ").unwrap().as_str(), "ana@mail.com");
+        assert_eq!(
+            Email::parse(" Ana@Mail.COM ").unwrap().as_str(),
+            "ana@mail.com"
+        );
         assert!(Email::parse("ana@mail").is_err());
         assert!(Phone::parse("381 512-3456").is_ok());
         assert!(Phone::parse("12345").is_err());

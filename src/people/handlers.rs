@@ -12,7 +12,10 @@ use serde::Deserialize;
 use crate::{
     accounts::auth::{Operator, User},
     catalog::queries::{self as catalog, ClassInfo},
-    enrolment::{handlers::message, queries::{self as enrol, EnrolmentSummary, Outcome}},
+    enrolment::{
+        handlers::message,
+        queries::{self as enrol, EnrolmentSummary, Outcome},
+    },
     people::{
         persons::{self, Person, PersonInput, unique_error},
         territory::{self, DepartmentGroup},
@@ -37,10 +40,20 @@ pub struct MyPage {
 }
 
 /// `GET /mi-aula`: own data, enrolments and progress.
-pub async fn my_page(State(state): State<AppState>, ctx: Ctx, User(user): User) -> AppResult<Response> {
-    let person = persons::get(&state.db, user.person_id).await?.ok_or(AppError::NotFound)?;
+pub async fn my_page(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    User(user): User,
+) -> AppResult<Response> {
+    let person = persons::get(&state.db, user.person_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let enrolments = enrol::summaries(&state.db, user.person_id).await?;
-    render(&MyPage { page: ctx.page("Mi aula"), person, enrolments })
+    render(&MyPage {
+        page: ctx.page("Mi aula"),
+        person,
+        enrolments,
+    })
 }
 
 const PER_PAGE: i64 = 20;
@@ -65,9 +78,15 @@ pub struct OfficePeoplePage {
 }
 
 /// `GET /oficina?q=&pagina=`: people of the operator's territory.
-pub async fn office_people(State(state): State<AppState>, ctx: Ctx, Operator(op): Operator, Query(q): Query<SearchQuery>) -> AppResult<Response> {
+pub async fn office_people(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Operator(op): Operator,
+    Query(q): Query<SearchQuery>,
+) -> AppResult<Response> {
     let current = q.pagina.max(1);
-    let (people, total) = persons::search_in_territory(&state.db, op.user_id, &q.q, current, PER_PAGE).await?;
+    let (people, total) =
+        persons::search_in_territory(&state.db, op.user_id, &q.q, current, PER_PAGE).await?;
     let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
     render(&OfficePeoplePage {
         page: ctx.page("Personas de mi territorio"),
@@ -91,40 +110,77 @@ pub struct NewPersonPage {
 
 /// Only the departments of the operator's offices.
 async fn operator_groups(state: &AppState, user_id: i64) -> AppResult<Vec<DepartmentGroup>> {
-    let allowed: Vec<i64> = with_db!(&state.db, |p| sqlx::query_scalar(
+    let allowed: Vec<i64> = with_db!(&state.db, |p| {
+        sqlx::query_scalar(
         "SELECT od.department_id FROM office_departments od JOIN role_grants g ON g.office_id = od.office_id
          WHERE g.user_id = $1 AND g.role = 'operator'"
     )
     .bind(user_id)
     .fetch_all(p)
-    .await)?;
-    Ok(territory::grouped(&state.db).await?.into_iter().filter(|g| allowed.contains(&g.department.id)).collect())
+    .await
+    })?;
+    Ok(territory::grouped(&state.db)
+        .await?
+        .into_iter()
+        .filter(|g| allowed.contains(&g.department.id))
+        .collect())
 }
 
 /// `GET /oficina/personas/nueva`
-pub async fn new_person_form(State(state): State<AppState>, ctx: Ctx, Operator(op): Operator) -> AppResult<Response> {
-    render(&NewPersonPage { page: ctx.page("Registrar una persona"), input: PersonInput::default(), errors: FieldErrors::default(), groups: operator_groups(&state, op.user_id).await? })
+pub async fn new_person_form(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Operator(op): Operator,
+) -> AppResult<Response> {
+    render(&NewPersonPage {
+        page: ctx.page("Registrar una persona"),
+        input: PersonInput::default(),
+        errors: FieldErrors::default(),
+        groups: operator_groups(&state, op.user_id).await?,
+    })
 }
 
 /// `POST /oficina/personas/nueva`: a Persona without account, in the operator's territory.
-pub async fn create_person(State(state): State<AppState>, ctx: Ctx, Operator(op): Operator, Form(input): Form<PersonInput>) -> AppResult<Response> {
+pub async fn create_person(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Operator(op): Operator,
+    Form(input): Form<PersonInput>,
+) -> AppResult<Response> {
     let mut errors = FieldErrors::default();
     let groups = operator_groups(&state, op.user_id).await?;
     let parsed = input.parse(&state.db, &mut errors).await?;
-    if let Some(np) = &parsed {
-        if !groups.iter().any(|g| g.department.id == np.department_id) {
-            errors.add("department_id", "Solo podés registrar personas de los departamentos que atiende tu oficina.");
+    if let Some(np) = &parsed
+        && !groups.iter().any(|g| g.department.id == np.department_id) {
+            errors.add(
+                "department_id",
+                "Solo podés registrar personas de los departamentos que atiende tu oficina.",
+            );
         }
-    }
     if let (Some(np), true) = (&parsed, errors.is_empty()) {
-        let res = with_db!(&state.db, |p| person_insert!(np, Some(op.user_id)).fetch_one(p).await);
+        let res = with_db!(&state.db, |p| person_insert!(np, Some(op.user_id))
+            .fetch_one(p)
+            .await);
         match res {
-            Ok(id) => return Ok(redirect_with_notice(&format!("/oficina/personas/{id}"), "Persona registrada. Ya podés inscribirla en un curso.")),
+            Ok(id) => {
+                return Ok(redirect_with_notice(
+                    &format!("/oficina/personas/{id}"),
+                    "Persona registrada. Ya podés inscribirla en un curso.",
+                ));
+            }
             Err(e) if unique_error(&e, &mut errors) => {}
             Err(e) => return Err(e.into()),
         }
     }
-    render_status(StatusCode::UNPROCESSABLE_ENTITY, &NewPersonPage { page: ctx.page("Registrar una persona"), input, errors, groups })
+    render_status(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &NewPersonPage {
+            page: ctx.page("Registrar una persona"),
+            input,
+            errors,
+            groups,
+        },
+    )
 }
 
 #[derive(Template)]
@@ -137,11 +193,23 @@ pub struct OfficePersonPage {
 }
 
 /// `GET /oficina/personas/{id}`: 404 outside the operator's territory.
-pub async fn office_person(State(state): State<AppState>, ctx: Ctx, Operator(op): Operator, Path(id): Path<i64>) -> AppResult<Response> {
-    let person = persons::get_in_territory(&state.db, op.user_id, id).await?.ok_or(AppError::NotFound)?;
+pub async fn office_person(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Operator(op): Operator,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    let person = persons::get_in_territory(&state.db, op.user_id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let enrolments = enrol::summaries(&state.db, person.id).await?;
     let classes = catalog::open_classes(&state.db).await?;
-    render(&OfficePersonPage { page: ctx.page(format!("{} {}", person.first_name, person.last_name)), person, enrolments, classes })
+    render(&OfficePersonPage {
+        page: ctx.page(format!("{} {}", person.first_name, person.last_name)),
+        person,
+        enrolments,
+        classes,
+    })
 }
 
 #[derive(Deserialize, Default)]
@@ -151,11 +219,26 @@ pub struct AssistedForm {
 }
 
 /// `POST /oficina/personas/{id}/inscribir`: assisted enrolment; the record keeps who did it.
-pub async fn assisted_enrol(State(state): State<AppState>, Operator(op): Operator, Path(id): Path<i64>, Form(form): Form<AssistedForm>) -> AppResult<Response> {
-    let person = persons::get_in_territory(&state.db, op.user_id, id).await?.ok_or(AppError::NotFound)?;
+pub async fn assisted_enrol(
+    State(state): State<AppState>,
+    Operator(op): Operator,
+    Path(id): Path<i64>,
+    Form(form): Form<AssistedForm>,
+) -> AppResult<Response> {
+    let person = persons::get_in_territory(&state.db, op.user_id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let outcome = enrol::enrol(&state.db, form.class_id, person.id, Some(op.user_id)).await?;
     if matches!(outcome, Ok(Outcome::Confirmed | Outcome::Waitlisted)) {
-        tracing::info!(operator = op.user_id, person = person.id, class = form.class_id, "inscripción asistida");
+        tracing::info!(
+            operator = op.user_id,
+            person = person.id,
+            class = form.class_id,
+            "inscripción asistida"
+        );
     }
-    Ok(redirect_with_notice(&format!("/oficina/personas/{id}"), &message(&outcome)))
+    Ok(redirect_with_notice(
+        &format!("/oficina/personas/{id}"),
+        &message(&outcome),
+    ))
 }

@@ -6,7 +6,10 @@ pub mod offices;
 pub mod persons;
 pub mod territory;
 
-use axum::{Router, routing::{get, post}};
+use axum::{
+    Router,
+    routing::{get, post},
+};
 
 use crate::web::state::AppState;
 
@@ -15,9 +18,18 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/mi-aula", get(handlers::my_page))
         .route("/oficina", get(handlers::office_people))
-        .route("/oficina/personas/nueva", get(handlers::new_person_form).post(handlers::create_person))
+        .route(
+            "/oficina/personas/nueva",
+            get(handlers::new_person_form).post(handlers::create_person),
+        )
         .route("/oficina/personas/{id}", get(handlers::office_person))
-        .route("/oficina/personas/{id}/inscribir", post(handlers::assisted_enrol))
+        .route(
+            "/oficina/personas/{id}/inscribir",
+            post(handlers::assisted_enrol),
+        )
         .route("/admin/oficinas", get(offices::list).post(offices::create))
-        .route("/admin/oficinas/{id}", get(offices::edit_form).post(offices::update))
+        .route(
+            "/admin/oficinas/{id}",
+            get(offices::edit_form).post(offices::update),
+        )
 }

@@ -34,21 +34,25 @@ pub struct Office {
 
 /// Every office with the names of the departments it covers.
 pub async fn all(db: &Db) -> Result<Vec<Office>, sqlx::Error> {
-    with_db!(db, |p| sqlx::query_as(
+    with_db!(db, |p| {
+        sqlx::query_as(
         "SELECT o.id, o.name, o.address,
                 (SELECT MIN(d.name) FROM office_departments od JOIN departments d ON d.id = od.department_id WHERE od.office_id = o.id) AS departments
          FROM offices o ORDER BY o.name"
     )
     .fetch_all(p)
-    .await)
+    .await
+    })
 }
 
 /// Department ids an office covers.
 pub async fn department_ids(db: &Db, office_id: i64) -> Result<Vec<i64>, sqlx::Error> {
-    with_db!(db, |p| sqlx::query_scalar("SELECT department_id FROM office_departments WHERE office_id = $1")
-        .bind(office_id)
-        .fetch_all(p)
-        .await)
+    with_db!(db, |p| sqlx::query_scalar(
+        "SELECT department_id FROM office_departments WHERE office_id = $1"
+    )
+    .bind(office_id)
+    .fetch_all(p)
+    .await)
 }
 
 #[derive(Template)]
@@ -96,17 +100,37 @@ impl<'de> Deserialize<'de> for OfficeForm {
 
 /// `GET /admin/oficinas`: the list and an empty form for a new office.
 pub async fn list(State(state): State<AppState>, ctx: Ctx, _a: Admin) -> AppResult<Response> {
-    render(&OfficesPage { page: ctx.page("Oficinas de empleo"), offices: all(&state.db).await?})
+    render(&OfficesPage {
+        page: ctx.page("Oficinas de empleo"),
+        offices: all(&state.db).await?,
+    })
 }
 
 /// `GET /admin/oficinas/{id}` (`nueva` for a new one).
-pub async fn edit_form(State(state): State<AppState>, ctx: Ctx, _a: Admin, Path(id): Path<String>) -> AppResult<Response> {
+pub async fn edit_form(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    _a: Admin,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
     let departments = territory::departments(&state.db).await?;
     if id == "nueva" {
-        return render(&OfficeFormPage { page: ctx.page("Nueva oficina"), office_id: None, office_name: String::new(), address: String::new(), selected: vec![], departments, errors: FieldErrors::default() });
+        return render(&OfficeFormPage {
+            page: ctx.page("Nueva oficina"),
+            office_id: None,
+            office_name: String::new(),
+            address: String::new(),
+            selected: vec![],
+            departments,
+            errors: FieldErrors::default(),
+        });
     }
     let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
-    let office = all(&state.db).await?.into_iter().find(|o| o.id == id).ok_or(AppError::NotFound)?;
+    let office = all(&state.db)
+        .await?
+        .into_iter()
+        .find(|o| o.id == id)
+        .ok_or(AppError::NotFound)?;
     render(&OfficeFormPage {
         page: ctx.page(format!("Oficina {}", office.name)),
         office_id: Some(id),
@@ -118,15 +142,31 @@ pub async fn edit_form(State(state): State<AppState>, ctx: Ctx, _a: Admin, Path(
     })
 }
 
-async fn save(state: &AppState, ctx: &Ctx, id: Option<i64>, form: OfficeForm) -> AppResult<Response> {
+async fn save(
+    state: &AppState,
+    ctx: &Ctx,
+    id: Option<i64>,
+    form: OfficeForm,
+) -> AppResult<Response> {
     let mut errors = FieldErrors::default();
     let name = form.name.split_whitespace().collect::<Vec<_>>().join(" ");
     if name.is_empty() || name.chars().count() > 120 {
-        errors.add("name", "Escribí el nombre de la oficina (hasta 120 caracteres).");
+        errors.add(
+            "name",
+            "Escribí el nombre de la oficina (hasta 120 caracteres).",
+        );
     }
     let departments = territory::departments(&state.db).await?;
-    if form.departments.is_empty() || !form.departments.iter().all(|d| departments.iter().any(|x| x.id == *d)) {
-        errors.add("department", "Marcá al menos un departamento que atiende la oficina.");
+    if form.departments.is_empty()
+        || !form
+            .departments
+            .iter()
+            .all(|d| departments.iter().any(|x| x.id == *d))
+    {
+        errors.add(
+            "department",
+            "Marcá al menos un departamento que atiende la oficina.",
+        );
     }
     if errors.is_empty() {
         let address = form.address.trim().to_string();
@@ -163,27 +203,43 @@ async fn save(state: &AppState, ctx: &Ctx, id: Option<i64>, form: OfficeForm) ->
         match res {
             Ok(_) => return Ok(redirect_with_notice("/admin/oficinas", "Oficina guardada.")),
             Err(sqlx::Error::RowNotFound) => return Err(AppError::NotFound),
-            Err(e) if is_unique_violation(&e) => errors.add("name", "Ya existe una oficina con ese nombre."),
+            Err(e) if is_unique_violation(&e) => {
+                errors.add("name", "Ya existe una oficina con ese nombre.")
+            }
             Err(e) => return Err(e.into()),
         }
     }
-    render_status(StatusCode::UNPROCESSABLE_ENTITY, &OfficeFormPage {
-        page: ctx.page("Oficina"),
-        office_id: id,
-        office_name: form.name,
-        address: form.address,
-        selected: form.departments,
-        departments,
-        errors,
-    })
+    render_status(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &OfficeFormPage {
+            page: ctx.page("Oficina"),
+            office_id: id,
+            office_name: form.name,
+            address: form.address,
+            selected: form.departments,
+            departments,
+            errors,
+        },
+    )
 }
 
 /// `POST /admin/oficinas`
-pub async fn create(State(state): State<AppState>, ctx: Ctx, _a: Admin, Form(form): Form<OfficeForm>) -> AppResult<Response> {
+pub async fn create(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    _a: Admin,
+    Form(form): Form<OfficeForm>,
+) -> AppResult<Response> {
     save(&state, &ctx, None, form).await
 }
 
 /// `POST /admin/oficinas/{id}`
-pub async fn update(State(state): State<AppState>, ctx: Ctx, _a: Admin, Path(id): Path<i64>, Form(form): Form<OfficeForm>) -> AppResult<Response> {
+pub async fn update(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    _a: Admin,
+    Path(id): Path<i64>,
+    Form(form): Form<OfficeForm>,
+) -> AppResult<Response> {
     save(&state, &ctx, Some(id), form).await
 }

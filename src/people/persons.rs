@@ -45,21 +45,41 @@ pub struct NewPerson {
 
 impl PersonInput {
     /// Validates every field, collecting all errors at once.
-    pub async fn parse(&self, db: &Db, errors: &mut FieldErrors) -> Result<Option<NewPerson>, sqlx::Error> {
+    pub async fn parse(
+        &self,
+        db: &Db,
+        errors: &mut FieldErrors,
+    ) -> Result<Option<NewPerson>, sqlx::Error> {
         let dni = errors.check("dni", Dni::parse(&self.dni));
         let cuil = errors.check("cuil", Cuil::parse(&self.cuil));
-        if let (Some(d), Some(c)) = (&dni, &cuil) {
-            if !c.matches_dni(d) {
-                errors.add("cuil", "El CUIL no corresponde al DNI ingresado: revisá los 8 números del medio.");
+        if let (Some(d), Some(c)) = (&dni, &cuil)
+            && !c.matches_dni(d) {
+                errors.add(
+                    "cuil",
+                    "El CUIL no corresponde al DNI ingresado: revisá los 8 números del medio.",
+                );
             }
-        }
         let first_name = errors.check("first_name", PersonName::parse(&self.first_name, "nombre"));
         let last_name = errors.check("last_name", PersonName::parse(&self.last_name, "apellido"));
-        let birth_date = errors.check("birth_date", parse_birth_date(&self.birth_date, now().date_naive()));
-        let email = if self.email.trim().is_empty() { None } else { errors.check("email", Email::parse(&self.email)) };
-        let phone = if self.phone.trim().is_empty() { None } else { errors.check("phone", Phone::parse(&self.phone)) };
+        let birth_date = errors.check(
+            "birth_date",
+            parse_birth_date(&self.birth_date, now().date_naive()),
+        );
+        let email = if self.email.trim().is_empty() {
+            None
+        } else {
+            errors.check("email", Email::parse(&self.email))
+        };
+        let phone = if self.phone.trim().is_empty() {
+            None
+        } else {
+            errors.check("phone", Phone::parse(&self.phone))
+        };
         if self.email.trim().is_empty() && self.phone.trim().is_empty() {
-            errors.add("email", "Dejá un email o un celular para poder contactarte.");
+            errors.add(
+                "email",
+                "Dejá un email o un celular para poder contactarte.",
+            );
         }
         let department_id = self.department_id.parse::<i64>().ok();
         let mut department_ok = false;
@@ -72,9 +92,16 @@ impl PersonInput {
         let locality_id = match self.locality_id.trim() {
             "" => None,
             l => match (l.parse::<i64>(), department_id) {
-                (Ok(l), Some(d)) if department_ok && territory::locality_in_department(db, l, d).await? => Some(l),
+                (Ok(l), Some(d))
+                    if department_ok && territory::locality_in_department(db, l, d).await? =>
+                {
+                    Some(l)
+                }
                 _ => {
-                    errors.add("locality_id", "La localidad elegida no es de ese departamento.");
+                    errors.add(
+                        "locality_id",
+                        "La localidad elegida no es de ese departamento.",
+                    );
                     None
                 }
             },
@@ -83,9 +110,24 @@ impl PersonInput {
             return Ok(None);
         }
         match (dni, cuil, first_name, last_name, birth_date, department_id) {
-            (Some(dni), Some(cuil), Some(first_name), Some(last_name), Some(birth_date), Some(department_id)) => {
-                Ok(Some(NewPerson { dni, cuil, first_name, last_name, birth_date, email, phone, department_id, locality_id }))
-            }
+            (
+                Some(dni),
+                Some(cuil),
+                Some(first_name),
+                Some(last_name),
+                Some(birth_date),
+                Some(department_id),
+            ) => Ok(Some(NewPerson {
+                dni,
+                cuil,
+                first_name,
+                last_name,
+                birth_date,
+                email,
+                phone,
+                department_id,
+                locality_id,
+            })),
             _ => Ok(None),
         }
     }
@@ -98,7 +140,10 @@ pub fn unique_error(err: &sqlx::Error, errors: &mut FieldErrors) -> bool {
     } else if is_constraint(err, "persons_cuil_key") || is_constraint(err, "persons.cuil") {
         errors.add("cuil", "Ya hay una persona registrada con este CUIL.");
     } else if is_constraint(err, "users_email_key") || is_constraint(err, "users.email") {
-        errors.add("email", "Ya hay una cuenta con este email. Ingresá o recuperá tu contraseña.");
+        errors.add(
+            "email",
+            "Ya hay una cuenta con este email. Ingresá o recuperá tu contraseña.",
+        );
     } else {
         return false;
     }
@@ -134,7 +179,12 @@ macro_rules! person_insert {
 impl NewPerson {
     /// The folded "last first dni" text that operator search matches against.
     pub fn search_name(&self) -> String {
-        fold(&format!("{} {} {}", self.last_name.as_str(), self.first_name.as_str(), self.dni.as_str()))
+        fold(&format!(
+            "{} {} {}",
+            self.last_name.as_str(),
+            self.first_name.as_str(),
+            self.dni.as_str()
+        ))
     }
 }
 
@@ -166,13 +216,24 @@ const IN_TERRITORY: &str = "p.department_id IN (SELECT od.department_id FROM off
 /// One person by id (no scoping: for the person themself).
 pub async fn get(db: &Db, id: i64) -> Result<Option<Person>, sqlx::Error> {
     let sql = format!("{PERSON_SELECT} WHERE p.id = $1");
-    with_db!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(id).fetch_optional(p).await)
+    with_db!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+        .bind(id)
+        .fetch_optional(p)
+        .await)
 }
 
 /// One person by id, only if within the territory of `operator_user_id`.
-pub async fn get_in_territory(db: &Db, operator_user_id: i64, id: i64) -> Result<Option<Person>, sqlx::Error> {
+pub async fn get_in_territory(
+    db: &Db,
+    operator_user_id: i64,
+    id: i64,
+) -> Result<Option<Person>, sqlx::Error> {
     let sql = format!("{PERSON_SELECT} WHERE {IN_TERRITORY} AND p.id = $2");
-    with_db!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(operator_user_id).bind(id).fetch_optional(p).await)
+    with_db!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+        .bind(operator_user_id)
+        .bind(id)
+        .fetch_optional(p)
+        .await)
 }
 
 /// People of the operator's territory matching `query` (DNI prefix or name), paginated.
@@ -192,22 +253,26 @@ pub async fn search_in_territory(
     );
     let count_sql = format!("SELECT COUNT(*) FROM persons p WHERE {IN_TERRITORY} AND {filter}");
     let offset = (page.max(1) - 1) * per_page;
-    let people = with_db!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(list_sql.clone()))
-        .bind(operator_user_id)
-        .bind(&q)
-        .bind(&dni_prefix)
-        .bind(&name_like)
-        .bind(per_page)
-        .bind(offset)
-        .fetch_all(p)
-        .await)?;
-    let total: i64 = with_db!(db, |p| sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.clone()))
-        .bind(operator_user_id)
-        .bind(&q)
-        .bind(&dni_prefix)
-        .bind(&name_like)
-        .fetch_one(p)
-        .await)?;
+    let people = with_db!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(
+        list_sql.clone()
+    ))
+    .bind(operator_user_id)
+    .bind(&q)
+    .bind(&dni_prefix)
+    .bind(&name_like)
+    .bind(per_page)
+    .bind(offset)
+    .fetch_all(p)
+    .await)?;
+    let total: i64 = with_db!(db, |p| sqlx::query_scalar(sqlx::AssertSqlSafe(
+        count_sql.clone()
+    ))
+    .bind(operator_user_id)
+    .bind(&q)
+    .bind(&dni_prefix)
+    .bind(&name_like)
+    .fetch_one(p)
+    .await)?;
     Ok((people, total))
 }
 
@@ -221,11 +286,13 @@ pub struct DniMatch {
 }
 
 pub async fn find_by_dni(db: &Db, dni: &Dni) -> Result<Option<DniMatch>, sqlx::Error> {
-    with_db!(db, |p| sqlx::query_as(
+    with_db!(db, |p| {
+        sqlx::query_as(
         "SELECT p.id, p.cuil, p.birth_date, (EXISTS (SELECT 1 FROM users u WHERE u.person_id = p.id)) AS has_account
          FROM persons p WHERE p.dni = $1"
     )
     .bind(dni.as_str())
     .fetch_optional(p)
-    .await)
+    .await
+    })
 }

@@ -35,8 +35,16 @@ pub struct Locality {
 /// Inserts the 17 departments and their localities (idempotent).
 pub async fn seed(db: &Db) -> anyhow::Result<()> {
     let province: Province = toml::from_str(TUCUMAN)?;
-    let existing: i64 = with_db!(db, |p| sqlx::query_scalar("SELECT COUNT(*) FROM localities").fetch_one(p).await)?;
-    let wanted: usize = province.departamentos.iter().map(|d| d.localidades.len()).sum();
+    let existing: i64 = with_db!(db, |p| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM localities"
+    )
+    .fetch_one(p)
+    .await)?;
+    let wanted: usize = province
+        .departamentos
+        .iter()
+        .map(|d| d.localidades.len())
+        .sum();
     if existing as usize >= wanted {
         return Ok(());
     }
@@ -66,16 +74,22 @@ pub async fn seed(db: &Db) -> anyhow::Result<()> {
 
 /// All departments, by name.
 pub async fn departments(db: &Db) -> Result<Vec<Department>, sqlx::Error> {
-    with_db!(db, |p| sqlx::query_as("SELECT id, name FROM departments ORDER BY name").fetch_all(p).await)
+    with_db!(db, |p| sqlx::query_as(
+        "SELECT id, name FROM departments ORDER BY name"
+    )
+    .fetch_all(p)
+    .await)
 }
 
 /// All localities, by department and name.
 pub async fn localities(db: &Db) -> Result<Vec<Locality>, sqlx::Error> {
-    with_db!(db, |p| sqlx::query_as(
+    with_db!(db, |p| {
+        sqlx::query_as(
         "SELECT l.id, l.department_id, l.name FROM localities l JOIN departments d ON d.id = l.department_id ORDER BY d.name, l.name"
     )
     .fetch_all(p)
-    .await)
+    .await
+    })
 }
 
 /// Departments with their localities, for `<optgroup>` selects.
@@ -91,18 +105,31 @@ pub async fn grouped(db: &Db) -> Result<Vec<DepartmentGroup>, sqlx::Error> {
     Ok(deps
         .into_iter()
         .map(|d| {
-            let localities = locs.iter().filter(|l| l.department_id == d.id).cloned().collect();
-            DepartmentGroup { department: d, localities }
+            let localities = locs
+                .iter()
+                .filter(|l| l.department_id == d.id)
+                .cloned()
+                .collect();
+            DepartmentGroup {
+                department: d,
+                localities,
+            }
         })
         .collect())
 }
 
 /// Whether a locality belongs to a department.
-pub async fn locality_in_department(db: &Db, locality_id: i64, department_id: i64) -> Result<bool, sqlx::Error> {
-    let n: i64 = with_db!(db, |p| sqlx::query_scalar("SELECT COUNT(*) FROM localities WHERE id = $1 AND department_id = $2")
-        .bind(locality_id)
-        .bind(department_id)
-        .fetch_one(p)
-        .await)?;
+pub async fn locality_in_department(
+    db: &Db,
+    locality_id: i64,
+    department_id: i64,
+) -> Result<bool, sqlx::Error> {
+    let n: i64 = with_db!(db, |p| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM localities WHERE id = $1 AND department_id = $2"
+    )
+    .bind(locality_id)
+    .bind(department_id)
+    .fetch_one(p)
+    .await)?;
     Ok(n > 0)
 }

@@ -15,11 +15,15 @@ use tokio::{net::TcpListener, sync::Semaphore};
 use tower_http::{
     catch_panic::CatchPanicLayer,
     compression::{CompressionLayer, Predicate, predicate::DefaultPredicate},
-    set_header::SetResponseHeaderLayer, timeout::TimeoutLayer, trace::TraceLayer,
+    set_header::SetResponseHeaderLayer,
+    timeout::TimeoutLayer,
+    trace::TraceLayer,
 };
 
 use crate::{
-    accounts, catalog, db::Db, enrolment, learning, media, people, certification,
+    accounts, catalog, certification,
+    db::Db,
+    enrolment, learning, media, people,
     web::{assets, config::Config, csrf, error::AppError, mail::Mailer, state::AppState},
 };
 
@@ -34,7 +38,9 @@ impl Application {
     /// Connects and migrates the database, imports courses and demo data, binds the port.
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         let db = Db::connect(config.database_url.as_deref(), &config.data_dir).await?;
-        db.migrate().await.context("no se pudo migrar la base de datos")?;
+        db.migrate()
+            .await
+            .context("no se pudo migrar la base de datos")?;
         tracing::info!(backend = db.backend(), "base de datos lista");
         people::territory::seed(&db).await?;
         if config.demo {
@@ -49,9 +55,15 @@ impl Application {
         let storage = media::storage::LocalStorage::new(config.media_dir.clone());
         let state = AppState {
             db,
-            mailer: Mailer::new(config.smtp_url.as_deref(), &config.mail_from)?,
+            mailer: Mailer::new(
+                config.smtp_url.as_deref(),
+                config.mail_dir.as_ref(),
+                &config.mail_from,
+            )?,
             hashing: Arc::new(Semaphore::new(
-                std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(2),
             )),
             storage: Arc::new(storage),
             config: Arc::new(config),
@@ -60,7 +72,11 @@ impl Application {
             .await
             .with_context(|| format!("no se pudo escuchar en {}", state.config.listen))?;
         let router = build_router(state.clone());
-        Ok(Application { listener, router, state })
+        Ok(Application {
+            listener,
+            router,
+            state,
+        })
     }
 
     /// The port actually bound (tests bind port 0).
@@ -72,9 +88,13 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let addr = self.listener.local_addr()?;
         tracing::info!("Aula escuchando en http://{addr}");
-        axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown_signal())
-            .await?;
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
         self.state.db.close().await;
         tracing::info!("Aula detenida");
         Ok(())
@@ -87,7 +107,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };
@@ -128,11 +149,19 @@ pub fn build_router(state: AppState) -> Router {
         ))
         .layer(CompressionLayer::new().compress_when(
             // Media answers byte ranges; compressing would break their offsets.
-            DefaultPredicate::new().and(|_: StatusCode, _: axum::http::Version, h: &axum::http::HeaderMap, _: &axum::http::Extensions| {
-                !h.contains_key(header::ACCEPT_RANGES)
-            }),
+            DefaultPredicate::new().and(
+                |_: StatusCode,
+                 _: axum::http::Version,
+                 h: &axum::http::HeaderMap,
+                 _: &axum::http::Extensions| {
+                    !h.contains_key(header::ACCEPT_RANGES)
+                },
+            ),
         ))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(30),
+        ))
         .layer(CatchPanicLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -153,5 +182,8 @@ pub fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,tower_http=info,sqlx=warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
 }

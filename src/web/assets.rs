@@ -19,13 +19,22 @@ struct Asset {
 }
 
 static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
-    vec![hashed("app", "css", CSS.as_bytes(), "text/css; charset=utf-8")]
+    vec![hashed(
+        "app",
+        "css",
+        CSS.as_bytes(),
+        "text/css; charset=utf-8",
+    )]
 });
 
 fn hashed(stem: &str, ext: &str, body: &'static [u8], content_type: &'static str) -> Asset {
     let digest = Sha256::digest(body);
     let short: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
-    Asset { href: format!("/static/{stem}.{short}.{ext}"), body, content_type }
+    Asset {
+        href: format!("/static/{stem}.{short}.{ext}"),
+        body,
+        content_type,
+    }
 }
 
 /// The cache-busted address of the stylesheet.
@@ -39,8 +48,14 @@ pub async fn serve(Path(file): Path<String>) -> Response {
     match ASSETS.iter().find(|a| a.href == wanted) {
         Some(a) => (
             [
-                (header::CONTENT_TYPE, HeaderValue::from_static(a.content_type)),
-                (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable")),
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static(a.content_type),
+                ),
+                (
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("public, max-age=31536000, immutable"),
+                ),
             ],
             a.body,
         )

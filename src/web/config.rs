@@ -29,6 +29,8 @@ pub struct Config {
     pub trust_proxy: bool,
     /// SMTP server URL (`smtps://user:pass@host`); none logs emails instead of sending them.
     pub smtp_url: Option<String>,
+    /// Without SMTP, write emails as `.eml` files in this folder (development, tests).
+    pub mail_dir: Option<PathBuf>,
     /// Sender address of emails.
     pub mail_from: String,
     /// Import `courses_dir` and seed the demo data on start.
@@ -48,6 +50,7 @@ pub struct FileConfig {
     pub secure_cookies: Option<bool>,
     pub trust_proxy: Option<bool>,
     pub smtp_url: Option<String>,
+    pub mail_dir: Option<PathBuf>,
     pub mail_from: Option<String>,
     pub demo: Option<bool>,
 }
@@ -82,6 +85,7 @@ impl Config {
             secure_cookies: false,
             trust_proxy: false,
             smtp_url: None,
+            mail_dir: None,
             mail_from: "Aula Tucumán Capacita <no-responder@aula.local>".into(),
             demo: true,
         }

@@ -61,8 +61,10 @@ pub fn set_cookie(name: &str, value: &str, max_age: Option<i64>, secure: bool) -
 pub fn redirect_with_notice(to: &str, message: &str) -> Response {
     let value = crate::web::text::url_encode(message);
     let mut resp = axum::response::Redirect::to(to).into_response();
-    resp.headers_mut()
-        .append(header::SET_COOKIE, set_cookie(NOTICE_COOKIE, &value, Some(60), false));
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(NOTICE_COOKIE, &value, Some(60), false),
+    );
     resp
 }
 
@@ -76,12 +78,16 @@ pub fn read_notice(headers: &HeaderMap) -> Option<String> {
 }
 
 fn valid_token(t: &str) -> bool {
-    t.len() == 43 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    t.len() == 43
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// The middleware: issues the token, checks it on unsafe methods, clears shown notices.
 pub async fn protect(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let existing = cookie(req.headers(), CSRF_COOKIE).filter(|t| valid_token(t)).map(str::to_owned);
+    let existing = cookie(req.headers(), CSRF_COOKIE)
+        .filter(|t| valid_token(t))
+        .map(str::to_owned);
     let had_notice = cookie(req.headers(), NOTICE_COOKIE).is_some();
     let token = existing.clone().unwrap_or_else(random_token);
 
@@ -95,23 +101,41 @@ pub async fn protect(State(state): State<AppState>, req: Request, next: Next) ->
     req.extensions_mut().insert(CsrfToken(token.clone()));
     let mut resp = next.run(req).await;
     if existing.is_none() {
-        resp.headers_mut()
-            .append(header::SET_COOKIE, set_cookie(CSRF_COOKIE, &token, None, state.config.secure_cookies));
+        resp.headers_mut().append(
+            header::SET_COOKIE,
+            set_cookie(CSRF_COOKIE, &token, None, state.config.secure_cookies),
+        );
     }
     if had_notice && !resp.status().is_redirection() {
-        resp.headers_mut().append(header::SET_COOKIE, set_cookie(NOTICE_COOKIE, "", Some(0), false));
+        resp.headers_mut().append(
+            header::SET_COOKIE,
+            set_cookie(NOTICE_COOKIE, "", Some(0), false),
+        );
     }
     resp
 }
 
 async fn check(req: Request, cookie_token: Option<&str>) -> Result<Request, AppError> {
-    let site = req.headers().get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    let site = req
+        .headers()
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok());
     if matches!(site, Some("cross-site") | Some("same-site")) {
         return Err(AppError::Csrf);
     }
-    let Some(expected) = cookie_token else { return Err(AppError::Csrf) };
-    if let Some(h) = req.headers().get("x-csrf-token").and_then(|v| v.to_str().ok()) {
-        return if constant_eq(h, expected) { Ok(req) } else { Err(AppError::Csrf) };
+    let Some(expected) = cookie_token else {
+        return Err(AppError::Csrf);
+    };
+    if let Some(h) = req
+        .headers()
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+    {
+        return if constant_eq(h, expected) {
+            Ok(req)
+        } else {
+            Err(AppError::Csrf)
+        };
     }
     let is_form = req
         .headers()
@@ -125,7 +149,9 @@ async fn check(req: Request, cookie_token: Option<&str>) -> Result<Request, AppE
     let bytes = to_bytes(body, MAX_FORM)
         .await
         .map_err(|_| AppError::Conflict("El formulario es demasiado grande.".into()))?;
-    let sent = form_urlencoded::parse(&bytes).find(|(k, _)| k == "csrf").map(|(_, v)| v.into_owned());
+    let sent = form_urlencoded::parse(&bytes)
+        .find(|(k, _)| k == "csrf")
+        .map(|(_, v)| v.into_owned());
     match sent {
         Some(s) if constant_eq(&s, expected) => Ok(Request::from_parts(parts, Body::from(bytes))),
         _ => Err(AppError::Csrf),
@@ -133,5 +159,9 @@ async fn check(req: Request, cookie_token: Option<&str>) -> Result<Request, AppE
 }
 
 fn constant_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }

@@ -4,7 +4,10 @@
 use chrono::Duration;
 
 use crate::{
-    accounts::{admin, password::{self, Password}},
+    accounts::{
+        admin,
+        password::{self, Password},
+    },
     catalog::classes::{ValidClass, insert},
     db::Db,
     people::domain::{Dni, Email},
@@ -14,7 +17,9 @@ use crate::{
 
 /// Seeds offices, the first admin and demo classes, once.
 pub async fn seed(db: &Db) -> anyhow::Result<()> {
-    let offices: i64 = with_db!(db, |p| sqlx::query_scalar("SELECT COUNT(*) FROM offices").fetch_one(p).await)?;
+    let offices: i64 = with_db!(db, |p| sqlx::query_scalar("SELECT COUNT(*) FROM offices")
+        .fetch_one(p)
+        .await)?;
     if offices == 0 {
         let deps = crate::people::territory::departments(db).await?;
         for d in deps {
@@ -37,7 +42,11 @@ pub async fn seed(db: &Db) -> anyhow::Result<()> {
             })?;
         }
     }
-    let admins: i64 = with_db!(db, |p| sqlx::query_scalar("SELECT COUNT(*) FROM role_grants WHERE role = 'admin'").fetch_one(p).await)?;
+    let admins: i64 = with_db!(db, |p| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM role_grants WHERE role = 'admin'"
+    )
+    .fetch_one(p)
+    .await)?;
     if admins == 0 {
         // A generated one-time password, shown once: the newcomer's way in.
         let pw_text = random_token()[..16].to_string();
@@ -62,35 +71,49 @@ pub async fn seed(db: &Db) -> anyhow::Result<()> {
         println!("{banner}");
         tracing::info!("administrador inicial creado (admin@aula.local)");
     }
-    let classes: i64 = with_db!(db, |p| sqlx::query_scalar("SELECT COUNT(*) FROM classes").fetch_one(p).await)?;
+    let classes: i64 = with_db!(db, |p| sqlx::query_scalar("SELECT COUNT(*) FROM classes")
+        .fetch_one(p)
+        .await)?;
     if classes == 0 {
-        let teacher: Option<i64> = with_db!(db, |p| sqlx::query_scalar(
+        let teacher: Option<i64> =
+            with_db!(db, |p| {
+                sqlx::query_scalar(
             "SELECT u.id FROM users u JOIN persons p ON p.id = u.person_id WHERE p.dni = '10000002'"
         )
         .fetch_optional(p)
+        .await
+            })?;
+        let courses: Vec<(i64, String)> = with_db!(db, |p| sqlx::query_as(
+            "SELECT id, title FROM courses ORDER BY id"
+        )
+        .fetch_all(p)
         .await)?;
-        let courses: Vec<(i64, String)> = with_db!(db, |p| sqlx::query_as("SELECT id, title FROM courses ORDER BY id").fetch_all(p).await)?;
         let n = now();
         for (course_id, _title) in courses {
-            let class_id = insert(db, &ValidClass {
-                course_id,
-                name: "Comisión 1 — Virtual".into(),
-                starts_on: n.date_naive(),
-                ends_on: (n + Duration::days(60)).date_naive(),
-                enrol_opens_at: n - Duration::days(1),
-                enrol_closes_at: n + Duration::days(30),
-                seats: 40,
-                department_id: None,
-                institution_id: None,
-            })
+            let class_id = insert(
+                db,
+                &ValidClass {
+                    course_id,
+                    name: "Comisión 1 — Virtual".into(),
+                    starts_on: n.date_naive(),
+                    ends_on: (n + Duration::days(60)).date_naive(),
+                    enrol_opens_at: n - Duration::days(1),
+                    enrol_closes_at: n + Duration::days(30),
+                    seats: 40,
+                    department_id: None,
+                    institution_id: None,
+                },
+            )
             .await?;
             if let Some(t) = teacher {
-                with_db!(db, |p| sqlx::query("INSERT INTO role_grants (user_id, role, class_id, created_at) VALUES ($1, 'instructor', $2, $3)")
+                with_db!(db, |p| {
+                    sqlx::query("INSERT INTO role_grants (user_id, role, class_id, created_at) VALUES ($1, 'instructor', $2, $3)")
                     .bind(t)
                     .bind(class_id)
                     .bind(now())
                     .execute(p)
-                    .await.map(|r| r.rows_affected()))?;
+                    .await.map(|r| r.rows_affected())
+                })?;
             }
         }
     }

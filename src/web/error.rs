@@ -54,7 +54,10 @@ impl IntoResponse for AppError {
                 "No encontramos lo que buscás. Revisá la dirección o volvé al inicio.".to_string(),
             ),
             AppError::LoginRequired(next) => {
-                let to = format!("/ingresar?siguiente={}", crate::web::text::url_encode(&next));
+                let to = format!(
+                    "/ingresar?siguiente={}",
+                    crate::web::text::url_encode(&next)
+                );
                 return Redirect::to(&to).into_response();
             }
             AppError::Conflict(msg) => (StatusCode::CONFLICT, "No se pudo completar", msg),
@@ -81,8 +84,10 @@ impl IntoResponse for AppError {
         };
         let page = ErrorPage::new(title, &message);
         let mut resp = (status, crate::web::layout::Html(page.render_string())).into_response();
-        resp.headers_mut()
-            .insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+        resp.headers_mut().insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("no-store"),
+        );
         resp
     }
 }

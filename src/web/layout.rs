@@ -34,7 +34,13 @@ pub struct NavUser {
 impl Page {
     /// A page with no user context (error pages).
     pub fn anonymous(title: &str) -> Page {
-        Page { title: title.into(), user: None, csrf: String::new(), notice: None, css: assets::css_href() }
+        Page {
+            title: title.into(),
+            user: None,
+            csrf: String::new(),
+            notice: None,
+            css: assets::css_href(),
+        }
     }
 }
 
@@ -66,9 +72,16 @@ impl Ctx {
 impl FromRequestParts<AppState> for Ctx {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let user = MaybeUser::from_request_parts(parts, state).await?;
-        let csrf = parts.extensions.get::<CsrfToken>().map(|t| t.0.clone()).unwrap_or_default();
+        let csrf = parts
+            .extensions
+            .get::<CsrfToken>()
+            .map(|t| t.0.clone())
+            .unwrap_or_default();
         let notice = crate::web::csrf::read_notice(&parts.headers);
         Ok(Ctx { user, csrf, notice })
     }
@@ -81,8 +94,14 @@ impl IntoResponse for Html {
     fn into_response(self) -> Response {
         let mut resp = self.0.into_response();
         let h = resp.headers_mut();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-cache"),
+        );
         resp
     }
 }
@@ -107,7 +126,10 @@ pub struct ErrorPage {
 
 impl ErrorPage {
     pub fn new(title: &str, message: &str) -> ErrorPage {
-        ErrorPage { page: Page::anonymous(title), message: message.into() }
+        ErrorPage {
+            page: Page::anonymous(title),
+            message: message.into(),
+        }
     }
 
     /// Renders, falling back to plain text if the template itself fails.

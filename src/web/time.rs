@@ -11,7 +11,9 @@ pub fn now() -> DateTime<Utc> {
 
 /// "26/11/2026 08:31" in Tucumán time.
 pub fn local(t: &DateTime<Utc>) -> String {
-    t.with_timezone(&Tucuman).format("%d/%m/%Y %H:%M").to_string()
+    t.with_timezone(&Tucuman)
+        .format("%d/%m/%Y %H:%M")
+        .to_string()
 }
 
 /// "26/11/2026".
@@ -21,7 +23,9 @@ pub fn date(d: &NaiveDate) -> String {
 
 /// Value for an `<input type="datetime-local">` in Tucumán time.
 pub fn local_input(t: &DateTime<Utc>) -> String {
-    t.with_timezone(&Tucuman).format("%Y-%m-%dT%H:%M").to_string()
+    t.with_timezone(&Tucuman)
+        .format("%Y-%m-%dT%H:%M")
+        .to_string()
 }
 
 /// Parses an `<input type="datetime-local">` value given in Tucumán time.
@@ -29,7 +33,10 @@ pub fn parse_local_input(s: &str) -> Option<DateTime<Utc>> {
     let naive = NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%dT%H:%M")
         .or_else(|_| NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%dT%H:%M:%S"))
         .ok()?;
-    Tucuman.from_local_datetime(&naive).single().map(|t| t.with_timezone(&Utc))
+    Tucuman
+        .from_local_datetime(&naive)
+        .single()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// Parses a `YYYY-MM-DD` date (what `<input type="date">` sends).

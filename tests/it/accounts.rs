@@ -1,0 +1,615 @@
+use aula::with_db;
+use reqwest::StatusCode;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn registration_creates_person_and_account_and_logs_in() {
+    let app = TestApp::spawn().await;
+    let b = app.browser();
+    let resp = b.register(&registration("30123456")).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.url().path().ends_with("/mi-aula"), "{}", resp.url());
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("Hola, Lucía"), "{html}");
+    assert!(html.contains("Tu cuenta está creada"));
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM persons WHERE dni = '30123456'")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM users u JOIN persons p ON p.id = u.person_id WHERE p.dni = '30123456' AND u.password_hash LIKE '$argon2id$%'").await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn bad_registration_shows_messages_at_fields_keeps_input_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let b = app.browser();
+    let mut form = registration("30123456");
+    for (k, v) in form.iter_mut() {
+        match *k {
+            "cuil" => *v = "20-30123456-0".into(),
+            "first_name" => *v = "Lu1s".into(),
+            "password2" => *v = "otra-cosa-distinta".into(),
+            "email" => *v = "no-es-un-email".into(),
+            _ => {}
+        }
+    }
+    let before = app.count("SELECT COUNT(*) FROM persons").await;
+    let resp = b.register(&form).await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = resp.text().await.unwrap();
+    assert!(
+        html.contains(r#"id="cuil-error""#) && html.contains("El CUIL no es válido"),
+        "{html}"
+    );
+    assert!(html.contains(r#"id="first_name-error""#) && html.contains("lleva solo letras"));
+    assert!(html.contains(r#"id="password2-error""#) && html.contains("no coinciden"));
+    assert!(html.contains(r#"id="email-error""#));
+    assert!(
+        html.contains(r#"value="30123456""#),
+        "the DNI typed is kept"
+    );
+    assert!(html.contains(r#"aria-invalid="true""#));
+    assert_eq!(app.count("SELECT COUNT(*) FROM persons").await, before);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM users WHERE email LIKE '%correo.test'")
+            .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn cuil_must_match_the_dni() {
+    let app = TestApp::spawn().await;
+    let mut form = registration("30123456");
+    let other = aula::people::domain::Cuil::for_dni(
+        "20",
+        &aula::people::domain::Dni::parse("30999888").unwrap(),
+    )
+    .unwrap();
+    form.iter_mut().find(|(k, _)| *k == "cuil").unwrap().1 = other.formatted();
+    let resp = app.browser().register(&form).await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(resp.text().await.unwrap().contains("no corresponde al DNI"));
+}
+
+#[tokio::test]
+async fn a_dni_registers_only_once() {
+    let app = TestApp::spawn().await;
+    app.learner("30123456").await;
+    let mut form = registration("30123456");
+    form.iter_mut().find(|(k, _)| *k == "email").unwrap().1 = "otra@correo.test".into();
+    let resp = app.browser().register(&form).await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = resp.text().await.unwrap();
+    assert!(
+        html.contains(r#"id="dni-error""#) && html.contains("Ya existe una cuenta con este DNI"),
+        "{html}"
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM persons WHERE dni = '30123456'")
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn login_by_dni_or_email_and_logout() {
+    let app = TestApp::spawn().await;
+    app.learner("30123456").await;
+    let b = app.browser();
+    let resp = b.login("30.123.456", PASSWORD).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.text().await.unwrap().contains("Hola, Lucía"));
+    let b2 = app.browser();
+    let resp = b2.login("30123456@CORREO.test", PASSWORD).await;
+    assert!(resp.text().await.unwrap().contains("Hola, Lucía"));
+
+    let resp = b.post("/salir", &[]).await;
+    assert!(resp.text().await.unwrap().contains("Cerraste tu sesión"));
+    let resp = b.get("/mi-aula").await;
+    assert!(
+        resp.url().path().starts_with("/ingresar"),
+        "logged out: {}",
+        resp.url()
+    );
+    // The other browser's session is untouched.
+    assert!(
+        b2.get("/mi-aula")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("Hola, Lucía")
+    );
+}
+
+#[tokio::test]
+async fn wrong_password_is_refused_with_a_plain_message() {
+    let app = TestApp::spawn().await;
+    app.learner("30123456").await;
+    let b = app.browser();
+    let resp = b.login("30123456", "no-es-esta").await;
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("no coinciden"));
+    assert!(html.contains(r#"value="30123456""#));
+    let resp = b.login("99999999", PASSWORD).await;
+    assert_eq!(
+        resp.status(),
+        StatusCode::UNAUTHORIZED,
+        "unknown accounts answer the same"
+    );
+}
+
+#[tokio::test]
+async fn login_is_rate_limited_per_account_even_with_the_right_password() {
+    let app = TestApp::spawn().await;
+    app.learner("30123456").await;
+    let b = app.browser();
+    for _ in 0..5 {
+        assert_eq!(
+            b.login("30123456", "mala-clave-1").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let resp = b.login("30123456", PASSWORD).await;
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(resp.text().await.unwrap().contains("demasiados intentos"));
+    // The counter lives in the database: a second process refuses too.
+    let other = app.second_instance().await;
+    let resp = other.browser().login("30123456", PASSWORD).await;
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn login_is_rate_limited_per_ip_across_accounts() {
+    let app = TestApp::spawn().await;
+    let b = app.browser();
+    for i in 0..30 {
+        let resp = b
+            .login(&format!("2{:07}", 1000000 + i), "mala-clave-1")
+            .await;
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "intento {i}");
+    }
+    assert_eq!(
+        b.login("20999999", "mala-clave-1").await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+#[tokio::test]
+async fn sessions_are_stored_hashed_and_shared_by_every_process() {
+    let app = TestApp::spawn().await;
+    let b = app.learner("30123456").await;
+    let token = b.cookie("aula_sesion").unwrap();
+    let stored: Vec<String> = with_db!(&app.db, |p| sqlx::query_scalar(
+        "SELECT token_hash FROM sessions"
+    )
+    .fetch_all(p)
+    .await)
+    .unwrap();
+    assert!(!stored.is_empty());
+    assert!(
+        stored.iter().all(|h| h != &token && h.len() == 64),
+        "only SHA-256 hashes are stored"
+    );
+
+    let other = app.second_instance().await;
+    let resp = reqwest::Client::new()
+        .get(format!("{}/mi-aula", other.base))
+        .header("cookie", format!("aula_sesion={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.text().await.unwrap().contains("Hola, Lucía"));
+}
+
+#[tokio::test]
+async fn session_cookie_is_httponly_samesite_and_expiring() {
+    let app = TestApp::spawn().await;
+    let b = app.browser();
+    b.get("/ingresar").await;
+    app.learner("30123456").await;
+    let resp = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{}/ingresar", app.base))
+        .header("cookie", format!("aula_csrf={}", b.csrf().await))
+        .form(&[
+            ("identifier", "30123456"),
+            ("password", PASSWORD),
+            ("csrf", &b.csrf().await),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let set = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("aula_sesion="))
+        .unwrap();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Lax") && set.contains("Max-Age="),
+        "{set}"
+    );
+}
+
+#[tokio::test]
+async fn secure_cookies_when_configured_for_https() {
+    let app = TestApp::spawn_with(|c| c.secure_cookies = true).await;
+    let resp = app.browser().get("/").await;
+    let set = resp
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(set.contains("Secure"), "{set}");
+}
+
+#[tokio::test]
+async fn state_changing_requests_need_the_csrf_token() {
+    let app = TestApp::spawn().await;
+    let b = app.learner("30123456").await;
+    let class = app.class_of("atencion-al-cliente").await;
+    let path = format!("/comisiones/{class}/inscribirme");
+    // No token.
+    let resp = b
+        .client
+        .post(b.url(&path))
+        .form(&[("x", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert!(resp.text().await.unwrap().contains("El formulario venció"));
+    // Wrong token.
+    let resp = b
+        .client
+        .post(b.url(&path))
+        .form(&[("csrf", "A".repeat(43))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    // Right token, but the browser says the request came from another site.
+    let resp = b
+        .client
+        .post(b.url(&path))
+        .header("sec-fetch-site", "cross-site")
+        .form(&[("csrf", b.csrf().await)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM enrolments").await,
+        0,
+        "nothing changed"
+    );
+    // Right token.
+    assert_eq!(b.post(&path, &[]).await.status(), StatusCode::OK);
+    assert_eq!(app.count("SELECT COUNT(*) FROM enrolments").await, 1);
+}
+
+#[tokio::test]
+async fn password_change_needs_the_current_one_and_closes_other_sessions() {
+    let app = TestApp::spawn().await;
+    let b = app.learner("30123456").await;
+    let other = app.browser();
+    other.login("30123456", PASSWORD).await;
+
+    let resp = b
+        .post(
+            "/cuenta/clave",
+            &[
+                ("current", "mala".into()),
+                ("password", "nueva-clave-456".into()),
+                ("password2", "nueva-clave-456".into()),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("La contraseña actual no es correcta")
+    );
+
+    let resp = b
+        .post(
+            "/cuenta/clave",
+            &[
+                ("current", PASSWORD.into()),
+                ("password", "nueva-clave-456".into()),
+                ("password2", "nueva-clave-456".into()),
+            ],
+        )
+        .await;
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("Tu contraseña se cambió")
+    );
+    assert_eq!(
+        b.get("/mi-aula").await.status(),
+        StatusCode::OK,
+        "this session stays"
+    );
+    assert!(
+        other
+            .get("/mi-aula")
+            .await
+            .url()
+            .path()
+            .starts_with("/ingresar"),
+        "other sessions are closed"
+    );
+    assert_eq!(
+        app.browser().login("30123456", PASSWORD).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.browser()
+            .login("30123456", "nueva-clave-456")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
+
+fn reset_link(app: &TestApp) -> String {
+    let mut found = None;
+    for entry in std::fs::read_dir(app.mail_dir()).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let unfolded = text.replace("=\r\n", "").replace("=\n", "");
+        if let Some(i) = unfolded.find("/recuperar/") {
+            let tail = &unfolded[i..];
+            let end = tail.find(|c: char| c.is_whitespace()).unwrap_or(tail.len());
+            found = Some(tail[..end].to_string());
+        }
+    }
+    found.expect("an email with the reset link")
+}
+
+#[tokio::test]
+async fn password_reset_by_emailed_link_works_once() {
+    let app = TestApp::spawn().await;
+    let b = app.learner("30123456").await;
+    let anon = app.browser();
+    let resp = anon
+        .post("/recuperar", &[("identifier", "30123456".into())])
+        .await;
+    assert!(resp.text().await.unwrap().contains("te enviamos un enlace"));
+    let link = reset_link(&app);
+    let resp = anon
+        .post(
+            &link,
+            &[
+                ("password", "otra-clave-789".into()),
+                ("password2", "otra-clave-789".into()),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.text().await.unwrap().contains("Ya podés ingresar"));
+    assert!(
+        b.get("/mi-aula")
+            .await
+            .url()
+            .path()
+            .starts_with("/ingresar"),
+        "old sessions are closed"
+    );
+    assert_eq!(
+        app.browser()
+            .login("30123456", "otra-clave-789")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    // The link works once.
+    let resp = anon
+        .post(
+            &link,
+            &[
+                ("password", "tercera-clave".into()),
+                ("password2", "tercera-clave".into()),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+    assert!(resp.text().await.unwrap().contains("ya se usó o venció"));
+}
+
+#[tokio::test]
+async fn password_reset_does_not_reveal_whether_an_account_exists() {
+    let app = TestApp::spawn().await;
+    let anon = app.browser();
+    let resp = anon
+        .post("/recuperar", &[("identifier", "39999999".into())])
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("Si hay una cuenta con ese dato")
+    );
+    assert!(
+        std::fs::read_dir(app.mail_dir())
+            .map(|d| d.count())
+            .unwrap_or(0)
+            == 0
+    );
+}
+
+#[tokio::test]
+async fn admin_grants_and_revokes_roles_with_scope() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    app.learner("30123456").await;
+    let class = app.class_of("atencion-al-cliente").await;
+    // A role without its scope is refused at the scope field.
+    let resp = admin
+        .post(
+            "/admin/roles",
+            &[
+                ("dni", "30123456".into()),
+                ("role", "instructor".into()),
+                ("scope", String::new()),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(resp.text().await.unwrap().contains(r#"id="scope-error""#));
+    // Unknown DNI.
+    let resp = admin
+        .post(
+            "/admin/roles",
+            &[
+                ("dni", "31999999".into()),
+                ("role", "admin".into()),
+                ("scope", String::new()),
+            ],
+        )
+        .await;
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("No hay una cuenta con ese DNI")
+    );
+    let resp = admin
+        .post(
+            "/admin/roles",
+            &[
+                ("dni", "30123456".into()),
+                ("role", "instructor".into()),
+                ("scope", format!("class:{class}")),
+            ],
+        )
+        .await;
+    assert!(resp.text().await.unwrap().contains("Rol asignado"));
+    let granted = app.count("SELECT COUNT(*) FROM role_grants g JOIN users u ON u.id = g.user_id JOIN persons p ON p.id = u.person_id WHERE p.dni = '30123456' AND g.role = 'instructor'").await;
+    assert_eq!(granted, 1);
+    // Twice is refused.
+    let resp = admin
+        .post(
+            "/admin/roles",
+            &[
+                ("dni", "30123456".into()),
+                ("role", "instructor".into()),
+                ("scope", format!("class:{class}")),
+            ],
+        )
+        .await;
+    assert!(resp.text().await.unwrap().contains("ya tiene ese rol"));
+    let id = app.count("SELECT MAX(id) FROM role_grants").await;
+    let resp = admin.post(&format!("/admin/roles/{id}/revocar"), &[]).await;
+    assert!(resp.text().await.unwrap().contains("Rol quitado"));
+    assert_eq!(app.count("SELECT COUNT(*) FROM role_grants g JOIN users u ON u.id = g.user_id JOIN persons p ON p.id = u.person_id WHERE p.dni = '30123456'").await, 0);
+}
+
+#[tokio::test]
+async fn admin_creates_institutions_and_duplicates_are_refused() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let resp = admin
+        .post(
+            "/admin/instituciones",
+            &[
+                ("name", "Centro de Formación Profesional N° 1".into()),
+                ("cuit", String::new()),
+            ],
+        )
+        .await;
+    assert!(resp.text().await.unwrap().contains("Institución creada"));
+    let resp = admin
+        .post(
+            "/admin/instituciones",
+            &[
+                ("name", "Centro de Formación Profesional N° 1".into()),
+                ("cuit", String::new()),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("Ya existe una institución con ese nombre")
+    );
+    let resp = admin
+        .post(
+            "/admin/instituciones",
+            &[("name", "Otra".into()), ("cuit", "30-12345678-0".into())],
+        )
+        .await;
+    assert!(resp.text().await.unwrap().contains("El CUIT no es válido"));
+    assert_eq!(app.count("SELECT COUNT(*) FROM institutions").await, 1);
+}
+
+#[tokio::test]
+async fn role_boundaries_answer_404() {
+    let app = TestApp::spawn().await;
+    let learner = app.learner("30123456").await;
+    for path in [
+        "/admin",
+        "/admin/roles",
+        "/admin/oficinas",
+        "/admin/instituciones",
+        "/admin/comisiones",
+        "/admin/comisiones/nueva",
+        "/oficina",
+        "/oficina/personas/nueva",
+        "/oficina/personas/1",
+    ] {
+        let resp = learner.get(path).await;
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{path}");
+        assert!(resp.text().await.unwrap().contains("Página no encontrada"));
+    }
+    let class = app.class_of("atencion-al-cliente").await;
+    assert_eq!(
+        learner
+            .get(&format!("/comisiones/{class}/participantes"))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    let resp = learner
+        .post(
+            "/admin/roles",
+            &[
+                ("dni", "30123456".into()),
+                ("role", "admin".into()),
+                ("scope", String::new()),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM role_grants WHERE role = 'admin'")
+            .await,
+        1,
+        "only the demo admin"
+    );
+    // Anonymous visitors are sent to log in and then back.
+    let resp = app.browser().get("/mi-aula").await;
+    assert_eq!(resp.url().path(), "/ingresar");
+    assert_eq!(resp.url().query(), Some("siguiente=%2Fmi-aula"));
+}

@@ -1,0 +1,331 @@
+//! The test harness: the real application on a random port with a fresh database per test
+//! (SQLite in a temp folder; with `AULA_TEST_BACKEND=postgres`, a fresh PostgreSQL database
+//! on `AULA_TEST_PG`, default `postgres://postgres@127.0.0.1:5432`), talked to over HTTP.
+
+use std::{path::PathBuf, sync::Arc};
+
+use aula::{
+    Application, Config,
+    accounts::{admin, password::Password, session},
+    db::Db,
+    people::{
+        domain::{Cuil, Dni, Email, PersonName},
+        persons::NewPerson,
+    },
+    person_insert, with_db,
+};
+use reqwest::{
+    Client, StatusCode,
+    cookie::{CookieStore, Jar},
+    redirect::Policy,
+};
+
+/// The password every test account uses.
+pub const PASSWORD: &str = "clave-segura-123";
+
+/// Which backend this test run uses.
+pub fn postgres() -> bool {
+    std::env::var("AULA_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+}
+
+/// A running application and what a test needs to talk to it.
+pub struct TestApp {
+    pub base: String,
+    pub db: Db,
+    pub config: Config,
+    /// Kept so the temp folder lives as long as the app.
+    pub _dir: tempfile::TempDir,
+}
+
+/// A browser-like client: keeps cookies, follows redirects.
+pub struct Browser {
+    pub client: Client,
+    pub jar: Arc<Jar>,
+    pub base: String,
+}
+
+async fn fresh_database_url() -> Option<String> {
+    if !postgres() {
+        return None;
+    }
+    let server = std::env::var("AULA_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let token = aula::web::csrf::random_token().to_lowercase().replace(['-', '_'], "");
+    let name = format!("aula_test_{}", &token[..16]);
+    let admin = sqlx::PgPool::connect(&format!("{server}/postgres"))
+        .await
+        .expect("AULA_TEST_BACKEND=postgres pero PostgreSQL no responde: arrancalo o revisá AULA_TEST_PG");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&admin)
+        .await
+        .expect("crear base de prueba");
+    admin.close().await;
+    Some(format!("{server}/{name}"))
+}
+
+impl TestApp {
+    /// Starts the app with demo data (three courses, offices, one class per course).
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Starts the app after letting the test adjust the configuration.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = Config::for_data_dir(dir.path().join("data"));
+        config.database_url = fresh_database_url().await;
+        config.mail_dir = Some(dir.path().join("mail"));
+        adjust(&mut config);
+        Self::start(config, dir).await
+    }
+
+    /// Starts one more process-equivalent on the same database (stateless web tier).
+    pub async fn second_instance(&self) -> TestApp {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = self.config.clone();
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        config.demo = false;
+        Self::start(config, dir).await
+    }
+
+    async fn start(mut config: Config, dir: tempfile::TempDir) -> TestApp {
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        let app = Application::build(config.clone())
+            .await
+            .expect("la aplicación arranca");
+        let port = app.port();
+        let db = app.state.db.clone();
+        config.base_url = format!("http://127.0.0.1:{port}");
+        tokio::spawn(app.run_until_stopped());
+        TestApp {
+            base: format!("http://127.0.0.1:{port}"),
+            db,
+            config,
+            _dir: dir,
+        }
+    }
+
+    pub fn browser(&self) -> Browser {
+        let jar = Arc::new(Jar::default());
+        let client = Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(Policy::limited(5))
+            .build()
+            .unwrap();
+        Browser {
+            client,
+            jar,
+            base: self.base.clone(),
+        }
+    }
+
+    /// A browser logged in as a new learner (registered through the real form).
+    pub async fn learner(&self, dni: &str) -> Browser {
+        let b = self.browser();
+        let resp = b.register(&registration(dni)).await;
+        assert_eq!(
+            resp.status(),
+            StatusCode::OK,
+            "registro de {dni}: {}",
+            resp.text().await.unwrap()
+        );
+        b
+    }
+
+    /// A browser logged in as an administrator created with the CLI's code path.
+    pub async fn admin(&self) -> Browser {
+        let dni = Dni::parse("20111222").unwrap();
+        let email = Email::parse("jefa@aula.test").unwrap();
+        admin::create_admin(&self.db, &dni, &email, &Password::parse(PASSWORD).unwrap())
+            .await
+            .unwrap();
+        let b = self.browser();
+        let resp = b.login("20111222", PASSWORD).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        b
+    }
+
+    /// Creates Persona + account + session directly (for load tests) and returns the cookie.
+    pub async fn quick_user(&self, dni: &str, department: &str) -> (i64, String) {
+        let dni = Dni::parse(dni).unwrap();
+        let department_id: i64 = with_db!(&self.db, |p| sqlx::query_scalar(
+            "SELECT id FROM departments WHERE name = $1"
+        )
+        .bind(department)
+        .fetch_one(p)
+        .await)
+        .unwrap();
+        let np = NewPerson {
+            cuil: Cuil::for_dni("20", &dni)
+                .or_else(|| Cuil::for_dni("27", &dni))
+                .unwrap(),
+            dni,
+            first_name: PersonName::parse("Prueba", "nombre").unwrap(),
+            last_name: PersonName::parse("Carga", "apellido").unwrap(),
+            birth_date: chrono::NaiveDate::from_ymd_opt(2000, 1, 1).unwrap(),
+            email: None,
+            phone: None,
+            department_id,
+            locality_id: None,
+        };
+        let person_id = with_db!(&self.db, |p| person_insert!(&np, None::<i64>)
+            .fetch_one(p)
+            .await)
+        .unwrap();
+        let user_id: i64 = with_db!(&self.db, |p| sqlx::query_scalar(
+            "INSERT INTO users (person_id, password_hash, created_at) VALUES ($1, 'x', $2) RETURNING id"
+        )
+        .bind(person_id)
+        .bind(chrono::Utc::now())
+        .fetch_one(p)
+        .await)
+        .unwrap();
+        let cookie = session::create(&self.db, user_id, false).await.unwrap();
+        let token = cookie
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        (person_id, token)
+    }
+
+    pub async fn scalar_i64(&self, sql: &'static str, arg: i64) -> i64 {
+        with_db!(&self.db, |p| sqlx::query_scalar::<_, i64>(sql)
+            .bind(arg)
+            .fetch_one(p)
+            .await)
+        .unwrap()
+    }
+
+    pub async fn count(&self, sql: &'static str) -> i64 {
+        with_db!(&self.db, |p| sqlx::query_scalar::<_, i64>(sql)
+            .fetch_one(p)
+            .await)
+        .unwrap()
+    }
+
+    /// Id of the demo class of a course.
+    pub async fn class_of(&self, slug: &str) -> i64 {
+        with_db!(&self.db, |p| sqlx::query_scalar::<_, i64>(
+            "SELECT k.id FROM classes k JOIN courses c ON c.id = k.course_id WHERE c.slug = $1 ORDER BY k.id LIMIT 1"
+        )
+        .bind(slug)
+        .fetch_one(p)
+        .await)
+        .unwrap()
+    }
+
+    pub fn mail_dir(&self) -> PathBuf {
+        self.config.mail_dir.clone().unwrap()
+    }
+}
+
+/// A complete, valid registration form for a DNI (department Capital).
+pub fn registration(dni: &str) -> Vec<(&'static str, String)> {
+    let d = Dni::parse(dni).unwrap();
+    let cuil = Cuil::for_dni("20", &d)
+        .or_else(|| Cuil::for_dni("27", &d))
+        .unwrap();
+    vec![
+        ("dni", dni.to_string()),
+        ("cuil", cuil.formatted()),
+        ("first_name", "Lucía".into()),
+        ("last_name", "Medina".into()),
+        ("birth_date", "2001-04-15".into()),
+        ("email", format!("{dni}@correo.test")),
+        ("phone", "3815123456".into()),
+        ("department_id", "CAPITAL".into()),
+        ("locality_id", String::new()),
+        ("password", PASSWORD.into()),
+        ("password2", PASSWORD.into()),
+    ]
+}
+
+impl Browser {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        let url = self.base.parse().unwrap();
+        let header = self.jar.cookies(&url)?;
+        header
+            .to_str()
+            .ok()?
+            .split(';')
+            .filter_map(|kv| kv.trim().split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn get_text(&self, path: &str) -> (StatusCode, String) {
+        let r = self.get(path).await;
+        (r.status(), r.text().await.unwrap())
+    }
+
+    /// The CSRF token, fetching a page first if the browser has none yet.
+    pub async fn csrf(&self) -> String {
+        if self.cookie("aula_csrf").is_none() {
+            self.get("/ingresar").await;
+        }
+        self.cookie("aula_csrf").expect("cookie CSRF")
+    }
+
+    /// Posts a form with the CSRF token, as the page's form would.
+    pub async fn post(&self, path: &str, fields: &[(&str, String)]) -> reqwest::Response {
+        let mut all: Vec<(&str, String)> = fields.to_vec();
+        all.push(("csrf", self.csrf().await));
+        self.client
+            .post(self.url(path))
+            .form(&all)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn register(&self, fields: &[(&'static str, String)]) -> reqwest::Response {
+        let capital = self.department_id("Capital").await;
+        let fields: Vec<(&str, String)> = fields
+            .iter()
+            .map(|(k, v)| {
+                (
+                    *k,
+                    if v == "CAPITAL" {
+                        capital.clone()
+                    } else {
+                        v.clone()
+                    },
+                )
+            })
+            .collect();
+        self.post("/registro", &fields).await
+    }
+
+    /// A department's id as the registration form offers it.
+    pub async fn department_id(&self, name: &str) -> String {
+        let html = self.get("/registro").await.text().await.unwrap();
+        let needle = format!(">{name}</option>");
+        let end = html
+            .find(&needle)
+            .unwrap_or_else(|| panic!("departamento {name}"));
+        let start = html[..end].rfind("value=\"").unwrap() + 7;
+        html[start..].split('"').next().unwrap().to_string()
+    }
+
+    pub async fn login(&self, identifier: &str, password: &str) -> reqwest::Response {
+        self.post(
+            "/ingresar",
+            &[
+                ("identifier", identifier.to_string()),
+                ("password", password.to_string()),
+            ],
+        )
+        .await
+    }
+}

@@ -1,0 +1,12 @@
+//! Integration tests: the real app over HTTP, on SQLite (default) or PostgreSQL
+//! (`AULA_TEST_BACKEND=postgres`).
+
+mod helpers;
+
+mod accounts;
+mod catalog;
+mod enrolment;
+mod learning;
+mod media;
+mod operations;
+mod people;
