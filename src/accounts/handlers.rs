@@ -96,10 +96,13 @@ pub async fn register(
     }
     let mut user_id = None;
     if let (Some(np), Some(pw)) = (parsed, pw)
-        && errors.is_empty() {
-            let hash = password::hash(&state.hashing, &pw).await?;
-            if let Some(id) = create_or_claim(&state, &np, &hash, &mut errors).await? { user_id = Some(id) }
+        && errors.is_empty()
+    {
+        let hash = password::hash(&state.hashing, &pw).await?;
+        if let Some(id) = create_or_claim(&state, &np, &hash, &mut errors).await? {
+            user_id = Some(id)
         }
+    }
     let Some(user_id) = user_id else {
         return render_status(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -251,9 +254,9 @@ pub fn client_ip(state: &AppState, headers: &HeaderMap, addr: Option<SocketAddr>
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.rsplit(',').next())
-        {
-            return ip.trim().to_string();
-        }
+    {
+        return ip.trim().to_string();
+    }
     addr.map(|a| a.ip().to_string())
         .unwrap_or_else(|| "desconocida".into())
 }

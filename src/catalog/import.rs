@@ -272,13 +272,14 @@ pub fn load_course(folder: &Path, media_dir: &Path) -> Result<CourseFile, Vec<Im
         );
     }
     if let Some(cover) = &course.cover
-        && !media_exists(media_dir, cover) {
-            err(
-                &mut errors,
-                "cover",
-                format!("la imagen de portada «{cover}» no existe en media/"),
-            );
-        }
+        && !media_exists(media_dir, cover)
+    {
+        err(
+            &mut errors,
+            "cover",
+            format!("la imagen de portada «{cover}» no existe en media/"),
+        );
+    }
     let mut codes = HashSet::new();
     for c in &course.competencies {
         if c.code.trim().is_empty() || c.name.trim().is_empty() {
@@ -445,12 +446,13 @@ fn load_lessons(
             );
         }
         if let Some(v) = &meta.video
-            && !media_exists(media_dir, v) {
-                push(
-                    front_line("video"),
-                    format!("el video «{v}» no existe en media/"),
-                );
-            }
+            && !media_exists(media_dir, v)
+        {
+            push(
+                front_line("video"),
+                format!("el video «{v}» no existe en media/"),
+            );
+        }
         for url in markdown::image_urls(body) {
             let ok = url
                 .strip_prefix("/media/")

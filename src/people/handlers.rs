@@ -151,12 +151,13 @@ pub async fn create_person(
     let groups = operator_groups(&state, op.user_id).await?;
     let parsed = input.parse(&state.db, &mut errors).await?;
     if let Some(np) = &parsed
-        && !groups.iter().any(|g| g.department.id == np.department_id) {
-            errors.add(
-                "department_id",
-                "Solo podés registrar personas de los departamentos que atiende tu oficina.",
-            );
-        }
+        && !groups.iter().any(|g| g.department.id == np.department_id)
+    {
+        errors.add(
+            "department_id",
+            "Solo podés registrar personas de los departamentos que atiende tu oficina.",
+        );
+    }
     if let (Some(np), true) = (&parsed, errors.is_empty()) {
         let res = with_db!(&state.db, |p| person_insert!(np, Some(op.user_id))
             .fetch_one(p)

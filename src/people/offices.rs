@@ -24,7 +24,7 @@ use crate::{
     with_db,
 };
 
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug)]
 pub struct Office {
     pub id: i64,
     pub name: String,
@@ -34,15 +34,40 @@ pub struct Office {
 
 /// Every office with the names of the departments it covers.
 pub async fn all(db: &Db) -> Result<Vec<Office>, sqlx::Error> {
-    with_db!(db, |p| {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: i64,
+        name: String,
+        address: String,
+    }
+    let rows: Vec<Row> = with_db!(db, |p| sqlx::query_as(
+        "SELECT id, name, address FROM offices ORDER BY name"
+    )
+    .fetch_all(p)
+    .await)?;
+    let covered: Vec<(i64, String)> = with_db!(db, |p| {
         sqlx::query_as(
-        "SELECT o.id, o.name, o.address,
-                (SELECT MIN(d.name) FROM office_departments od JOIN departments d ON d.id = od.department_id WHERE od.office_id = o.id) AS departments
-         FROM offices o ORDER BY o.name"
+        "SELECT od.office_id, d.name FROM office_departments od JOIN departments d ON d.id = od.department_id ORDER BY d.name"
     )
     .fetch_all(p)
     .await
-    })
+    })?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let names: Vec<&str> = covered
+                .iter()
+                .filter(|(o, _)| *o == r.id)
+                .map(|(_, n)| n.as_str())
+                .collect();
+            Office {
+                id: r.id,
+                name: r.name,
+                address: r.address,
+                departments: (!names.is_empty()).then(|| names.join(", ")),
+            }
+        })
+        .collect())
 }
 
 /// Department ids an office covers.

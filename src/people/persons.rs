@@ -53,12 +53,13 @@ impl PersonInput {
         let dni = errors.check("dni", Dni::parse(&self.dni));
         let cuil = errors.check("cuil", Cuil::parse(&self.cuil));
         if let (Some(d), Some(c)) = (&dni, &cuil)
-            && !c.matches_dni(d) {
-                errors.add(
-                    "cuil",
-                    "El CUIL no corresponde al DNI ingresado: revisá los 8 números del medio.",
-                );
-            }
+            && !c.matches_dni(d)
+        {
+            errors.add(
+                "cuil",
+                "El CUIL no corresponde al DNI ingresado: revisá los 8 números del medio.",
+            );
+        }
         let first_name = errors.check("first_name", PersonName::parse(&self.first_name, "nombre"));
         let last_name = errors.check("last_name", PersonName::parse(&self.last_name, "apellido"));
         let birth_date = errors.check(
@@ -202,6 +203,22 @@ pub struct Person {
     pub department: String,
     pub locality: Option<String>,
     pub has_account: bool,
+}
+
+impl Person {
+    /// "20-35123456-4".
+    pub fn cuil_formatted(&self) -> String {
+        if self.cuil.len() == 11 {
+            format!(
+                "{}-{}-{}",
+                &self.cuil[..2],
+                &self.cuil[2..10],
+                &self.cuil[10..]
+            )
+        } else {
+            self.cuil.clone()
+        }
+    }
 }
 
 const PERSON_SELECT: &str = "SELECT p.id, p.dni, p.cuil, p.first_name, p.last_name, p.birth_date, p.email, p.phone,

@@ -75,14 +75,13 @@ pub async fn seed(db: &Db) -> anyhow::Result<()> {
         .fetch_one(p)
         .await)?;
     if classes == 0 {
-        let teacher: Option<i64> =
-            with_db!(db, |p| {
-                sqlx::query_scalar(
+        let teacher: Option<i64> = with_db!(db, |p| {
+            sqlx::query_scalar(
             "SELECT u.id FROM users u JOIN persons p ON p.id = u.person_id WHERE p.dni = '10000002'"
         )
         .fetch_optional(p)
         .await
-            })?;
+        })?;
         let courses: Vec<(i64, String)> = with_db!(db, |p| sqlx::query_as(
             "SELECT id, title FROM courses ORDER BY id"
         )
