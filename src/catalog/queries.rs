@@ -262,3 +262,15 @@ pub async fn open_classes(db: &Db) -> Result<Vec<ClassInfo>, sqlx::Error> {
         .fetch_all(p)
         .await)
 }
+
+/// Classes this user teaches (instructor role), most recent first.
+pub async fn taught_by(db: &Db, user_id: i64) -> Result<Vec<ClassInfo>, sqlx::Error> {
+    let sql = format!(
+        "{CLASS_SELECT} WHERE k.id IN (SELECT class_id FROM role_grants WHERE user_id = $1 AND role = 'instructor')
+         ORDER BY k.starts_on DESC, k.id DESC"
+    );
+    with_db!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+        .bind(user_id)
+        .fetch_all(p)
+        .await)
+}

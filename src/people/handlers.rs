@@ -37,6 +37,7 @@ pub struct MyPage {
     page: Page,
     person: Person,
     enrolments: Vec<EnrolmentSummary>,
+    teaching: Vec<ClassInfo>,
 }
 
 /// `GET /mi-aula`: own data, enrolments and progress.
@@ -49,10 +50,12 @@ pub async fn my_page(
         .await?
         .ok_or(AppError::NotFound)?;
     let enrolments = enrol::summaries(&state.db, user.person_id).await?;
+    let teaching = catalog::taught_by(&state.db, user.user_id).await?;
     render(&MyPage {
         page: ctx.page("Mi aula"),
         person,
         enrolments,
+        teaching,
     })
 }
 

@@ -461,8 +461,17 @@ async fn password_reset_does_not_reveal_whether_an_account_exists() {
 async fn admin_grants_and_revokes_roles_with_scope() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
-    app.learner("30123456").await;
+    let teacher = app.learner("30123456").await;
     let class = app.class_of("atencion-al-cliente").await;
+    assert!(
+        !teacher
+            .get("/mi-aula")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("Comisiones a mi cargo")
+    );
     // A role without its scope is refused at the scope field.
     let resp = admin
         .post(
@@ -506,6 +515,12 @@ async fn admin_grants_and_revokes_roles_with_scope() {
     assert!(resp.text().await.unwrap().contains("Rol asignado"));
     let granted = app.count("SELECT COUNT(*) FROM role_grants g JOIN users u ON u.id = g.user_id JOIN persons p ON p.id = u.person_id WHERE p.dni = '30123456' AND g.role = 'instructor'").await;
     assert_eq!(granted, 1);
+    let mine = teacher.get("/mi-aula").await.text().await.unwrap();
+    assert!(
+        mine.contains("Comisiones a mi cargo")
+            && mine.contains(&format!("/comisiones/{class}/participantes")),
+        "{mine}"
+    );
     // Twice is refused.
     let resp = admin
         .post(
