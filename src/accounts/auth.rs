@@ -168,40 +168,31 @@ impl FromRequestParts<AppState> for User {
     }
 }
 
-/// Requires an administrator; anyone else gets 404 (the admin area does not exist for them).
-pub struct Admin(pub CurrentUser);
+/// Defines an extractor that requires a logged-in user holding a role; anyone else gets 404
+/// (for them, that area does not exist).
+macro_rules! role_extractor {
+    ($(#[$doc:meta])* $name:ident, $check:ident) => {
+        $(#[$doc])*
+        pub struct $name(pub CurrentUser);
 
-impl FromRequestParts<AppState> for Admin {
-    type Rejection = AppError;
+        impl FromRequestParts<AppState> for $name {
+            type Rejection = AppError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let User(u) = User::from_request_parts(parts, state).await?;
-        if u.is_admin() {
-            Ok(Admin(u))
-        } else {
-            Err(AppError::NotFound)
+            async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+                let User(u) = User::from_request_parts(parts, state).await?;
+                if u.$check() { Ok($name(u)) } else { Err(AppError::NotFound) }
+            }
         }
-    }
+    };
 }
 
-/// Requires an office operator (of at least one office); others get 404.
-pub struct Operator(pub CurrentUser);
-
-impl FromRequestParts<AppState> for Operator {
-    type Rejection = AppError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let User(u) = User::from_request_parts(parts, state).await?;
-        if u.is_operator() {
-            Ok(Operator(u))
-        } else {
-            Err(AppError::NotFound)
-        }
-    }
-}
+role_extractor!(
+    /// Requires an administrator.
+    Admin,
+    is_admin
+);
+role_extractor!(
+    /// Requires an office operator (of at least one office).
+    Operator,
+    is_operator
+);
