@@ -105,6 +105,13 @@ pub fn config(common: &Common, serve: &ServeArgs) -> anyhow::Result<Config> {
         .parse()
         .map_err(|_| anyhow::anyhow!("dirección para escuchar inválida: {listen_text}"))?;
     let demo_off = serve.no_demo || file.demo == Some(false);
+    let base_url = serve
+        .base_url
+        .clone()
+        .or(file.base_url)
+        .unwrap_or_else(|| format!("http://{listen_text}"))
+        .trim_end_matches('/')
+        .to_string();
     Ok(Config {
         listen,
         data_dir: common
@@ -127,16 +134,11 @@ pub fn config(common: &Common, serve: &ServeArgs) -> anyhow::Result<Config> {
             .clone()
             .or(file.media_dir)
             .unwrap_or_else(|| "media".into()),
-        base_url: serve
-            .base_url
-            .clone()
-            .or(file.base_url)
-            .unwrap_or_else(|| format!("http://{listen_text}"))
-            .trim_end_matches('/')
-            .to_string(),
+        // Served over HTTPS (per the public address) means Secure cookies unless told otherwise.
         secure_cookies: env_bool("AULA_SECURE_COOKIES")
             .or(file.secure_cookies)
-            .unwrap_or(false),
+            .unwrap_or(base_url.starts_with("https://")),
+        base_url,
         trust_proxy: env_bool("AULA_TRUST_PROXY")
             .or(file.trust_proxy)
             .unwrap_or(false),

@@ -50,7 +50,9 @@ async fn fresh_database_url() -> Option<String> {
     }
     let server = std::env::var("AULA_TEST_PG")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-    let token = aula::web::csrf::random_token().to_lowercase().replace(['-', '_'], "");
+    let token = aula::web::csrf::random_token()
+        .to_lowercase()
+        .replace(['-', '_'], "");
     let name = format!("aula_test_{}", &token[..16]);
     let admin = sqlx::PgPool::connect(&format!("{server}/postgres"))
         .await
