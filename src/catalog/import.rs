@@ -280,6 +280,13 @@ pub fn load_course(folder: &Path, media_dir: &Path) -> Result<CourseFile, Vec<Im
             format!("la imagen de portada «{cover}» no existe en media/"),
         );
     }
+    if course.competencies.is_empty() {
+        err(
+            &mut errors,
+            "completion",
+            "el curso necesita al menos una competencia ([[competencies]] con code y name)".into(),
+        );
+    }
     let mut codes = HashSet::new();
     for c in &course.competencies {
         if c.code.trim().is_empty() || c.name.trim().is_empty() {
@@ -307,11 +314,6 @@ pub fn load_course(folder: &Path, media_dir: &Path) -> Result<CourseFile, Vec<Im
     if !errors.is_empty() {
         return Err(errors);
     }
-    let search_text = fold(&format!(
-        "{} {} {} {}",
-        course.title, course.summary, course.category, course.audience
-    ));
-    let _ = search_text;
     Ok(CourseFile {
         slug: course.slug,
         title: course.title.trim().into(),
