@@ -33,7 +33,7 @@ pub struct LessonPage {
     percent: usize,
 }
 
-/// The course, lesson and the learner's class, or 404 if they may not study it.
+/// The course, lesson and the learner's class; 404 for an unknown lesson, 409 (with what to do) when not enrolled.
 async fn load(
     state: &AppState,
     user: &CurrentUser,

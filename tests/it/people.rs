@@ -1,0 +1,654 @@
+use crate::helpers::*;
+
+use aula::{
+    people::domain::{Cuil, Dni},
+    with_db,
+};
+use reqwest::StatusCode;
+
+const OPERATOR_DNI: &str = "32000001";
+
+async fn department(app: &TestApp, name: &str) -> i64 {
+    with_db!(&app.db, |p| sqlx::query_scalar::<_, i64>(
+        "SELECT id FROM departments WHERE name = $1"
+    )
+    .bind(name)
+    .fetch_one(p)
+    .await)
+    .unwrap()
+}
+
+async fn office(app: &TestApp, name: &str) -> i64 {
+    with_db!(&app.db, |p| sqlx::query_scalar::<_, i64>(
+        "SELECT id FROM offices WHERE name = $1"
+    )
+    .bind(name)
+    .fetch_one(p)
+    .await)
+    .unwrap()
+}
+
+async fn user_of(app: &TestApp, dni: &str) -> i64 {
+    with_db!(&app.db, |p| sqlx::query_scalar::<_, i64>(
+        "SELECT u.id FROM users u JOIN persons p ON p.id = u.person_id WHERE p.dni = $1"
+    )
+    .bind(dni)
+    .fetch_one(p)
+    .await)
+    .unwrap()
+}
+
+async fn person_of(app: &TestApp, dni: &str) -> Option<i64> {
+    with_db!(&app.db, |p| sqlx::query_scalar::<_, i64>(
+        "SELECT id FROM persons WHERE dni = $1"
+    )
+    .bind(dni)
+    .fetch_optional(p)
+    .await)
+    .unwrap()
+}
+
+fn cuil(prefix: &str, dni: &str) -> Cuil {
+    Cuil::for_dni(prefix, &Dni::parse(dni).unwrap())
+        .unwrap_or_else(|| panic!("CUIL {prefix} para {dni}"))
+}
+
+/// A learner who operates the "Oficina de Empleo <office_of>" (granted by the admin form).
+async fn operator(app: &TestApp, admin: &Browser, dni: &str, office_of: &str) -> Browser {
+    let b = app.learner(dni).await;
+    let id = office(app, &format!("Oficina de Empleo {office_of}")).await;
+    let resp = admin
+        .post(
+            "/admin/roles",
+            &[
+                ("dni", dni.into()),
+                ("role", "operator".into()),
+                ("scope", format!("office:{id}")),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.text().await.unwrap().contains("Rol asignado."));
+    b
+}
+
+/// The office form for a person without account.
+fn person_form(
+    dni: &str,
+    first: &str,
+    last: &str,
+    department_id: i64,
+) -> Vec<(&'static str, String)> {
+    vec![
+        ("dni", dni.to_string()),
+        ("cuil", cuil("20", dni).formatted()),
+        ("first_name", first.to_string()),
+        ("last_name", last.to_string()),
+        ("birth_date", "1985-09-21".into()),
+        ("email", String::new()),
+        ("phone", "3814998877".into()),
+        ("department_id", department_id.to_string()),
+        ("locality_id", String::new()),
+    ]
+}
+
+/// Registers a person through the office form and returns their id.
+async fn office_registers(op: &Browser, form: &[(&'static str, String)]) -> i64 {
+    let resp = op.post("/oficina/personas/nueva", form).await;
+    assert_eq!(resp.status(), StatusCode::OK, "registrar persona");
+    let path = resp.url().path().to_string();
+    let id = path
+        .strip_prefix("/oficina/personas/")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("redirigió a {path}"));
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("Persona registrada. Ya podés inscribirla en un curso.")
+    );
+    id
+}
+
+fn rows_listed(html: &str) -> usize {
+    html.matches("<tr><td><a href=\"/oficina/personas/").count()
+}
+
+fn enc(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[tokio::test]
+async fn operator_registers_a_person_without_account_and_enrols_them() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let op = operator(&app, &admin, OPERATOR_DNI, "Capital").await;
+    let op_user = user_of(&app, OPERATOR_DNI).await;
+    let capital = department(&app, "Capital").await;
+
+    // The form offers only the operator's departments.
+    let (status, html) = op.get_text("/oficina/personas/nueva").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(&format!("<option value=\"{capital}\">Capital</option>")));
+    assert!(!html.contains(">Monteros</option>"));
+
+    let persons_before = app.count("SELECT COUNT(*) FROM persons").await;
+    let id = office_registers(
+        &op,
+        &person_form("33444555", "María José", "Núñez", capital),
+    )
+    .await;
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM persons").await,
+        persons_before + 1
+    );
+    assert_eq!(
+        app.scalar_i64("SELECT created_by FROM persons WHERE id = $1", id)
+            .await,
+        op_user
+    );
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM users WHERE person_id = $1", id)
+            .await,
+        0,
+        "sin cuenta"
+    );
+    let (status, html) = op.get_text(&format!("/oficina/personas/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("<h1>María José Núñez</h1>"));
+    assert!(html.contains("<dd>33444555</dd>"));
+    assert!(html.contains("<dd>3814998877</dd>"));
+    assert!(html.contains("<dd>21/09/1985</dd>"));
+    assert!(html.contains("Todavía no tiene cuenta"));
+    assert!(html.contains("Sin inscripciones todavía."));
+
+    // Assisted enrolment in the demo class.
+    let class = app.class_of("herramientas-digitales-empleo").await;
+    let resp = op
+        .post(
+            &format!("/oficina/personas/{id}/inscribir"),
+            &[("class_id", class.to_string())],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.url().path(), format!("/oficina/personas/{id}"));
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("¡Listo! Quedaste inscripto/a en la comisión."));
+    let inscripciones =
+        &html[html.find("id=\"inscripciones\"").unwrap()..html.find("id=\"inscribir\"").unwrap()];
+    assert!(
+        inscripciones.contains("Herramientas digitales para la búsqueda de empleo"),
+        "{inscripciones}"
+    );
+    assert!(inscripciones.contains("Inscripto/a"));
+    assert!(inscripciones.contains("Inscripción hecha por Lucía Medina (oficina de empleo)."));
+
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        status: String,
+        enrolled_by: Option<i64>,
+    }
+    let row: Row = with_db!(&app.db, |p| sqlx::query_as::<_, Row>(
+        "SELECT status, enrolled_by FROM enrolments WHERE class_id = $1 AND person_id = $2"
+    )
+    .bind(class)
+    .bind(id)
+    .fetch_one(p)
+    .await)
+    .unwrap();
+    assert_eq!(row.status, "confirmed");
+    assert_eq!(row.enrolled_by, Some(op_user));
+    assert_eq!(
+        app.scalar_i64("SELECT seats_taken FROM classes WHERE id = $1", class)
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn person_registered_by_an_office_claims_the_account_with_matching_data() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let op = operator(&app, &admin, OPERATOR_DNI, "Capital").await;
+    let capital = department(&app, "Capital").await;
+    let dni = "33555666";
+    let id = office_registers(&op, &person_form(dni, "Ramón", "Acuña", capital)).await;
+    let class = app.class_of("atencion-al-cliente").await;
+    assert_eq!(
+        op.post(
+            &format!("/oficina/personas/{id}/inscribir"),
+            &[("class_id", class.to_string())]
+        )
+        .await
+        .status(),
+        StatusCode::OK
+    );
+    let persons_before = app.count("SELECT COUNT(*) FROM persons").await;
+    let users_before = app.count("SELECT COUNT(*) FROM users").await;
+
+    let mut form = registration(dni);
+    form.iter_mut().find(|(k, _)| *k == "cuil").unwrap().1 = cuil("20", dni).formatted();
+    form.iter_mut().find(|(k, _)| *k == "birth_date").unwrap().1 = "1985-09-21".into();
+
+    // Wrong CUIL (valid, but not the one the office registered): refused at the DNI field.
+    let wrong_prefix = ["27", "23", "24"]
+        .into_iter()
+        .find_map(|p| Cuil::for_dni(p, &Dni::parse(dni).unwrap()))
+        .unwrap();
+    let mut wrong_cuil = form.clone();
+    wrong_cuil.iter_mut().find(|(k, _)| *k == "cuil").unwrap().1 = wrong_prefix.formatted();
+    let mut wrong_birth = form.clone();
+    wrong_birth
+        .iter_mut()
+        .find(|(k, _)| *k == "birth_date")
+        .unwrap()
+        .1 = "1985-09-22".into();
+    for (what, bad) in [("CUIL", wrong_cuil), ("fecha de nacimiento", wrong_birth)] {
+        let b = app.browser();
+        let resp = b.register(&bad).await;
+        assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY, "{what}");
+        let html = resp.text().await.unwrap();
+        assert!(
+            html.contains("<p class=\"field-error\" id=\"dni-error\">Tu oficina de empleo ya te registró, pero el CUIL o la fecha de nacimiento no coinciden."),
+            "{what}: mensaje en el DNI"
+        );
+        assert!(
+            html.contains(&format!("value=\"{dni}\"")),
+            "{what}: conserva lo escrito"
+        );
+        assert_eq!(
+            app.count("SELECT COUNT(*) FROM users").await,
+            users_before,
+            "{what}: no crea cuenta"
+        );
+        assert_eq!(
+            app.count("SELECT COUNT(*) FROM persons").await,
+            persons_before,
+            "{what}: no crea persona"
+        );
+        assert!(
+            b.cookie("aula_sesion").is_none()
+                && b.get("/mi-aula").await.url().path() == "/ingresar",
+            "{what}: no queda logueado"
+        );
+    }
+
+    // Matching data: the account is attached to the same Persona.
+    let b = app.browser();
+    let resp = b.register(&form).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.url().path(), "/mi-aula");
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("¡Listo! Tu cuenta está creada."));
+    assert!(
+        html.contains("Hola, Ramón"),
+        "los datos de la oficina se conservan"
+    );
+    assert!(html.contains("Atención al cliente"));
+    assert!(html.contains("Inscripción hecha por Lucía Medina (oficina de empleo)."));
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM persons").await,
+        persons_before,
+        "sin persona duplicada"
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM users").await,
+        users_before + 1
+    );
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM users WHERE person_id = $1", id)
+            .await,
+        1
+    );
+    assert_eq!(person_of(&app, dni).await, Some(id));
+    // The operator now sees that the person has an account.
+    let (_, html) = op.get_text(&format!("/oficina/personas/{id}")).await;
+    assert!(html.contains("Tiene cuenta en Aula."));
+    // And the learner can log in with the new password.
+    let again = app.browser();
+    assert_eq!(again.login(dni, PASSWORD).await.url().path(), "/mi-aula");
+    // A second claim is refused.
+    let resp = app.browser().register(&form).await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("Ya existe una cuenta con este DNI.")
+    );
+}
+
+#[tokio::test]
+async fn operator_only_sees_and_acts_on_people_of_their_territory() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let op = operator(&app, &admin, OPERATOR_DNI, "Capital").await;
+    let (monteros_person, _) = app.quick_user("34000001", "Monteros").await;
+    let (capital_person, _) = app.quick_user("34000002", "Capital").await;
+
+    // Search: the Capital person is found, the Monteros one is not.
+    let (status, html) = op.get_text("/oficina?q=3400000").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("<td>34000002</td>"));
+    assert!(!html.contains("34000001"));
+    assert!(html.contains("1 persona(s)"));
+    let (_, html) = op.get_text("/oficina").await;
+    assert!(html.contains("<td>34000002</td>") && !html.contains("34000001"));
+    let (_, html) = op.get_text("/oficina?q=34000001").await;
+    assert!(html.contains("0 persona(s)") && html.contains("No hay personas que coincidan."));
+
+    // The person's page and enrolment are 404 outside the territory.
+    assert_eq!(
+        op.get(&format!("/oficina/personas/{capital_person}"))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let (status, html) = op
+        .get_text(&format!("/oficina/personas/{monteros_person}"))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(!html.contains("34000001"));
+    let class = app.class_of("atencion-al-cliente").await;
+    let resp = op
+        .post(
+            &format!("/oficina/personas/{monteros_person}/inscribir"),
+            &[("class_id", class.to_string())],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.scalar_i64(
+            "SELECT COUNT(*) FROM enrolments WHERE person_id = $1",
+            monteros_person
+        )
+        .await,
+        0
+    );
+
+    // Registering someone from Monteros is refused at the department.
+    let persons = app.count("SELECT COUNT(*) FROM persons").await;
+    let monteros = department(&app, "Monteros").await;
+    let resp = op
+        .post(
+            "/oficina/personas/nueva",
+            &person_form("34000003", "Juana", "Paz", monteros),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains(
+        "<p class=\"field-error\" id=\"department_id-error\">Solo podés registrar personas de los departamentos que atiende tu oficina.</p>"
+    ));
+    assert!(html.contains("value=\"34000003\""), "conserva lo escrito");
+    assert_eq!(app.count("SELECT COUNT(*) FROM persons").await, persons);
+    assert_eq!(person_of(&app, "34000003").await, None);
+
+    // An operator of Monteros does see that person (the scoping is by territory, not a blanket ban).
+    let op2 = operator(&app, &admin, "32000002", "Monteros").await;
+    let (_, html) = op2.get_text("/oficina?q=3400000").await;
+    assert!(html.contains("<td>34000001</td>") && !html.contains("34000002"));
+    assert_eq!(
+        op2.get(&format!("/oficina/personas/{monteros_person}"))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn operator_search_by_dni_prefix_and_accent_insensitive_name() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let op = operator(&app, &admin, OPERATOR_DNI, "Capital").await;
+    let capital = department(&app, "Capital").await;
+    office_registers(&op, &person_form("35100001", "José", "Pérez", capital)).await;
+    office_registers(&op, &person_form("35100002", "Ana", "Gómez", capital)).await;
+    office_registers(&op, &person_form("35200003", "Ñandú", "Ibáñez", capital)).await;
+
+    for q in ["perez", "PÉREZ", "Pérez", "perez jose", "JOSÉ"] {
+        let (_, html) = op.get_text(&format!("/oficina?q={}", enc(q))).await;
+        assert!(html.contains("Pérez, José"), "q={q}");
+        assert!(!html.contains("Gómez") && !html.contains("Ibáñez"), "q={q}");
+        assert_eq!(rows_listed(&html), 1, "q={q}");
+    }
+    let (_, html) = op
+        .get_text(&format!("/oficina?q={}", enc("ibanez nandu")))
+        .await;
+    assert_eq!(rows_listed(&html), 1);
+    assert!(html.contains("Ibáñez, Ñandú"));
+
+    // DNI prefix, with or without dots.
+    let (_, html) = op.get_text("/oficina?q=351").await;
+    assert_eq!(rows_listed(&html), 2);
+    assert!(
+        html.contains("Pérez, José") && html.contains("Gómez, Ana") && !html.contains("Ibáñez")
+    );
+    let (_, html) = op
+        .get_text(&format!("/oficina?q={}", enc("35.100.002")))
+        .await;
+    assert_eq!(rows_listed(&html), 1);
+    assert!(html.contains("Gómez, Ana"));
+    // A DNI nobody has finds nothing.
+    let (_, html) = op.get_text("/oficina?q=359").await;
+    assert_eq!(rows_listed(&html), 0);
+    // The typed query stays in the box.
+    let (_, html) = op.get_text(&format!("/oficina?q={}", enc("PÉREZ"))).await;
+    assert!(html.contains("value=\"PÉREZ\""));
+}
+
+#[tokio::test]
+async fn operator_search_is_paginated_twenty_per_page() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let op = operator(&app, &admin, OPERATOR_DNI, "Capital").await;
+    for i in 1..=25 {
+        app.quick_user(&format!("360000{i:02}"), "Capital").await;
+    }
+    let (status, html) = op.get_text("/oficina?q=360000").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("25 persona(s)"));
+    assert_eq!(rows_listed(&html), 20);
+    assert!(html.contains("Página 1 de 2"));
+    assert!(html.contains("href=\"/oficina?q=360000&amp;pagina=2\" rel=\"next\""));
+    assert!(!html.contains("rel=\"prev\""));
+
+    let (status, html) = op.get_text("/oficina?q=360000&pagina=2").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(rows_listed(&html), 5);
+    assert!(html.contains("Página 2 de 2"));
+    assert!(html.contains("href=\"/oficina?q=360000&amp;pagina=1\" rel=\"prev\""));
+    assert!(!html.contains("rel=\"next\""));
+
+    // Together the two pages list all 25, each once.
+    let ids = |html: &str| -> Vec<String> {
+        html.split("<td>")
+            .filter_map(|c| c.strip_prefix("360000").map(|r| r[..2].to_string()))
+            .collect()
+    };
+    let (_, p1) = op.get_text("/oficina?q=360000&pagina=1").await;
+    let mut all = ids(&p1);
+    all.extend(ids(&html));
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 25);
+
+    // A narrower query fits in one page, without pagination.
+    let (_, html) = op.get_text("/oficina?q=3600001").await;
+    assert_eq!(rows_listed(&html), 10);
+    assert!(!html.contains("Página "));
+}
+
+#[tokio::test]
+async fn office_pages_are_404_for_learners() {
+    let app = TestApp::spawn().await;
+    let learner = app.learner("37000001").await;
+    let me = person_of(&app, "37000001").await.unwrap();
+    for path in [
+        "/oficina".to_string(),
+        "/oficina/personas/nueva".into(),
+        "/oficina/personas/1".into(),
+        format!("/oficina/personas/{me}"),
+    ] {
+        let (status, html) = learner.get_text(&path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert!(html.contains("Página no encontrada"), "{path}");
+    }
+    let persons = app.count("SELECT COUNT(*) FROM persons").await;
+    let capital = department(&app, "Capital").await;
+    let resp = learner
+        .post(
+            "/oficina/personas/nueva",
+            &person_form("37000002", "Intruso", "Pérez", capital),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.count("SELECT COUNT(*) FROM persons").await, persons);
+    let class = app.class_of("atencion-al-cliente").await;
+    let resp = learner
+        .post(
+            &format!("/oficina/personas/{me}/inscribir"),
+            &[("class_id", class.to_string())],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.count("SELECT COUNT(*) FROM enrolments").await, 0);
+    // The navigation does not offer the office either.
+    let (_, html) = learner.get_text("/mi-aula").await;
+    assert!(!html.contains("href=\"/oficina\""));
+}
+
+fn office_form(name: &str, departments: &[i64]) -> Vec<(&'static str, String)> {
+    let mut f = vec![
+        ("name", name.to_string()),
+        ("address", "San Martín 123".to_string()),
+    ];
+    f.extend(departments.iter().map(|d| ("department", d.to_string())));
+    f
+}
+
+#[tokio::test]
+async fn admin_creates_an_office_covering_two_departments() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let (monteros, simoca) = (
+        department(&app, "Monteros").await,
+        department(&app, "Simoca").await,
+    );
+    let resp = admin
+        .post(
+            "/admin/oficinas",
+            &office_form("Oficina Regional Sur", &[monteros, simoca]),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.url().path(), "/admin/oficinas");
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("Oficina guardada."));
+    assert!(html.contains(">Oficina Regional Sur</a></td><td>San Martín 123</td>"));
+    let id = office(&app, "Oficina Regional Sur").await;
+    let covered: Vec<i64> = with_db!(&app.db, |p| {
+        sqlx::query_scalar(
+        "SELECT department_id FROM office_departments WHERE office_id = $1 ORDER BY department_id"
+    )
+    .bind(id)
+    .fetch_all(p)
+    .await
+    })
+    .unwrap();
+    let mut expected = vec![monteros, simoca];
+    expected.sort();
+    assert_eq!(covered, expected);
+    // Its edit form has both departments checked.
+    let (_, html) = admin.get_text(&format!("/admin/oficinas/{id}")).await;
+    assert!(html.contains(&format!("value=\"{monteros}\" checked>")));
+    assert!(html.contains(&format!("value=\"{simoca}\" checked>")));
+
+    // An operator of the new office serves both departments.
+    let op = app.learner("38000001").await;
+    let resp = admin
+        .post(
+            "/admin/roles",
+            &[
+                ("dni", "38000001".into()),
+                ("role", "operator".into()),
+                ("scope", format!("office:{id}")),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let (_, html) = op.get_text("/oficina/personas/nueva").await;
+    assert!(html.contains(">Monteros</option>") && html.contains(">Simoca</option>"));
+    assert!(!html.contains(">Capital</option>"));
+}
+
+#[tokio::test]
+async fn office_list_shows_every_department_an_office_covers() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let (monteros, simoca) = (
+        department(&app, "Monteros").await,
+        department(&app, "Simoca").await,
+    );
+    let resp = admin
+        .post(
+            "/admin/oficinas",
+            &office_form("Oficina Regional Sur", &[monteros, simoca]),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let html = resp.text().await.unwrap();
+    let row = html
+        .split("<tr>")
+        .find(|r| r.contains("Oficina Regional Sur"))
+        .expect("fila de la oficina");
+    assert!(
+        row.contains("Monteros") && row.contains("Simoca"),
+        "el territorio lista ambos departamentos: {row}"
+    );
+}
+
+#[tokio::test]
+async fn office_form_without_departments_is_422_and_creates_nothing() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let offices = app.count("SELECT COUNT(*) FROM offices").await;
+    let resp = admin
+        .post(
+            "/admin/oficinas",
+            &office_form("Oficina Sin Territorio", &[]),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains(
+        "<p class=\"field-error\" id=\"department-error\">Marcá al menos un departamento que atiende la oficina.</p>"
+    ));
+    assert!(
+        html.contains("value=\"Oficina Sin Territorio\""),
+        "conserva el nombre"
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM offices").await, offices);
+    // An unknown department id is refused too.
+    let resp = admin
+        .post(
+            "/admin/oficinas",
+            &office_form("Oficina Fantasma", &[999_999]),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(app.count("SELECT COUNT(*) FROM offices").await, offices);
+    // And the name is required.
+    let monteros = department(&app, "Monteros").await;
+    let resp = admin
+        .post("/admin/oficinas", &office_form("  ", &[monteros]))
+        .await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("id=\"name-error\">Escribí el nombre de la oficina")
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM offices").await, offices);
+}
