@@ -161,23 +161,26 @@ mod tests {
         ];
         for p in payloads {
             let html = render(p).to_lowercase();
-            assert!(!html.contains("<script"), "{p} -> {html}");
-            assert!(!html.contains("javascript:"), "{p} -> {html}");
-            assert!(
-                !html.contains("onerror")
-                    && !html.contains("onload")
-                    && !html.contains("onclick")
-                    && !html.contains("ontoggle"),
-                "{p} -> {html}"
-            );
-            assert!(
-                !html.contains("<iframe")
-                    && !html.contains("<object")
-                    && !html.contains("<form")
-                    && !html.contains("<svg"),
-                "{p} -> {html}"
-            );
-            assert!(!html.contains("style="), "{p} -> {html}");
+            // Escaped text ("&lt;img ...") is inert; only real tags and attributes matter.
+            let tags: Vec<&str> = html
+                .split('<')
+                .skip(1)
+                .map(|t| t.split('>').next().unwrap_or(""))
+                .collect();
+            for tag in tags {
+                for bad in [
+                    "script",
+                    "iframe",
+                    "object",
+                    "form",
+                    "svg",
+                    "javascript:",
+                    "style=",
+                    " on",
+                ] {
+                    assert!(!tag.contains(bad), "{p} -> {html}");
+                }
+            }
         }
     }
 }
