@@ -3,6 +3,7 @@
 //! One module per capability; `web` and `db` are the shared kernel.
 
 pub mod accounts;
+pub mod assessment;
 pub mod catalog;
 pub mod certification;
 pub mod cli;
