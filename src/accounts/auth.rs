@@ -68,11 +68,7 @@ struct SessionRow {
     first_name: String,
     last_name: String,
     dni: String,
-}
-
-#[derive(sqlx::FromRow)]
-struct GrantRow {
-    role: String,
+    role: Option<String>,
     office_id: Option<i64>,
     class_id: Option<i64>,
     institution_id: Option<i64>,
@@ -80,34 +76,34 @@ struct GrantRow {
 
 async fn load(state: &AppState, token: &str) -> Result<Option<CurrentUser>, AppError> {
     let hash = session::token_hash(token);
-    let row: Option<SessionRow> = with_db!(&state.db, |p| sqlx::query_as(
-        "SELECT u.id AS user_id, u.person_id, p.first_name, p.last_name, p.dni
+    // One round trip per request: the user and all their grants (one row per grant, or one
+    // row with NULL grant columns for a plain learner).
+    let rows: Vec<SessionRow> = with_db!(&state.db, |p| sqlx::query_as(
+        "SELECT u.id AS user_id, u.person_id, p.first_name, p.last_name, p.dni,
+                g.role, g.office_id, g.class_id, g.institution_id
          FROM sessions s JOIN users u ON u.id = s.user_id JOIN persons p ON p.id = u.person_id
+         LEFT JOIN role_grants g ON g.user_id = u.id
          WHERE s.token_hash = $1 AND s.expires_at > $2"
     )
     .bind(&hash)
     .bind(now())
-    .fetch_optional(p)
-    .await)?;
-    let Some(row) = row else { return Ok(None) };
-    let grants: Vec<GrantRow> = with_db!(&state.db, |p| sqlx::query_as(
-        "SELECT role, office_id, class_id, institution_id FROM role_grants WHERE user_id = $1"
-    )
-    .bind(row.user_id)
     .fetch_all(p)
     .await)?;
-    let grants = grants
-        .into_iter()
+    let grants = rows
+        .iter()
         .filter_map(
-            |g| match (g.role.as_str(), g.office_id, g.class_id, g.institution_id) {
-                ("admin", ..) => Some(Grant::Admin),
-                ("operator", Some(o), ..) => Some(Grant::Operator { office_id: o }),
-                ("instructor", _, Some(c), _) => Some(Grant::Instructor { class_id: c }),
-                ("certifier", _, _, Some(i)) => Some(Grant::Certifier { institution_id: i }),
+            |g| match (g.role.as_deref(), g.office_id, g.class_id, g.institution_id) {
+                (Some("admin"), ..) => Some(Grant::Admin),
+                (Some("operator"), Some(o), ..) => Some(Grant::Operator { office_id: o }),
+                (Some("instructor"), _, Some(c), _) => Some(Grant::Instructor { class_id: c }),
+                (Some("certifier"), _, _, Some(i)) => Some(Grant::Certifier { institution_id: i }),
                 _ => None,
             },
         )
         .collect();
+    let Some(row) = rows.into_iter().next() else {
+        return Ok(None);
+    };
     Ok(Some(CurrentUser {
         user_id: row.user_id,
         person_id: row.person_id,

@@ -274,3 +274,13 @@ pub async fn taught_by(db: &Db, user_id: i64) -> Result<Vec<ClassInfo>, sqlx::Er
         .fetch_all(p)
         .await)
 }
+
+/// The slug of a class's course (where enrolment pages send the learner back).
+pub async fn class_course_slug(db: &Db, class_id: i64) -> Result<Option<String>, sqlx::Error> {
+    with_db!(db, |p| sqlx::query_scalar(
+        "SELECT c.slug FROM classes k JOIN courses c ON c.id = k.course_id WHERE k.id = $1"
+    )
+    .bind(class_id)
+    .fetch_optional(p)
+    .await)
+}

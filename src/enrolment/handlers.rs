@@ -34,7 +34,7 @@ pub async fn enrol(
     User(user): User,
     Path(class_id): Path<i64>,
 ) -> AppResult<Response> {
-    let class = queries::class(&state.db, class_id)
+    let slug = queries::class_course_slug(&state.db, class_id)
         .await?
         .ok_or(AppError::NotFound)?;
     let outcome = do_enrol(&state.db, class_id, user.person_id, Some(user.user_id)).await?;
@@ -42,7 +42,7 @@ pub async fn enrol(
         return Err(AppError::Conflict(message(&outcome)));
     }
     Ok(redirect_with_notice(
-        &format!("/cursos/{}", class.course_slug),
+        &format!("/cursos/{}", slug),
         &message(&outcome),
     ))
 }
@@ -53,7 +53,7 @@ pub async fn withdraw(
     User(user): User,
     Path(class_id): Path<i64>,
 ) -> AppResult<Response> {
-    let class = queries::class(&state.db, class_id)
+    let slug = queries::class_course_slug(&state.db, class_id)
         .await?
         .ok_or(AppError::NotFound)?;
     let changed = do_withdraw(&state.db, class_id, user.person_id).await?;
@@ -62,8 +62,5 @@ pub async fn withdraw(
     } else {
         "No estabas anotado/a en esa comisión."
     };
-    Ok(redirect_with_notice(
-        &format!("/cursos/{}", class.course_slug),
-        msg,
-    ))
+    Ok(redirect_with_notice(&format!("/cursos/{}", slug), msg))
 }

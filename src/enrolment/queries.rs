@@ -76,7 +76,7 @@ pub async fn enrol(
         Some(w) if now >= w.enrol_closes_at => return Ok(Err(Refusal::Closed)),
         Some(_) => {}
     }
-    with_db!(db, |p| {
+    let outcome = with_db!(db, |p| {
         async {
             let mut tx = p.begin().await?;
             // A first write takes SQLite's write lock at once, so this transaction never has
@@ -93,46 +93,35 @@ pub async fn enrol(
             .fetch_optional(&mut *tx)
             .await?;
             let enrolment_id = match inserted {
-                Some(id) => id,
-                None => {
-                    // Rejoining after a withdrawal goes to the back of the line.
-                    let revived: Option<i64> = sqlx::query_scalar(
-                        "UPDATE enrolments SET status = 'waitlisted', queued_at = $3, updated_at = $3, enrolled_by = $4
-                         WHERE class_id = $1 AND person_id = $2 AND status = 'withdrawn' RETURNING id",
-                    )
+                Some(id) => Some(id),
+                // Rejoining after a withdrawal goes to the back of the line.
+                None => sqlx::query_scalar(
+                    "UPDATE enrolments SET status = 'waitlisted', queued_at = $3, updated_at = $3, enrolled_by = $4
+                     WHERE class_id = $1 AND person_id = $2 AND status = 'withdrawn' RETURNING id",
+                )
+                .bind(class_id)
+                .bind(person_id)
+                .bind(now)
+                .bind(by_user)
+                .fetch_optional(&mut *tx)
+                .await?,
+            };
+            let Some(enrolment_id) = enrolment_id else {
+                let status: String = sqlx::query_scalar("SELECT status FROM enrolments WHERE class_id = $1 AND person_id = $2")
                     .bind(class_id)
                     .bind(person_id)
-                    .bind(now)
-                    .bind(by_user)
-                    .fetch_optional(&mut *tx)
+                    .fetch_one(&mut *tx)
                     .await?;
-                    match revived {
-                        Some(id) => id,
-                        None => {
-                            let status: String = sqlx::query_scalar(
-                                "SELECT status FROM enrolments WHERE class_id = $1 AND person_id = $2",
-                            )
-                            .bind(class_id)
-                            .bind(person_id)
-                            .fetch_one(&mut *tx)
-                            .await?;
-                            tx.commit().await?;
-                            return Ok(Ok(Outcome::Already(EnrolmentStatus::parse(&status))));
-                        }
-                    }
-                }
+                tx.commit().await?;
+                return Ok::<_, sqlx::Error>(Outcome::Already(EnrolmentStatus::parse(&status)));
             };
-            let take = "UPDATE classes SET seats_taken = seats_taken + 1 WHERE id = $1 AND seats_taken < seats";
-            let mut took = sqlx::query(take).bind(class_id).execute(&mut *tx).await?.rows_affected() == 1;
-            if !took {
-                // Full at that instant. Lock the class row (waits for a concurrent withdrawal
-                // to commit) and try once more: under the lock the answer is final.
-                sqlx::query("UPDATE classes SET seats_taken = seats_taken WHERE id = $1")
-                    .bind(class_id)
-                    .execute(&mut *tx)
-                    .await?;
-                took = sqlx::query(take).bind(class_id).execute(&mut *tx).await?.rows_affected() == 1;
-            }
+            // The seat: one conditional statement, so two requests can never take the last one.
+            let took = sqlx::query("UPDATE classes SET seats_taken = seats_taken + 1 WHERE id = $1 AND seats_taken < seats")
+                .bind(class_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                == 1;
             if took {
                 sqlx::query("UPDATE enrolments SET status = 'confirmed' WHERE id = $1")
                     .bind(enrolment_id)
@@ -140,10 +129,29 @@ pub async fn enrol(
                     .await?;
             }
             tx.commit().await?;
-            Ok(Ok(if took { Outcome::Confirmed } else { Outcome::Waitlisted }))
+            Ok(if took { Outcome::Confirmed } else { Outcome::Waitlisted })
         }
         .await
-    })
+    })?;
+    if outcome != Outcome::Waitlisted {
+        return Ok(Ok(outcome));
+    }
+    // A withdrawal that committed while this request was still uncommitted could not see it
+    // in line and returned its seat to the class. Settle that here: free seats go to the
+    // first in line (which may be this person).
+    if fill_from_waitlist(db, class_id).await? > 0 {
+        let status: String = with_db!(db, |p| sqlx::query_scalar(
+            "SELECT status FROM enrolments WHERE class_id = $1 AND person_id = $2"
+        )
+        .bind(class_id)
+        .bind(person_id)
+        .fetch_one(p)
+        .await)?;
+        if status == "confirmed" {
+            return Ok(Ok(Outcome::Confirmed));
+        }
+    }
+    Ok(Ok(Outcome::Waitlisted))
 }
 
 /// Withdraws `person_id` from `class_id`; a freed seat goes to the first in line.
@@ -153,7 +161,7 @@ pub async fn withdraw(db: &Db, class_id: i64, person_id: i64) -> Result<bool, sq
     with_db!(db, |p| {
         async {
             let mut tx = p.begin().await?;
-            // Lock the class first: withdrawals and late enrolments of one class serialise here.
+            // Lock the class first: withdrawals of one class serialise here.
             let exists = sqlx::query("UPDATE classes SET seats_taken = seats_taken WHERE id = $1")
                 .bind(class_id)
                 .execute(&mut *tx)

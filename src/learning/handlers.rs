@@ -9,8 +9,8 @@ use axum::{
 
 use crate::{
     accounts::auth::{CurrentUser, User},
-    catalog::queries::{self as catalog, ClassInfo, Course, OutlineLesson},
-    learning::queries::{self, Lesson, RosterRow},
+    catalog::queries::{self as catalog, ClassInfo, OutlineLesson},
+    learning::queries::{self, LessonView, RosterRow},
     web::{
         csrf::redirect_with_notice,
         error::{AppError, AppResult},
@@ -23,8 +23,7 @@ use crate::{
 #[template(path = "learning/lesson.html")]
 pub struct LessonPage {
     page: Page,
-    course: Course,
-    lesson: Lesson,
+    lesson: LessonView,
     outline: Vec<OutlineLesson>,
     done: bool,
     prev: Option<OutlineLesson>,
@@ -33,26 +32,24 @@ pub struct LessonPage {
     percent: usize,
 }
 
-/// The course, lesson and the learner's class; 404 for an unknown lesson, 409 (with what to do) when not enrolled.
+/// The lesson with its course and the learner's class, in one query; 404 for an unknown
+/// lesson, 409 (saying what to do) when the learner is not enrolled.
 async fn load(
     state: &AppState,
     user: &CurrentUser,
     slug: &str,
     key: &str,
-) -> AppResult<(Course, Lesson, i64)> {
-    let course = catalog::course_by_slug(&state.db, slug)
+) -> AppResult<LessonView> {
+    let view = queries::lesson_view(&state.db, slug, key, user.person_id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let lesson = queries::lesson(&state.db, course.id, key)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let Some(class_id) = queries::active_class(&state.db, user.person_id, course.id).await? else {
+    if view.class_id.is_none() {
         return Err(AppError::Conflict(format!(
             "Para ver las lecciones de «{}» tenés que estar inscripto/a en una comisión. Inscribite desde la página del curso.",
-            course.title
+            view.course_title
         )));
-    };
-    Ok((course, lesson, class_id))
+    }
+    Ok(view)
 }
 
 /// `GET /cursos/{slug}/lecciones/{key}`: only for learners enrolled (confirmed) in a class.
@@ -62,9 +59,12 @@ pub async fn lesson(
     User(user): User,
     Path((slug, key)): Path<(String, String)>,
 ) -> AppResult<Response> {
-    let (course, lesson, class_id) = load(&state, &user, &slug, &key).await?;
-    queries::touch(&state.db, class_id, user.person_id).await?;
-    let outline = catalog::outline(&state.db, course.id, user.person_id).await?;
+    let view = load(&state, &user, &slug, &key).await?;
+    if let Some(class_id) = view.class_id {
+        queries::touch_if_stale(&state.db, class_id, user.person_id, view.last_activity_at).await?;
+    }
+    let outline = catalog::outline(&state.db, view.course_id, user.person_id).await?;
+    let lesson = view;
     let idx = outline.iter().position(|l| l.id == lesson.id).unwrap_or(0);
     let prev = idx.checked_sub(1).and_then(|i| outline.get(i)).cloned();
     let next = outline.get(idx + 1).cloned();
@@ -76,8 +76,7 @@ pub async fn lesson(
         done_count * 100 / outline.len()
     };
     render(&LessonPage {
-        page: ctx.page(format!("{} — {}", lesson.title, course.title)),
-        course,
+        page: ctx.page(format!("{} — {}", lesson.title, lesson.course_title)),
         lesson,
         outline,
         done,
@@ -94,11 +93,12 @@ pub async fn complete(
     User(user): User,
     Path((slug, key)): Path<(String, String)>,
 ) -> AppResult<Response> {
-    let (course, lesson, class_id) = load(&state, &user, &slug, &key).await?;
+    let lesson = load(&state, &user, &slug, &key).await?;
+    let class_id = lesson.class_id.unwrap_or_default();
     queries::mark_done(&state.db, user.person_id, lesson.id).await?;
     queries::touch(&state.db, class_id, user.person_id).await?;
     let finished = queries::complete_if_met(&state.db, class_id, user.person_id).await?;
-    let outline = catalog::outline(&state.db, course.id, user.person_id).await?;
+    let outline = catalog::outline(&state.db, lesson.course_id, user.person_id).await?;
     let next = outline.iter().skip_while(|l| l.id != lesson.id).nth(1);
     if finished {
         return Ok(redirect_with_notice(

@@ -4,45 +4,65 @@ use chrono::{DateTime, Utc};
 
 use crate::{db::Db, web::time::now, with_db};
 
-/// A lesson with its neighbours, for the lesson page.
+/// A lesson with its course and, if any, the class through which this person studies it.
 #[derive(Clone, Debug, sqlx::FromRow)]
-pub struct Lesson {
+pub struct LessonView {
     pub id: i64,
-    pub course_id: i64,
     pub key: String,
     pub title: String,
     pub minutes: i64,
     pub body_html: String,
     pub video: Option<String>,
-    pub position: i64,
+    pub course_id: i64,
+    pub course_slug: String,
+    pub course_title: String,
+    /// Confirmed or completed enrolment's class; `None` means not allowed to study.
+    pub class_id: Option<i64>,
+    pub last_activity_at: Option<DateTime<Utc>>,
 }
 
-pub async fn lesson(db: &Db, course_id: i64, key: &str) -> Result<Option<Lesson>, sqlx::Error> {
-    with_db!(db, |p| sqlx::query_as(
-        "SELECT id, course_id, key, title, minutes, body_html, video, position FROM lessons
-         WHERE course_id = $1 AND key = $2 AND NOT retired"
-    )
-    .bind(course_id)
-    .bind(key)
-    .fetch_optional(p)
-    .await)
-}
-
-/// The class through which this person studies the course (confirmed or completed), if any.
-pub async fn active_class(
+/// The lesson page's data in one round trip.
+pub async fn lesson_view(
     db: &Db,
+    slug: &str,
+    key: &str,
     person_id: i64,
-    course_id: i64,
-) -> Result<Option<i64>, sqlx::Error> {
-    with_db!(db, |p| sqlx::query_scalar(
-        "SELECT e.class_id FROM enrolments e JOIN classes k ON k.id = e.class_id
-         WHERE e.person_id = $1 AND k.course_id = $2 AND e.status IN ('confirmed', 'completed')
-         ORDER BY e.created_at DESC LIMIT 1"
+) -> Result<Option<LessonView>, sqlx::Error> {
+    with_db!(db, |p| {
+        sqlx::query_as(
+        "SELECT l.id, l.key, l.title, l.minutes, l.body_html, l.video,
+                c.id AS course_id, c.slug AS course_slug, c.title AS course_title,
+                e.class_id, e.last_activity_at
+         FROM courses c JOIN lessons l ON l.course_id = c.id AND l.key = $2 AND NOT l.retired
+         LEFT JOIN enrolments e ON e.id = (
+             SELECT e2.id FROM enrolments e2 JOIN classes k ON k.id = e2.class_id
+             WHERE e2.person_id = $3 AND k.course_id = c.id AND e2.status IN ('confirmed', 'completed')
+             ORDER BY e2.created_at DESC LIMIT 1)
+         WHERE c.slug = $1"
     )
+    .bind(slug)
+    .bind(key)
     .bind(person_id)
-    .bind(course_id)
     .fetch_optional(p)
-    .await)
+    .await
+    })
+}
+
+/// How stale "last activity" may get before a lesson view records it again. Viewing is then
+/// a read-only request most of the time (no write lock on SQLite).
+pub const ACTIVITY_RESOLUTION: chrono::Duration = chrono::Duration::minutes(5);
+
+/// Records activity unless it was recorded less than [`ACTIVITY_RESOLUTION`] ago.
+pub async fn touch_if_stale(
+    db: &Db,
+    class_id: i64,
+    person_id: i64,
+    last: Option<DateTime<Utc>>,
+) -> Result<(), sqlx::Error> {
+    if last.is_some_and(|t| now() - t < ACTIVITY_RESOLUTION) {
+        return Ok(());
+    }
+    touch(db, class_id, person_id).await
 }
 
 /// Records activity on the enrolment (shown to instructors as "última actividad").
