@@ -164,7 +164,7 @@ for backend in $BACKENDS; do
 
   log "$backend: arrancando aula serve en $AULA"
   # Run from the data folder so no stray ./aula.toml is picked up; log level as in production.
-  (cd "$dir" && exec "${db_env[@]}" RUST_LOG="info,tower_http=info,sqlx=warn" \
+  (cd "$dir" && exec "${db_env[@]}" RUST_LOG="info,tower_http=warn,sqlx=warn" \
     "${SERVER_CPU[@]}" "$BIN/aula" --data-dir "$dir/data" --courses-dir "$ROOT/courses" \
     --media-dir "$ROOT/media" serve --listen "127.0.0.1:$AULA_PORT") >"$dir/aula.log" 2>&1 &
   aula_pid=$!
