@@ -51,7 +51,9 @@ impl Db {
             Some(url) if url.starts_with("postgres") => {
                 let pool = PgPoolOptions::new()
                     .max_connections(20)
-                    .acquire_timeout(Duration::from_secs(10))
+                    // Under a burst, waiting for a connection beats answering 500; the request
+                    // timeout (30 s) still bounds it.
+                    .acquire_timeout(Duration::from_secs(25))
                     .connect(url)
                     .await
                     .context("no se pudo conectar a PostgreSQL (DATABASE_URL)")?;

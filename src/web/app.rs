@@ -152,6 +152,9 @@ pub fn build_router(state: AppState) -> Router {
                 // Fastest levels: most of the gain for a fraction of the CPU (brotli's default cost
                 // ~30% of a lesson request).
                 .quality(CompressionLevel::Fastest)
+                // gzip only: brotli even at its fastest cost ~20% more CPU per page here for a
+                // few bytes (see BENCHMARKS.md).
+                .no_br()
                 .compress_when(
                     // Media answers byte ranges; compressing would break their offsets.
                     DefaultPredicate::new().and(
