@@ -189,21 +189,7 @@ fn grade_ordering(items: &[String], order: &[usize]) -> Grade {
 /// trimmed and collapsed, and leading/trailing `.,;:!?¡¿` dropped, so "¿San Miguel de Tucumán?"
 /// equals "san miguel de tucuman".
 pub fn normalize_answer(s: &str) -> String {
-    let folded: String = s
-        .chars()
-        .flat_map(char::to_lowercase)
-        .map(|c| match c {
-            'á' | 'à' | 'ä' | 'â' => 'a',
-            'é' | 'è' | 'ë' | 'ê' => 'e',
-            'í' | 'ì' | 'ï' | 'î' => 'i',
-            'ó' | 'ò' | 'ö' | 'ô' => 'o',
-            'ú' | 'ù' | 'ü' | 'û' => 'u',
-            'ñ' => 'n',
-            other => other,
-        })
-        .collect();
-    let collapsed = folded.split_whitespace().collect::<Vec<_>>().join(" ");
-    collapsed
+    crate::web::text::fold(s)
         .trim_matches(|c: char| c.is_whitespace() || ".,;:!?¡¿".contains(c))
         .to_string()
 }

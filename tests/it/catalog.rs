@@ -1049,17 +1049,6 @@ async fn invalid_class_form_is_422_with_messages_at_the_fields_and_input_kept() 
     assert_eq!(seats, 12);
 }
 
-async fn status_of(app: &TestApp, class: i64, dni: &str) -> String {
-    with_db!(&app.db, |p| sqlx::query_scalar(
-        "SELECT e.status FROM enrolments e JOIN persons p ON p.id = e.person_id WHERE e.class_id = $1 AND p.dni = $2"
-    )
-    .bind(class)
-    .bind(dni)
-    .fetch_one(p)
-    .await)
-    .unwrap()
-}
-
 #[tokio::test]
 async fn class_seats_cannot_drop_below_seats_taken_and_raising_them_promotes_the_waitlist() {
     let app = TestApp::spawn().await;
@@ -1089,9 +1078,9 @@ async fn class_seats_cannot_drop_below_seats_taken_and_raising_them_promotes_the
             StatusCode::OK
         );
     }
-    assert_eq!(status_of(&app, class, dnis[0]).await, "confirmed");
-    assert_eq!(status_of(&app, class, dnis[1]).await, "confirmed");
-    assert_eq!(status_of(&app, class, dnis[2]).await, "waitlisted");
+    assert_eq!(app.enrolment_status(class, dnis[0]).await, "confirmed");
+    assert_eq!(app.enrolment_status(class, dnis[1]).await, "confirmed");
+    assert_eq!(app.enrolment_status(class, dnis[2]).await, "waitlisted");
 
     // Edit form shows current values.
     let (status, html) = admin.get_text(&format!("/admin/comisiones/{class}")).await;
@@ -1137,7 +1126,7 @@ async fn class_seats_cannot_drop_below_seats_taken_and_raising_them_promotes_the
             .unwrap()
             .contains("1 persona(s) pasaron de la lista de espera.")
     );
-    assert_eq!(status_of(&app, class, dnis[2]).await, "confirmed");
+    assert_eq!(app.enrolment_status(class, dnis[2]).await, "confirmed");
     assert_eq!(
         app.scalar_i64("SELECT seats FROM classes WHERE id = $1", class)
             .await,

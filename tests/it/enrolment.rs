@@ -29,17 +29,6 @@ async fn small_class(app: &TestApp, seats: i64) -> i64 {
     .unwrap()
 }
 
-async fn status_of(app: &TestApp, class: i64, dni: &str) -> String {
-    with_db!(&app.db, |p| sqlx::query_scalar::<_, String>(
-        "SELECT e.status FROM enrolments e JOIN persons p ON p.id = e.person_id WHERE e.class_id = $1 AND p.dni = $2"
-    )
-    .bind(class)
-    .bind(dni)
-    .fetch_one(p)
-    .await)
-    .unwrap()
-}
-
 #[tokio::test]
 async fn learner_enrols_while_seats_remain_then_waits_in_line_with_position() {
     let app = TestApp::spawn().await;
@@ -107,13 +96,13 @@ async fn withdrawal_frees_the_seat_for_the_first_in_line() {
         .await
         .unwrap();
     assert!(html.contains("Te diste de baja"));
-    assert_eq!(status_of(&app, class, "30000001").await, "withdrawn");
+    assert_eq!(app.enrolment_status(class, "30000001").await, "withdrawn");
     assert_eq!(
-        status_of(&app, class, "30000002").await,
+        app.enrolment_status(class, "30000002").await,
         "confirmed",
         "first in line is promoted"
     );
-    assert_eq!(status_of(&app, class, "30000003").await, "waitlisted");
+    assert_eq!(app.enrolment_status(class, "30000003").await, "waitlisted");
     assert_eq!(
         app.scalar_i64("SELECT seats_taken FROM classes WHERE id = $1", class)
             .await,
@@ -129,17 +118,17 @@ async fn withdrawal_frees_the_seat_for_the_first_in_line() {
 
     // Leaving the waitlist frees no seat; rejoining goes to the back of the line.
     beto.post(&format!("/comisiones/{class}/baja"), &[]).await;
-    assert_eq!(status_of(&app, class, "30000003").await, "confirmed");
+    assert_eq!(app.enrolment_status(class, "30000003").await, "confirmed");
     assert_eq!(
         app.scalar_i64("SELECT seats_taken FROM classes WHERE id = $1", class)
             .await,
         1
     );
     ana.post(&path, &[]).await;
-    assert_eq!(status_of(&app, class, "30000001").await, "waitlisted");
+    assert_eq!(app.enrolment_status(class, "30000001").await, "waitlisted");
     // With nobody waiting, a withdrawal returns the seat to the class.
     caro.post(&format!("/comisiones/{class}/baja"), &[]).await;
-    assert_eq!(status_of(&app, class, "30000001").await, "confirmed");
+    assert_eq!(app.enrolment_status(class, "30000001").await, "confirmed");
     ana.post(&format!("/comisiones/{class}/baja"), &[]).await;
     assert_eq!(
         app.scalar_i64("SELECT seats_taken FROM classes WHERE id = $1", class)

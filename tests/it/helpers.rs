@@ -219,6 +219,18 @@ impl TestApp {
         .unwrap()
     }
 
+    /// The enrolment status of the person with this DNI in a class.
+    pub async fn enrolment_status(&self, class: i64, dni: &str) -> String {
+        with_db!(&self.db, |p| sqlx::query_scalar::<_, String>(
+            "SELECT e.status FROM enrolments e JOIN persons p ON p.id = e.person_id WHERE e.class_id = $1 AND p.dni = $2"
+        )
+        .bind(class)
+        .bind(dni)
+        .fetch_one(p)
+        .await)
+        .unwrap()
+    }
+
     pub fn mail_dir(&self) -> PathBuf {
         self.config.mail_dir.clone().unwrap()
     }

@@ -45,17 +45,6 @@ async fn person_of(app: &TestApp, dni: &str) -> i64 {
     .unwrap()
 }
 
-async fn enrolment_status(app: &TestApp, class: i64, dni: &str) -> String {
-    with_db!(&app.db, |p| sqlx::query_scalar(
-        "SELECT e.status FROM enrolments e JOIN persons p ON p.id = e.person_id WHERE e.class_id = $1 AND p.dni = $2"
-    )
-    .bind(class)
-    .bind(dni)
-    .fetch_one(p)
-    .await)
-    .unwrap()
-}
-
 async fn progress_rows(app: &TestApp, dni: &str) -> i64 {
     let person = person_of(app, dni).await;
     app.scalar_i64(
@@ -167,7 +156,7 @@ async fn learner_reads_lessons_in_order_marks_them_done_and_sees_progress() {
     // Completing the same lesson again changes nothing.
     complete(&learner, KEYS[0]).await;
     assert_eq!(progress_rows(&app, "31000001").await, 1);
-    assert_eq!(enrolment_status(&app, class, "31000001").await, "confirmed");
+    assert_eq!(app.enrolment_status(class, "31000001").await, "confirmed");
 
     // The rest, in order; the last one finishes the course.
     for (i, key) in KEYS.iter().enumerate().skip(1) {
@@ -176,7 +165,7 @@ async fn learner_reads_lessons_in_order_marks_them_done_and_sees_progress() {
         if i + 1 < KEYS.len() {
             assert_eq!(resp.url().path(), lesson_path(KEYS[i + 1]));
             assert_eq!(
-                enrolment_status(&app, class, "31000001").await,
+                app.enrolment_status(class, "31000001").await,
                 "confirmed",
                 "todavía no terminó ({key})"
             );
@@ -187,7 +176,7 @@ async fn learner_reads_lessons_in_order_marks_them_done_and_sees_progress() {
             assert!(html.contains("5 de 5 lecciones (100%)"));
         }
     }
-    assert_eq!(enrolment_status(&app, class, "31000001").await, "completed");
+    assert_eq!(app.enrolment_status(class, "31000001").await, "completed");
     assert_eq!(progress_rows(&app, "31000001").await, 5);
     let (_, mine) = learner.get_text("/mi-aula").await;
     assert!(mine.contains("5 de 5 lecciones (100%)"));
@@ -220,7 +209,7 @@ async fn course_with_partial_completion_rule_finishes_at_the_required_percentage
         assert_eq!(resp.status(), StatusCode::OK);
         assert!(!resp.text().await.unwrap().contains("Felicitaciones"));
     }
-    assert_eq!(enrolment_status(&app, class, "31000002").await, "confirmed");
+    assert_eq!(app.enrolment_status(class, "31000002").await, "confirmed");
     let resp = learner
         .post(
             &format!("/cursos/{slug}/lecciones/{}/completar", keys[3]),
@@ -233,7 +222,7 @@ async fn course_with_partial_completion_rule_finishes_at_the_required_percentage
             .unwrap()
             .contains("¡Felicitaciones! Completaste el curso.")
     );
-    assert_eq!(enrolment_status(&app, class, "31000002").await, "completed");
+    assert_eq!(app.enrolment_status(class, "31000002").await, "completed");
 }
 
 #[tokio::test]
@@ -271,10 +260,7 @@ async fn learners_not_enrolled_or_waitlisted_cannot_open_lessons() {
     enrol(&first, class).await;
     let waiting = app.learner("31000012").await;
     enrol(&waiting, class).await;
-    assert_eq!(
-        enrolment_status(&app, class, "31000012").await,
-        "waitlisted"
-    );
+    assert_eq!(app.enrolment_status(class, "31000012").await, "waitlisted");
     let (status, html) = waiting.get_text(&lesson_path(KEYS[0])).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(html.contains("tenés que estar inscripto/a en una comisión"));
