@@ -628,3 +628,73 @@ async fn role_boundaries_answer_404() {
     assert_eq!(resp.url().path(), "/ingresar");
     assert_eq!(resp.url().query(), Some("siguiente=%2Fmi-aula"));
 }
+
+#[tokio::test]
+async fn each_role_is_404_outside_its_own_area() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let class = app.class_of("atencion-al-cliente").await;
+    let office: i64 = app
+        .count("SELECT id FROM offices WHERE name = 'Oficina de Empleo Capital'")
+        .await;
+    admin
+        .post(
+            "/admin/instituciones",
+            &[("name", "CFP Tafí Viejo".into()), ("cuit", String::new())],
+        )
+        .await;
+    let institution = app.count("SELECT MAX(id) FROM institutions").await;
+    let operator = app.learner("30000011").await;
+    let instructor = app.learner("30000012").await;
+    let certifier = app.learner("30000013").await;
+    for (dni, role, scope) in [
+        ("30000011", "operator", format!("office:{office}")),
+        ("30000012", "instructor", format!("class:{class}")),
+        (
+            "30000013",
+            "certifier",
+            format!("institution:{institution}"),
+        ),
+    ] {
+        let resp = admin
+            .post(
+                "/admin/roles",
+                &[("dni", dni.into()), ("role", role.into()), ("scope", scope)],
+            )
+            .await;
+        assert!(
+            resp.text().await.unwrap().contains("Rol asignado"),
+            "{role}"
+        );
+    }
+    let roster = format!("/comisiones/{class}/participantes");
+    let cases: [(&Browser, &[&str], &[&str]); 3] = [
+        (
+            &operator,
+            &["/oficina", "/oficina/personas/nueva"],
+            &["/admin", "/admin/roles", roster.as_str()],
+        ),
+        (
+            &instructor,
+            &[roster.as_str()],
+            &["/admin", "/oficina", "/oficina/personas/nueva"],
+        ),
+        (
+            &certifier,
+            &["/mi-aula"],
+            &["/admin", "/admin/comisiones", "/oficina", roster.as_str()],
+        ),
+    ];
+    for (browser, allowed, refused) in cases {
+        for path in allowed {
+            assert_eq!(browser.get(path).await.status(), StatusCode::OK, "{path}");
+        }
+        for path in refused {
+            assert_eq!(
+                browser.get(path).await.status(),
+                StatusCode::NOT_FOUND,
+                "{path}"
+            );
+        }
+    }
+}
