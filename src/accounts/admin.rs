@@ -35,6 +35,12 @@ use crate::{
 pub async fn create_admin(db: &Db, dni: &Dni, email: &Email, pw: &Password) -> anyhow::Result<i64> {
     let hash = password::hash(&tokio::sync::Semaphore::new(1), pw).await?;
     let user_id = ensure_user(db, dni, email, "Administración", "Aula", &hash).await?;
+    grant_admin(db, user_id).await?;
+    Ok(user_id)
+}
+
+/// Grants the admin role to a user (idempotent).
+pub async fn grant_admin(db: &Db, user_id: i64) -> Result<(), sqlx::Error> {
     with_db!(db, |p| {
         sqlx::query(
         "INSERT INTO role_grants (user_id, role, created_at) VALUES ($1, 'admin', $2) ON CONFLICT DO NOTHING"
@@ -42,9 +48,9 @@ pub async fn create_admin(db: &Db, dni: &Dni, email: &Email, pw: &Password) -> a
     .bind(user_id)
     .bind(now())
     .execute(p)
-    .await.map(|r| r.rows_affected())
-    })?;
-    Ok(user_id)
+    .await
+    .map(|_| ())
+    })
 }
 
 /// Finds the user of the Persona with this DNI, or creates Persona and user (Capital).
@@ -358,9 +364,4 @@ pub async fn revoke(
         ));
     }
     Ok(redirect_with_notice("/admin/roles", "Rol quitado."))
-}
-
-/// The Spanish label of a role, for templates.
-pub fn label(role: &str) -> &'static str {
-    role_label(role)
 }

@@ -24,8 +24,6 @@ pub struct CurrentUser {
     pub user_id: i64,
     pub person_id: i64,
     pub first_name: String,
-    pub last_name: String,
-    pub dni: String,
     pub grants: Vec<Grant>,
     /// The raw session token (to keep this session on password change).
     pub token: String,
@@ -45,16 +43,6 @@ impl CurrentUser {
             .iter()
             .any(|g| matches!(g, Grant::Instructor { .. }))
     }
-    /// Offices this user operates.
-    pub fn office_ids(&self) -> Vec<i64> {
-        self.grants
-            .iter()
-            .filter_map(|g| match g {
-                Grant::Operator { office_id } => Some(*office_id),
-                _ => None,
-            })
-            .collect()
-    }
     /// Whether this user teaches the class.
     pub fn teaches(&self, class_id: i64) -> bool {
         self.grants.contains(&Grant::Instructor { class_id })
@@ -66,8 +54,6 @@ struct SessionRow {
     user_id: i64,
     person_id: i64,
     first_name: String,
-    last_name: String,
-    dni: String,
     role: Option<String>,
     office_id: Option<i64>,
     class_id: Option<i64>,
@@ -79,7 +65,7 @@ async fn load(state: &AppState, token: &str) -> Result<Option<CurrentUser>, AppE
     // One round trip per request: the user and all their grants (one row per grant, or one
     // row with NULL grant columns for a plain learner).
     let rows: Vec<SessionRow> = with_db!(&state.db, |p| sqlx::query_as(
-        "SELECT u.id AS user_id, u.person_id, p.first_name, p.last_name, p.dni,
+        "SELECT u.id AS user_id, u.person_id, p.first_name,
                 g.role, g.office_id, g.class_id, g.institution_id
          FROM sessions s JOIN users u ON u.id = s.user_id JOIN persons p ON p.id = u.person_id
          LEFT JOIN role_grants g ON g.user_id = u.id
@@ -108,8 +94,6 @@ async fn load(state: &AppState, token: &str) -> Result<Option<CurrentUser>, AppE
         user_id: row.user_id,
         person_id: row.person_id,
         first_name: row.first_name,
-        last_name: row.last_name,
-        dni: row.dni,
         grants,
         token: token.to_string(),
     }))

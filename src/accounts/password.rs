@@ -30,10 +30,6 @@ impl Password {
         }
         Ok(Password(input.to_string()))
     }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
 }
 
 fn argon2() -> Argon2<'static> {

@@ -247,23 +247,30 @@ fn validate(f: &ClassForm, errors: &mut FieldErrors) -> Option<ValidClass> {
     })
 }
 
+/// Binds a class's nine columns, in the order `$1..$9` of the INSERT and the UPDATE below.
+macro_rules! bind_class {
+    ($q:expr, $c:expr) => {{
+        let c: &ValidClass = $c;
+        $q.bind(c.course_id)
+            .bind(c.name.clone())
+            .bind(c.starts_on)
+            .bind(c.ends_on)
+            .bind(c.enrol_opens_at)
+            .bind(c.enrol_closes_at)
+            .bind(c.seats)
+            .bind(c.department_id)
+            .bind(c.institution_id)
+    }};
+}
+
 /// Inserts a class and returns its id.
 pub async fn insert(db: &crate::db::Db, c: &ValidClass) -> Result<i64, sqlx::Error> {
     with_db!(db, |p| {
-        sqlx::query_scalar(
+        bind_class!(sqlx::query_scalar(
         "INSERT INTO classes (course_id, name, starts_on, ends_on, enrol_opens_at, enrol_closes_at, seats, seats_taken,
                               department_id, institution_id, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9, $10) RETURNING id"
-    )
-    .bind(c.course_id)
-    .bind(&c.name)
-    .bind(c.starts_on)
-    .bind(c.ends_on)
-    .bind(c.enrol_opens_at)
-    .bind(c.enrol_closes_at)
-    .bind(c.seats)
-    .bind(c.department_id)
-    .bind(c.institution_id)
+    ), c)
     .bind(now())
     .fetch_one(p)
     .await
@@ -311,20 +318,11 @@ pub async fn update(
     let mut errors = FieldErrors::default();
     if let Some(c) = validate(&form, &mut errors) {
         let res = with_db!(&state.db, |p| {
-            sqlx::query(
+            bind_class!(sqlx::query(
             "UPDATE classes SET course_id = $1, name = $2, starts_on = $3, ends_on = $4, enrol_opens_at = $5,
                     enrol_closes_at = $6, seats = $7, department_id = $8, institution_id = $9
              WHERE id = $10"
-        )
-        .bind(c.course_id)
-        .bind(&c.name)
-        .bind(c.starts_on)
-        .bind(c.ends_on)
-        .bind(c.enrol_opens_at)
-        .bind(c.enrol_closes_at)
-        .bind(c.seats)
-        .bind(c.department_id)
-        .bind(c.institution_id)
+        ), &c)
         .bind(id)
         .execute(p)
         .await
@@ -343,15 +341,10 @@ pub async fn update(
                 };
                 return Ok(redirect_with_notice("/admin/comisiones", &msg));
             }
-            Err(e)
-                if is_constraint(&e, "classes_seats_taken_check")
-                    || is_constraint(&e, "CHECK constraint failed") =>
-            {
-                errors.add(
-                    "seats",
-                    "No podés bajar los cupos por debajo de las personas ya inscriptas.",
-                )
-            }
+            Err(e) if is_constraint(&e, "classes_seats_taken_check") => errors.add(
+                "seats",
+                "No podés bajar los cupos por debajo de las personas ya inscriptas.",
+            ),
             Err(e) => return Err(e.into()),
         }
     }

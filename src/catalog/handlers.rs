@@ -8,7 +8,7 @@ use axum::{
 
 use crate::{
     catalog::queries::{self, ClassInfo, Competency, Course, CourseCard, Filters, OutlineLesson},
-    enrolment::queries::{self as enrol, MyEnrolment},
+    enrolment::queries::{self as enrol, EnrolmentSummary},
     people::territory::{self, Department},
     web::{
         error::{AppError, AppResult},
@@ -62,7 +62,7 @@ pub async fn catalogue(
 /// A class on the course page, with this user's enrolment in it.
 pub struct ClassRow {
     pub class: ClassInfo,
-    pub mine: Option<MyEnrolment>,
+    pub mine: Option<EnrolmentSummary>,
 }
 
 impl ClassRow {
@@ -97,7 +97,10 @@ pub async fn course(
     let person_id = ctx.user.0.as_ref().map(|u| u.person_id).unwrap_or(0);
     let lessons = queries::outline(&state.db, course.id, person_id).await?;
     let mine = if person_id > 0 {
-        enrol::mine_for_course(&state.db, person_id, course.id).await?
+        let all = enrol::summaries(&state.db, person_id).await?;
+        all.into_iter()
+            .filter(|e| e.course_slug == course.slug)
+            .collect()
     } else {
         vec![]
     };

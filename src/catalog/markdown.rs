@@ -3,7 +3,7 @@
 
 use std::{collections::HashSet, sync::LazyLock};
 
-use pulldown_cmark::{CowStr, Event, HeadingLevel, Options, Parser, Tag, TagEnd, html};
+use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, TagEnd, html};
 
 fn options() -> Options {
     Options::ENABLE_TABLES
@@ -104,24 +104,6 @@ pub fn image_urls(markdown: &str) -> Vec<String> {
             _ => None,
         })
         .collect()
-}
-
-/// The text of the first level-1 heading, if any (unused headings are fine).
-pub fn first_h1(markdown: &str) -> Option<String> {
-    let mut in_h1 = false;
-    let mut text = String::new();
-    for e in Parser::new_ext(markdown, options()) {
-        match e {
-            Event::Start(Tag::Heading {
-                level: HeadingLevel::H1,
-                ..
-            }) => in_h1 = true,
-            Event::End(TagEnd::Heading(HeadingLevel::H1)) => return Some(text),
-            Event::Text(t) if in_h1 => text.push_str(&t),
-            _ => {}
-        }
-    }
-    None
 }
 
 #[cfg(test)]

@@ -248,55 +248,6 @@ pub async fn fill_from_waitlist(db: &Db, class_id: i64) -> Result<u64, sqlx::Err
     }
 }
 
-/// A person's enrolment in one class, with their waitlist position.
-#[derive(Clone, Debug, sqlx::FromRow)]
-pub struct MyEnrolment {
-    pub class_id: i64,
-    pub status: String,
-    pub position: i64,
-}
-
-impl MyEnrolment {
-    pub fn status(&self) -> EnrolmentStatus {
-        EnrolmentStatus::parse(&self.status)
-    }
-    /// Confirmed or completed: may study the lessons.
-    pub fn is_active(&self) -> bool {
-        matches!(
-            self.status(),
-            EnrolmentStatus::Confirmed | EnrolmentStatus::Completed
-        )
-    }
-    pub fn is_waitlisted(&self) -> bool {
-        self.status() == EnrolmentStatus::Waitlisted
-    }
-    pub fn is_withdrawn(&self) -> bool {
-        self.status() == EnrolmentStatus::Withdrawn
-    }
-    pub fn label(&self) -> &'static str {
-        self.status().label()
-    }
-}
-
-const MINE: &str = "SELECT e.class_id, e.status,
-        (SELECT COUNT(*) FROM enrolments w WHERE w.class_id = e.class_id AND w.status = 'waitlisted'
-           AND (w.queued_at < e.queued_at OR (w.queued_at = e.queued_at AND w.id <= e.id))) AS position
-   FROM enrolments e JOIN classes k ON k.id = e.class_id";
-
-/// This person's enrolments in the classes of a course.
-pub async fn mine_for_course(
-    db: &Db,
-    person_id: i64,
-    course_id: i64,
-) -> Result<Vec<MyEnrolment>, sqlx::Error> {
-    let sql = format!("{MINE} WHERE e.person_id = $1 AND k.course_id = $2");
-    with_db!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
-        .bind(person_id)
-        .bind(course_id)
-        .fetch_all(p)
-        .await)
-}
-
 /// A person's enrolments across courses, with progress, for `/mi-aula` and profiles.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct EnrolmentSummary {
@@ -318,8 +269,12 @@ impl EnrolmentSummary {
     pub fn is_waitlisted(&self) -> bool {
         self.status == "waitlisted"
     }
+    /// Confirmed or completed: may study the lessons.
     pub fn is_active(&self) -> bool {
         self.status == "confirmed" || self.status == "completed"
+    }
+    pub fn is_withdrawn(&self) -> bool {
+        self.status == "withdrawn"
     }
     pub fn percent(&self) -> i64 {
         if self.lessons_total == 0 {

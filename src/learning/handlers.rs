@@ -39,17 +39,17 @@ async fn load(
     user: &CurrentUser,
     slug: &str,
     key: &str,
-) -> AppResult<LessonView> {
+) -> AppResult<(LessonView, i64)> {
     let view = queries::lesson_view(&state.db, slug, key, user.person_id)
         .await?
         .ok_or(AppError::NotFound)?;
-    if view.class_id.is_none() {
+    let Some(class_id) = view.class_id else {
         return Err(AppError::Conflict(format!(
             "Para ver las lecciones de «{}» tenés que estar inscripto/a en una comisión. Inscribite desde la página del curso.",
             view.course_title
         )));
-    }
-    Ok(view)
+    };
+    Ok((view, class_id))
 }
 
 /// `GET /cursos/{slug}/lecciones/{key}`: only for learners enrolled (confirmed) in a class.
@@ -59,12 +59,9 @@ pub async fn lesson(
     User(user): User,
     Path((slug, key)): Path<(String, String)>,
 ) -> AppResult<Response> {
-    let view = load(&state, &user, &slug, &key).await?;
-    if let Some(class_id) = view.class_id {
-        queries::touch_if_stale(&state.db, class_id, user.person_id, view.last_activity_at).await?;
-    }
-    let outline = catalog::outline(&state.db, view.course_id, user.person_id).await?;
-    let lesson = view;
+    let (lesson, class_id) = load(&state, &user, &slug, &key).await?;
+    queries::touch_if_stale(&state.db, class_id, user.person_id, lesson.last_activity_at).await?;
+    let outline = catalog::outline(&state.db, lesson.course_id, user.person_id).await?;
     let idx = outline.iter().position(|l| l.id == lesson.id).unwrap_or(0);
     let prev = idx.checked_sub(1).and_then(|i| outline.get(i)).cloned();
     let next = outline.get(idx + 1).cloned();
@@ -93,8 +90,7 @@ pub async fn complete(
     User(user): User,
     Path((slug, key)): Path<(String, String)>,
 ) -> AppResult<Response> {
-    let lesson = load(&state, &user, &slug, &key).await?;
-    let class_id = lesson.class_id.unwrap_or_default();
+    let (lesson, class_id) = load(&state, &user, &slug, &key).await?;
     queries::mark_done(&state.db, user.person_id, lesson.id).await?;
     queries::touch(&state.db, class_id, user.person_id).await?;
     let finished = queries::complete_if_met(&state.db, class_id, user.person_id).await?;

@@ -151,17 +151,19 @@ pub async fn edit_form(
         });
     }
     let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
-    let office = all(&state.db)
-        .await?
-        .into_iter()
-        .find(|o| o.id == id)
-        .ok_or(AppError::NotFound)?;
+    let (name, address): (String, String) = with_db!(&state.db, |p| sqlx::query_as(
+        "SELECT name, address FROM offices WHERE id = $1"
+    )
+    .bind(id)
+    .fetch_optional(p)
+    .await)?
+    .ok_or(AppError::NotFound)?;
     render(&OfficeFormPage {
-        page: ctx.page(format!("Oficina {}", office.name)),
+        page: ctx.page(format!("Oficina {name}")),
         office_id: Some(id),
         selected: department_ids(&state.db, id).await?,
-        office_name: office.name,
-        address: office.address,
+        office_name: name,
+        address,
         departments,
         errors: FieldErrors::default(),
     })

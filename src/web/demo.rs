@@ -53,10 +53,13 @@ pub async fn seed(db: &Db) -> anyhow::Result<()> {
         let pw = Password::parse(&pw_text).map_err(anyhow::Error::msg)?;
         let dni = Dni::parse("10000001").map_err(anyhow::Error::msg)?;
         let email = Email::parse("admin@aula.local").map_err(anyhow::Error::msg)?;
-        admin::create_admin(db, &dni, &email, &pw).await?;
+        // One hash for both demo accounts: they share the printed password.
+        let hash = password::hash(&tokio::sync::Semaphore::new(1), &pw).await?;
+        let admin_id =
+            admin::ensure_user(db, &dni, &email, "Administración", "Aula", &hash).await?;
+        admin::grant_admin(db, admin_id).await?;
         let teacher_dni = Dni::parse("10000002").map_err(anyhow::Error::msg)?;
         let teacher_email = Email::parse("docente@aula.local").map_err(anyhow::Error::msg)?;
-        let hash = password::hash(&tokio::sync::Semaphore::new(1), &pw).await?;
         admin::ensure_user(db, &teacher_dni, &teacher_email, "Docente", "Demo", &hash).await?;
         let banner = format!(
             "\n==============================================================\n  \
@@ -82,13 +85,13 @@ pub async fn seed(db: &Db) -> anyhow::Result<()> {
         .fetch_optional(p)
         .await
         })?;
-        let courses: Vec<(i64, String)> = with_db!(db, |p| sqlx::query_as(
-            "SELECT id, title FROM courses ORDER BY id"
+        let courses: Vec<i64> = with_db!(db, |p| sqlx::query_scalar(
+            "SELECT id FROM courses ORDER BY id"
         )
         .fetch_all(p)
         .await)?;
         let n = now();
-        for (course_id, _title) in courses {
+        for course_id in courses {
             let class_id = insert(
                 db,
                 &ValidClass {
