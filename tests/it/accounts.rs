@@ -395,6 +395,23 @@ async fn password_reset_by_emailed_link_works_once() {
         .await;
     assert!(resp.text().await.unwrap().contains("te enviamos un enlace"));
     let link = reset_link(&app);
+    // A mismatch is shown at the field and does not spend the link.
+    let resp = anon
+        .post(
+            &link,
+            &[
+                ("password", "otra-clave-789".into()),
+                ("password2", "otra-cosa".into()),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains(r#"id="password2-error""#)
+    );
     let resp = anon
         .post(
             &link,
@@ -634,9 +651,7 @@ async fn each_role_is_404_outside_its_own_area() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
     let class = app.class_of("atencion-al-cliente").await;
-    let office: i64 = app
-        .count("SELECT id FROM offices WHERE name = 'Oficina de Empleo Capital'")
-        .await;
+    let office = office(&app, "Oficina de Empleo Capital").await;
     admin
         .post(
             "/admin/instituciones",
@@ -647,26 +662,19 @@ async fn each_role_is_404_outside_its_own_area() {
     let operator = app.learner("30000011").await;
     let instructor = app.learner("30000012").await;
     let certifier = app.learner("30000013").await;
-    for (dni, role, scope) in [
-        ("30000011", "operator", format!("office:{office}")),
-        ("30000012", "instructor", format!("class:{class}")),
-        (
+    admin
+        .grant("30000011", "operator", &format!("office:{office}"))
+        .await;
+    admin
+        .grant("30000012", "instructor", &format!("class:{class}"))
+        .await;
+    admin
+        .grant(
             "30000013",
             "certifier",
-            format!("institution:{institution}"),
-        ),
-    ] {
-        let resp = admin
-            .post(
-                "/admin/roles",
-                &[("dni", dni.into()), ("role", role.into()), ("scope", scope)],
-            )
-            .await;
-        assert!(
-            resp.text().await.unwrap().contains("Rol asignado"),
-            "{role}"
-        );
-    }
+            &format!("institution:{institution}"),
+        )
+        .await;
     let roster = format!("/comisiones/{class}/participantes");
     let cases: [(&Browser, &[&str], &[&str]); 3] = [
         (

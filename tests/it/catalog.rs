@@ -6,7 +6,7 @@ use aula::{
     catalog::import::{load_dir, store},
     with_db,
 };
-use reqwest::{Client, StatusCode, redirect::Policy};
+use reqwest::StatusCode;
 
 const ATENCION: &str = "Atención al cliente";
 const HERRAMIENTAS: &str = "Herramientas digitales para la búsqueda de empleo";
@@ -15,26 +15,6 @@ const DESARROLLO: &str = "Desarrollo Económico Territorial con énfasis en el e
 // ---------------------------------------------------------------------------------------
 // Small helpers local to these tests
 // ---------------------------------------------------------------------------------------
-
-async fn department(app: &TestApp, name: &str) -> i64 {
-    with_db!(&app.db, |p| sqlx::query_scalar::<_, i64>(
-        "SELECT id FROM departments WHERE name = $1"
-    )
-    .bind(name)
-    .fetch_one(p)
-    .await)
-    .unwrap()
-}
-
-async fn course_id(app: &TestApp, slug: &str) -> i64 {
-    with_db!(&app.db, |p| sqlx::query_scalar::<_, i64>(
-        "SELECT id FROM courses WHERE slug = $1"
-    )
-    .bind(slug)
-    .fetch_one(p)
-    .await)
-    .unwrap()
-}
 
 /// Titles of the course cards on a catalogue page.
 fn card_titles(html: &str) -> Vec<String> {
@@ -74,10 +54,6 @@ fn sorted(v: &[&str]) -> Vec<String> {
     let mut v: Vec<String> = v.iter().map(|s| s.to_string()).collect();
     v.sort();
     v
-}
-
-fn enc(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 /// `datetime-local` value `days` from now.
@@ -122,14 +98,6 @@ fn set(form: &mut [(&'static str, String)], key: &str, value: &str) {
 
 async fn classes_count(app: &TestApp) -> i64 {
     app.count("SELECT COUNT(*) FROM classes").await
-}
-
-fn no_redirects(b: &Browser) -> Client {
-    Client::builder()
-        .cookie_provider(b.jar.clone())
-        .redirect(Policy::none())
-        .build()
-        .unwrap()
 }
 
 fn write(path: &Path, text: &str) {
@@ -1203,7 +1171,7 @@ async fn admin_pages_are_404_for_learners() {
 async fn admin_pages_send_anonymous_visitors_to_login() {
     let app = TestApp::spawn().await;
     let b = app.browser();
-    let client = no_redirects(&b);
+    let client = b.no_redirects();
     for path in ADMIN_PAGES {
         let resp = client.get(b.url(path)).send().await.unwrap();
         assert_eq!(resp.status(), StatusCode::SEE_OTHER, "{path}");
@@ -1224,4 +1192,89 @@ async fn admin_pages_send_anonymous_visitors_to_login() {
         assert_eq!(status, StatusCode::OK);
         assert!(html.contains("name=\"identifier\""), "{path}");
     }
+}
+
+#[tokio::test]
+async fn admin_reimports_courses_from_the_files_with_one_button() {
+    let root = tempfile::tempdir().unwrap();
+    let courses = root.path().join("courses");
+    write(
+        &courses.join("curso-prueba/course.toml"),
+        &course_toml("curso-prueba", "Curso de prueba", 100),
+    );
+    write(
+        &courses.join("curso-prueba/lessons/01-a.md"),
+        &lesson_md("a", "Lección original", 1, "Texto."),
+    );
+    let dir = courses.clone();
+    let app = TestApp::spawn_with(move |c| c.courses_dir = dir).await;
+    let admin = app.admin().await;
+
+    // Nothing changed: nothing is rewritten.
+    let html = admin
+        .post("/admin/cursos/importar", &[])
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("0 nuevos, 0 actualizados, 1 sin cambios"),
+        "{html}"
+    );
+
+    // An edited lesson shows after pressing the button.
+    write(
+        &courses.join("curso-prueba/lessons/01-a.md"),
+        &lesson_md("a", "Lección corregida", 1, "Texto."),
+    );
+    let html = admin
+        .post("/admin/cursos/importar", &[])
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("0 nuevos, 1 actualizados, 0 sin cambios"),
+        "{html}"
+    );
+    let (_, page) = admin.get_text("/cursos/curso-prueba").await;
+    assert!(page.contains("Lección corregida") && !page.contains("Lección original"));
+
+    // A broken course is reported with its file and line, and the rest still imports.
+    write(
+        &courses.join("roto/course.toml"),
+        "slug = \"roto\"\nmodality = 3\n",
+    );
+    write(
+        &courses.join("otro/course.toml"),
+        &course_toml("otro", "Otro curso", 100),
+    );
+    write(
+        &courses.join("otro/lessons/01-x.md"),
+        &lesson_md("x", "Lección X", 1, "Texto."),
+    );
+    let resp = admin.post("/admin/cursos/importar", &[]).await;
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+    let html = resp.text().await.unwrap();
+    assert!(
+        html.contains("roto") && html.contains("course.toml:"),
+        "{html}"
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM courses WHERE slug = 'roto'")
+            .await,
+        0
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM courses WHERE slug = 'otro'")
+            .await,
+        1
+    );
+
+    // Learners cannot press it.
+    let learner = app.learner("30555666").await;
+    assert_eq!(
+        learner.post("/admin/cursos/importar", &[]).await.status(),
+        StatusCode::NOT_FOUND
+    );
 }

@@ -5,6 +5,18 @@ use reqwest::StatusCode;
 
 use crate::helpers::*;
 
+/// A POST as the learner with session `cookie` would send it from the page (header token).
+async fn post_as(client: &reqwest::Client, url: &str, cookie: &str, csrf: &str) -> StatusCode {
+    client
+        .post(url)
+        .header("cookie", format!("{cookie}; aula_csrf={csrf}"))
+        .header("x-csrf-token", csrf)
+        .send()
+        .await
+        .expect("every request is answered")
+        .status()
+}
+
 /// Creates a class with `seats` seats, enrolment open now, for a demo course.
 async fn small_class(app: &TestApp, seats: i64) -> i64 {
     let course_id = app
@@ -237,14 +249,7 @@ async fn concurrent_enrolment_burst_never_oversells() {
             // Each learner sometimes double-clicks: the second request must change nothing.
             let mut codes = Vec::new();
             for _ in 0..2 {
-                let r = client
-                    .post(url.as_str())
-                    .header("cookie", format!("{cookie}; aula_csrf={csrf}"))
-                    .header("x-csrf-token", csrf.as_str())
-                    .send()
-                    .await
-                    .expect("every request is answered");
-                codes.push(r.status());
+                codes.push(post_as(&client, &url, &cookie, &csrf).await);
             }
             codes
         }));
@@ -293,14 +298,11 @@ async fn withdrawals_racing_enrolments_keep_the_books_straight() {
         let (_, cookie) = app
             .quick_user(&format!("{}", 41_000_000 + i), "Capital")
             .await;
-        let r = client
-            .post(format!("{}/comisiones/{class}/inscribirme", app.base))
-            .header("cookie", format!("{cookie}; aula_csrf={csrf}"))
-            .header("x-csrf-token", csrf.as_str())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let url = format!("{}/comisiones/{class}/inscribirme", app.base);
+        assert_eq!(
+            post_as(&client, &url, &cookie, &csrf).await,
+            StatusCode::SEE_OTHER
+        );
         first.push(cookie);
     }
     let mut newcomers = Vec::new();
@@ -319,14 +321,13 @@ async fn withdrawals_racing_enrolments_keep_the_books_straight() {
     {
         let (client, csrf, base) = (client.clone(), csrf.clone(), app.base.clone());
         tasks.push(tokio::spawn(async move {
-            client
-                .post(format!("{base}/comisiones/{class}/{action}"))
-                .header("cookie", format!("{cookie}; aula_csrf={csrf}"))
-                .header("x-csrf-token", csrf.as_str())
-                .send()
-                .await
-                .unwrap()
-                .status()
+            post_as(
+                &client,
+                &format!("{base}/comisiones/{class}/{action}"),
+                &cookie,
+                &csrf,
+            )
+            .await
         }));
     }
     for t in tasks {

@@ -236,6 +236,53 @@ impl TestApp {
     }
 }
 
+/// The id found by a one-parameter lookup (`SELECT id FROM ... WHERE x = $1`).
+async fn lookup(app: &TestApp, sql: &'static str, key: &str) -> Option<i64> {
+    with_db!(&app.db, |p| sqlx::query_scalar::<_, i64>(sql)
+        .bind(key)
+        .fetch_optional(p)
+        .await)
+    .unwrap()
+}
+
+pub async fn department(app: &TestApp, name: &str) -> i64 {
+    lookup(app, "SELECT id FROM departments WHERE name = $1", name)
+        .await
+        .expect("departamento")
+}
+
+pub async fn course_id(app: &TestApp, slug: &str) -> i64 {
+    lookup(app, "SELECT id FROM courses WHERE slug = $1", slug)
+        .await
+        .expect("curso")
+}
+
+pub async fn office(app: &TestApp, name: &str) -> i64 {
+    lookup(app, "SELECT id FROM offices WHERE name = $1", name)
+        .await
+        .expect("oficina")
+}
+
+pub async fn user_of(app: &TestApp, dni: &str) -> i64 {
+    lookup(
+        app,
+        "SELECT u.id FROM users u JOIN persons p ON p.id = u.person_id WHERE p.dni = $1",
+        dni,
+    )
+    .await
+    .expect("usuario")
+}
+
+/// The Persona with this DNI, if registered.
+pub async fn person_of(app: &TestApp, dni: &str) -> Option<i64> {
+    lookup(app, "SELECT id FROM persons WHERE dni = $1", dni).await
+}
+
+/// Percent-encodes a query-string value.
+pub fn enc(s: &str) -> String {
+    aula::web::text::url_encode(s)
+}
+
 /// A complete, valid registration form for a DNI (department Capital).
 pub fn registration(dni: &str) -> Vec<(&'static str, String)> {
     let d = Dni::parse(dni).unwrap();
@@ -330,6 +377,34 @@ impl Browser {
             .unwrap_or_else(|| panic!("departamento {name}"));
         let start = html[..end].rfind("value=\"").unwrap() + 7;
         html[start..].split('"').next().unwrap().to_string()
+    }
+
+    /// The same browser (cookies included) without following redirects.
+    pub fn no_redirects(&self) -> Client {
+        Client::builder()
+            .cookie_provider(self.jar.clone())
+            .redirect(Policy::none())
+            .build()
+            .unwrap()
+    }
+
+    /// Grants a role through the admin form (this browser is an admin), checking it worked.
+    pub async fn grant(&self, dni: &str, role: &str, scope: &str) {
+        let resp = self
+            .post(
+                "/admin/roles",
+                &[
+                    ("dni", dni.into()),
+                    ("role", role.into()),
+                    ("scope", scope.into()),
+                ],
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::OK, "otorgar {role} a {dni}");
+        assert!(
+            resp.text().await.unwrap().contains("Rol asignado."),
+            "otorgar {role} a {dni}"
+        );
     }
 
     pub async fn login(&self, identifier: &str, password: &str) -> reqwest::Response {

@@ -1,7 +1,7 @@
 use crate::helpers::*;
 
 use aula::with_db;
-use reqwest::{Client, StatusCode, redirect::Policy};
+use reqwest::StatusCode;
 
 const SLUG: &str = "herramientas-digitales-empleo";
 const KEYS: [&str; 5] = [
@@ -35,47 +35,13 @@ async fn complete(b: &Browser, key: &str) -> reqwest::Response {
         .await
 }
 
-async fn person_of(app: &TestApp, dni: &str) -> i64 {
-    with_db!(&app.db, |p| sqlx::query_scalar::<_, i64>(
-        "SELECT id FROM persons WHERE dni = $1"
-    )
-    .bind(dni)
-    .fetch_one(p)
-    .await)
-    .unwrap()
-}
-
 async fn progress_rows(app: &TestApp, dni: &str) -> i64 {
-    let person = person_of(app, dni).await;
+    let person = person_of(app, dni).await.unwrap();
     app.scalar_i64(
         "SELECT COUNT(*) FROM lesson_progress WHERE person_id = $1",
         person,
     )
     .await
-}
-
-/// Grants a role through the admin form, as an administrator would.
-async fn grant(admin: &Browser, dni: &str, role: &str, scope: &str) {
-    let resp = admin
-        .post(
-            "/admin/roles",
-            &[
-                ("dni", dni.into()),
-                ("role", role.into()),
-                ("scope", scope.into()),
-            ],
-        )
-        .await;
-    assert_eq!(resp.status(), StatusCode::OK, "otorgar {role} a {dni}");
-    assert!(resp.text().await.unwrap().contains("Rol asignado."));
-}
-
-fn no_redirects(b: &Browser) -> Client {
-    Client::builder()
-        .cookie_provider(b.jar.clone())
-        .redirect(Policy::none())
-        .build()
-        .unwrap()
 }
 
 /// The table row of the roster that mentions this DNI.
@@ -294,7 +260,7 @@ async fn learners_not_enrolled_or_waitlisted_cannot_open_lessons() {
 async fn anonymous_visitors_are_sent_to_login_from_lessons() {
     let app = TestApp::spawn().await;
     let b = app.browser();
-    let client = no_redirects(&b);
+    let client = b.no_redirects();
     let resp = client
         .get(b.url(&lesson_path(KEYS[0])))
         .send()
@@ -313,7 +279,8 @@ async fn anonymous_visitors_are_sent_to_login_from_lessons() {
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("name=\"identifier\""));
     // Posting a completion anonymously does not record anything either.
-    let resp = no_redirects(&b)
+    let resp = b
+        .no_redirects()
         .post(b.url(&format!("{}/completar", lesson_path(KEYS[0]))))
         .form(&[("csrf", b.csrf().await)])
         .send()
@@ -329,7 +296,9 @@ async fn instructor_sees_roster_with_progress_and_downloads_it_as_csv() {
     let admin = app.admin().await;
     let class = app.class_of(SLUG).await;
     let teacher = app.learner("31000020").await;
-    grant(&admin, "31000020", "instructor", &format!("class:{class}")).await;
+    admin
+        .grant("31000020", "instructor", &format!("class:{class}"))
+        .await;
 
     let busy = app.learner("31000021").await;
     enrol(&busy, class).await;
@@ -428,13 +397,9 @@ async fn roster_is_404_for_learners_and_for_instructors_of_other_classes() {
     let learner = app.learner("31000030").await;
     enrol(&learner, class).await;
     let other_teacher = app.learner("31000031").await;
-    grant(
-        &admin,
-        "31000031",
-        "instructor",
-        &format!("class:{other_class}"),
-    )
-    .await;
+    admin
+        .grant("31000031", "instructor", &format!("class:{other_class}"))
+        .await;
 
     for path in [
         format!("/comisiones/{class}/participantes"),

@@ -88,7 +88,7 @@ async fn pages_carry_security_headers_and_a_cache_busted_stylesheet() {
 }
 
 /// Compressed size of a page plus the stylesheet it loads.
-async fn page_weight(app: &TestApp, b: &Browser, path: &str) -> usize {
+async fn page_weight(b: &Browser, path: &str) -> usize {
     let gz = |url: String| {
         let client = b.client.clone();
         async move {
@@ -105,7 +105,6 @@ async fn page_weight(app: &TestApp, b: &Browser, path: &str) -> usize {
     let html = b.get(path).await.text().await.unwrap();
     let start = html.find("/static/app.").unwrap();
     let css = &html[start..start + html[start..].find('"').unwrap()];
-    let _ = app;
     gz(b.url(path)).await + gz(b.url(css)).await
 }
 
@@ -122,7 +121,7 @@ async fn learner_pages_weigh_under_60_kb_compressed_with_everything_they_load() 
         "/cursos/herramientas-digitales-empleo/lecciones/armar-tu-cv",
         "/mi-aula",
     ] {
-        let w = page_weight(&app, &b, path).await;
+        let w = page_weight(&b, path).await;
         assert!(w < 60 * 1024, "{path} weighs {w} bytes");
         // Images and the video are loaded lazily by the browser; they are media, budgeted apart.
     }
@@ -152,27 +151,26 @@ async fn cli_help_lists_the_subcommands() {
 #[tokio::test]
 async fn cli_admin_create_reads_the_password_from_stdin_and_can_log_in() {
     use std::io::Write;
-    if postgres() {
-        // The CLI path is the same code on both backends; this test drives the SQLite file.
-        return;
+    // The command works on the same database as a running app (SQLite file or PostgreSQL).
+    let app = TestApp::spawn().await;
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_aula"));
+    cmd.args([
+        "admin",
+        "create",
+        "--dni",
+        "25111222",
+        "--email",
+        "root@aula.test",
+        "--data-dir",
+    ])
+    .arg(&app.config.data_dir)
+    .env_remove("DATABASE_URL")
+    .stdin(std::process::Stdio::piped())
+    .stdout(std::process::Stdio::piped());
+    if let Some(url) = &app.config.database_url {
+        cmd.env("DATABASE_URL", url);
     }
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_aula"))
-        .args([
-            "admin",
-            "create",
-            "--dni",
-            "25111222",
-            "--email",
-            "root@aula.test",
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .env_remove("DATABASE_URL")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = cmd.spawn().unwrap();
     child
         .stdin
         .take()
@@ -185,11 +183,6 @@ async fn cli_admin_create_reads_the_password_from_stdin_and_can_log_in() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    let app = TestApp::spawn_with(|c| {
-        c.data_dir = dir.path().to_path_buf();
-        c.database_url = None;
-    })
-    .await;
     let b = app.browser();
     let resp = b.login("root@aula.test", "muy-secreta-123").await;
     assert_eq!(resp.status(), StatusCode::OK);

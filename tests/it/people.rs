@@ -8,46 +8,6 @@ use reqwest::StatusCode;
 
 const OPERATOR_DNI: &str = "32000001";
 
-async fn department(app: &TestApp, name: &str) -> i64 {
-    with_db!(&app.db, |p| sqlx::query_scalar::<_, i64>(
-        "SELECT id FROM departments WHERE name = $1"
-    )
-    .bind(name)
-    .fetch_one(p)
-    .await)
-    .unwrap()
-}
-
-async fn office(app: &TestApp, name: &str) -> i64 {
-    with_db!(&app.db, |p| sqlx::query_scalar::<_, i64>(
-        "SELECT id FROM offices WHERE name = $1"
-    )
-    .bind(name)
-    .fetch_one(p)
-    .await)
-    .unwrap()
-}
-
-async fn user_of(app: &TestApp, dni: &str) -> i64 {
-    with_db!(&app.db, |p| sqlx::query_scalar::<_, i64>(
-        "SELECT u.id FROM users u JOIN persons p ON p.id = u.person_id WHERE p.dni = $1"
-    )
-    .bind(dni)
-    .fetch_one(p)
-    .await)
-    .unwrap()
-}
-
-async fn person_of(app: &TestApp, dni: &str) -> Option<i64> {
-    with_db!(&app.db, |p| sqlx::query_scalar::<_, i64>(
-        "SELECT id FROM persons WHERE dni = $1"
-    )
-    .bind(dni)
-    .fetch_optional(p)
-    .await)
-    .unwrap()
-}
-
 fn cuil(prefix: &str, dni: &str) -> Cuil {
     Cuil::for_dni(prefix, &Dni::parse(dni).unwrap())
         .unwrap_or_else(|| panic!("CUIL {prefix} para {dni}"))
@@ -57,18 +17,7 @@ fn cuil(prefix: &str, dni: &str) -> Cuil {
 async fn operator(app: &TestApp, admin: &Browser, dni: &str, office_of: &str) -> Browser {
     let b = app.learner(dni).await;
     let id = office(app, &format!("Oficina de Empleo {office_of}")).await;
-    let resp = admin
-        .post(
-            "/admin/roles",
-            &[
-                ("dni", dni.into()),
-                ("role", "operator".into()),
-                ("scope", format!("office:{id}")),
-            ],
-        )
-        .await;
-    assert_eq!(resp.status(), StatusCode::OK);
-    assert!(resp.text().await.unwrap().contains("Rol asignado."));
+    admin.grant(dni, "operator", &format!("office:{id}")).await;
     b
 }
 
@@ -112,10 +61,6 @@ async fn office_registers(op: &Browser, form: &[(&'static str, String)]) -> i64 
 
 fn rows_listed(html: &str) -> usize {
     html.matches("<tr><td><a href=\"/oficina/personas/").count()
-}
-
-fn enc(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 #[tokio::test]
@@ -566,17 +511,9 @@ async fn admin_creates_an_office_covering_two_departments() {
 
     // An operator of the new office serves both departments.
     let op = app.learner("38000001").await;
-    let resp = admin
-        .post(
-            "/admin/roles",
-            &[
-                ("dni", "38000001".into()),
-                ("role", "operator".into()),
-                ("scope", format!("office:{id}")),
-            ],
-        )
+    admin
+        .grant("38000001", "operator", &format!("office:{id}"))
         .await;
-    assert_eq!(resp.status(), StatusCode::OK);
     let (_, html) = op.get_text("/oficina/personas/nueva").await;
     assert!(html.contains(">Monteros</option>") && html.contains(">Simoca</option>"));
     assert!(!html.contains(">Capital</option>"));
@@ -651,4 +588,68 @@ async fn office_form_without_departments_is_422_and_creates_nothing() {
             .contains("id=\"name-error\">Escribí el nombre de la oficina")
     );
     assert_eq!(app.count("SELECT COUNT(*) FROM offices").await, offices);
+}
+
+#[tokio::test]
+async fn admin_edits_an_office_name_and_territory() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let id = office(&app, "Oficina de Empleo Lules").await;
+    let (lules, famailla) = (
+        department(&app, "Lules").await,
+        department(&app, "Famaillá").await,
+    );
+    let (status, html) = admin.get_text(&format!("/admin/oficinas/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("value=\"Oficina de Empleo Lules\"")
+            && html.contains(&format!("value=\"{lules}\" checked>"))
+    );
+
+    let resp = admin
+        .post(
+            &format!("/admin/oficinas/{id}"),
+            &office_form("Oficina Lules y Famaillá", &[lules, famailla]),
+        )
+        .await;
+    assert!(resp.text().await.unwrap().contains("Oficina guardada."));
+    let covered = app
+        .scalar_i64(
+            "SELECT COUNT(*) FROM office_departments WHERE office_id = $1",
+            id,
+        )
+        .await;
+    assert_eq!(covered, 2);
+    assert_eq!(
+        office(&app, "Oficina Lules y Famaillá").await,
+        id,
+        "same office, renamed"
+    );
+
+    // Taking another office's name is refused at the field and changes nothing.
+    let resp = admin
+        .post(
+            &format!("/admin/oficinas/{id}"),
+            &office_form("Oficina de Empleo Capital", &[lules]),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("Ya existe una oficina con ese nombre")
+    );
+    assert_eq!(
+        app.scalar_i64(
+            "SELECT COUNT(*) FROM office_departments WHERE office_id = $1",
+            id
+        )
+        .await,
+        2
+    );
+    assert_eq!(
+        admin.get("/admin/oficinas/999999").await.status(),
+        StatusCode::NOT_FOUND
+    );
 }
