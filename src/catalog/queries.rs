@@ -56,24 +56,25 @@ pub async fn search(db: &Db, f: &Filters) -> Result<Vec<CourseCard>, sqlx::Error
     let dept: i64 = f.departamento.parse().unwrap_or(0);
     with_db!(db, |p| {
         sqlx::query_as(
-        "SELECT c.id, c.slug, c.title, c.summary, c.category, c.hours, c.modality, c.cover,
-                (SELECT COUNT(*) FROM classes k WHERE k.course_id = c.id AND k.enrol_closes_at > $6) AS open_classes
+            "SELECT c.id, c.slug, c.title, c.summary, c.category, c.hours, c.modality, c.cover,
+                (SELECT COUNT(*) FROM classes k WHERE k.course_id = c.id
+                   AND k.enrol_opens_at <= $6 AND k.enrol_closes_at > $6) AS open_classes
          FROM courses c
          WHERE ($1 = '' OR c.search_text LIKE $2 ESCAPE '\\')
            AND ($3 = '' OR c.category = $3)
            AND ($4 = '' OR c.modality = $4)
            AND ($5 = 0 OR EXISTS (SELECT 1 FROM classes k WHERE k.course_id = c.id
                                   AND (k.department_id = $5 OR k.department_id IS NULL)))
-         ORDER BY c.title"
-    )
-    .bind(&q)
-    .bind(like_pattern(&q))
-    .bind(&f.categoria)
-    .bind(&f.modalidad)
-    .bind(dept)
-    .bind(now())
-    .fetch_all(p)
-    .await
+         ORDER BY c.title",
+        )
+        .bind(&q)
+        .bind(like_pattern(&q))
+        .bind(&f.categoria)
+        .bind(&f.modalidad)
+        .bind(dept)
+        .bind(now())
+        .fetch_all(p)
+        .await
     })
 }
 

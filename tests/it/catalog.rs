@@ -1278,3 +1278,25 @@ async fn admin_reimports_courses_from_the_files_with_one_button() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn catalogue_says_enrolment_is_open_only_while_a_window_is_open() {
+    let app = TestApp::spawn().await;
+    let open_badges = |html: &str| html.matches("Inscripción abierta").count();
+    let (_, html) = app.browser().get_text("/cursos").await;
+    assert_eq!(open_badges(&html), 3);
+    // Atención's only class opens next week: not open yet.
+    let class = app.class_of("atencion-al-cliente").await;
+    let next_week = chrono::Utc::now() + chrono::Duration::days(7);
+    with_db!(&app.db, |p| sqlx::query(
+        "UPDATE classes SET enrol_opens_at = $1 WHERE id = $2"
+    )
+    .bind(next_week)
+    .bind(class)
+    .execute(p)
+    .await
+    .map(|_| ()))
+    .unwrap();
+    let (_, html) = app.browser().get_text("/cursos").await;
+    assert_eq!(open_badges(&html), 2, "{html}");
+}
