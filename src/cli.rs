@@ -1,6 +1,6 @@
 //! The command line: `aula serve`, `aula migrate`, `aula import-courses`, `aula admin create`.
 
-use std::{io::Read, path::PathBuf, process::ExitCode};
+use std::{io::Read, path::PathBuf, process::ExitCode, time::Duration};
 
 use clap::{Args, Parser, Subcommand};
 
@@ -10,7 +10,7 @@ use crate::{
     catalog::import,
     db::Db,
     people::domain::{Dni, Email},
-    web::config::FileConfig,
+    web::config::{DEFAULT_QUIZ_GRACE_SECONDS, DEFAULT_QUIZ_SWEEP_SECONDS, FileConfig},
 };
 
 /// Aula: el aula virtual de Tucumán Capacita.
@@ -155,7 +155,29 @@ pub fn config(common: &Common, serve: &ServeArgs) -> anyhow::Result<Config> {
             .or(file.mail_from)
             .unwrap_or_else(|| "Aula Tucumán Capacita <no-responder@aula.local>".into()),
         demo: !demo_off,
+        quiz_grace: Duration::from_secs(
+            env_u64("AULA_QUIZ_GRACE_SECONDS")?
+                .or(file.quiz_grace_seconds)
+                .unwrap_or(DEFAULT_QUIZ_GRACE_SECONDS),
+        ),
+        quiz_sweep: Duration::from_secs(
+            env_u64("AULA_QUIZ_SWEEP_SECONDS")?
+                .or(file.quiz_sweep_seconds)
+                .unwrap_or(DEFAULT_QUIZ_SWEEP_SECONDS)
+                .max(1),
+        ),
     })
+}
+
+fn env_u64(name: &str) -> anyhow::Result<Option<u64>> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            v.parse()
+                .map_err(|_| anyhow::anyhow!("{name} debe ser un número entero de segundos: {v}"))
+        })
+        .transpose()
 }
 
 /// Runs the chosen subcommand and maps failure to exit status 1.

@@ -291,6 +291,7 @@ fn parse_question(
         format,
         kind,
         general_feedback,
+        rubric: None,
     };
     // The id is assigned by the caller; validate with a placeholder so it is not reported.
     let check = Question {

@@ -1,18 +1,66 @@
-//! Assessment: quizzes and question banks.
+//! Assessment: question banks, quizzes, attempts, grading and the gradebook.
 //!
-//! This is the pure domain core, with no I/O, database or HTTP: the question model and its
-//! validation rules ([`question`]), automatic grading of learners' responses ([`grading`]) and the
-//! import of question banks written in Moodle's GIFT format ([`gift`]), which is what our
-//! instructors already have.
-//!
-//! Routes, storage (banks, quizzes, attempts) and the instructors' grading queue for essays come
-//! later and build on these types; nothing here depends on the rest of the crate, so it can be
-//! tested in isolation.
+//! The pure core has no I/O: the question model and its validation ([`question`]), automatic
+//! grading ([`grading`]), Moodle GIFT import ([`gift`]), and drawing an attempt's questions
+//! ([`draw`]). Around it: quizzes and banks as course files ([`files`], stored by [`store`]),
+//! the attempt lifecycle settled in the database ([`attempts`]), the background closer of
+//! overdue attempts ([`closer`]), results for instructors ([`results`]) and the pages.
 //!
 //! Grading works with *fractions* in `0.0..=1.0` of a question's value; turning a fraction into
 //! points is [`grading::score`]'s job, so the same question can be worth different points in
 //! different quizzes.
 
+pub mod attempts;
+pub mod closer;
+pub mod draw;
+pub mod files;
 pub mod gift;
 pub mod grading;
+pub mod handlers;
+pub mod instructor;
 pub mod question;
+pub mod results;
+pub mod store;
+pub mod view;
+
+use axum::{
+    Router,
+    routing::{get, post},
+};
+
+use crate::web::state::AppState;
+
+/// Routes of this module.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/cursos/{slug}/evaluaciones/{key}", get(handlers::quiz))
+        .route(
+            "/cursos/{slug}/evaluaciones/{key}/comenzar",
+            post(handlers::start),
+        )
+        .route(
+            "/intentos/{id}",
+            get(handlers::attempt).post(handlers::answer),
+        )
+        .route("/intentos/{id}/guardar", post(handlers::autosave))
+        .route("/intentos/{id}/resumen", get(handlers::summary))
+        .route("/intentos/{id}/entregar", post(handlers::submit))
+        .route("/intentos/{id}/resultado", get(handlers::result))
+        .route(
+            "/comisiones/{id}/calificaciones",
+            get(instructor::gradebook),
+        )
+        .route(
+            "/comisiones/{id}/calificaciones.csv",
+            get(instructor::gradebook_csv),
+        )
+        .route("/comisiones/{id}/corregir", get(instructor::queue))
+        .route(
+            "/comisiones/{id}/corregir/{attempt}/{slot}",
+            post(instructor::grade),
+        )
+        .route(
+            "/comisiones/{id}/evaluaciones/{quiz}/estadisticas",
+            get(instructor::statistics),
+        )
+}

@@ -44,6 +44,9 @@ pub struct Question {
     /// Feedback shown to every learner after answering, whatever the answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub general_feedback: Option<String>,
+    /// For essays: what the instructor should look for (shown only to graders).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rubric: Option<String>,
 }
 
 /// An option of a single- or multiple-choice question.
@@ -149,6 +152,20 @@ impl QuestionKind {
     /// Whether responses are graded on submission (everything but essays).
     pub fn is_auto_graded(&self) -> bool {
         !matches!(self, QuestionKind::Essay)
+    }
+
+    /// The kind's code, as written in bank files and stored in the database.
+    pub fn code(&self) -> &'static str {
+        match self {
+            QuestionKind::SingleChoice { .. } => "single_choice",
+            QuestionKind::MultipleChoice { .. } => "multiple_choice",
+            QuestionKind::TrueFalse { .. } => "true_false",
+            QuestionKind::ShortAnswer { .. } => "short_answer",
+            QuestionKind::Numeric { .. } => "numeric",
+            QuestionKind::Matching { .. } => "matching",
+            QuestionKind::Ordering { .. } => "ordering",
+            QuestionKind::Essay => "essay",
+        }
     }
 
     /// The kind's name as instructors know it, for listings and messages.
@@ -367,6 +384,7 @@ mod tests {
             format: TextFormat::Markdown,
             kind,
             general_feedback: None,
+            rubric: None,
         }
     }
 

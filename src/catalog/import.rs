@@ -14,10 +14,17 @@ use std::{
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::{catalog::markdown, db::Db, web::text::fold, web::time::now, with_db};
+use crate::{
+    assessment::files::{self as assessment_files, CourseAssessments},
+    catalog::markdown,
+    db::Db,
+    web::text::fold,
+    web::time::now,
+    with_db,
+};
 
 /// Bump when rendering changes, so stored HTML is regenerated on the next import.
-const RENDER_VERSION: &str = "1";
+const RENDER_VERSION: &str = "2";
 
 /// One problem in a course folder.
 #[derive(Clone, Debug)]
@@ -66,6 +73,17 @@ struct CompetencyToml {
 #[serde(deny_unknown_fields)]
 struct CompletionToml {
     min_lessons_percent: i64,
+    /// "Pass quiz X with at least N%": every rule must hold to complete the course.
+    #[serde(default)]
+    quizzes: Vec<QuizRuleToml>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QuizRuleToml {
+    quiz: String,
+    #[serde(default)]
+    min_percent: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -94,6 +112,7 @@ pub struct CourseFile {
     pub competencies: Vec<(String, String)>,
     pub min_lessons_percent: i64,
     pub lessons: Vec<LessonFile>,
+    pub assessments: CourseAssessments,
     pub content_hash: String,
 }
 
@@ -115,12 +134,12 @@ pub struct Parsed {
     pub errors: Vec<ImportError>,
 }
 
-fn line_of_offset(text: &str, offset: usize) -> usize {
+pub(crate) fn line_of_offset(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
 /// Line where `key = ...` is first written, to point at semantic errors.
-fn line_of_key(text: &str, key: &str) -> Option<usize> {
+pub(crate) fn line_of_key(text: &str, key: &str) -> Option<usize> {
     text.lines()
         .position(|l| {
             let t = l.trim_start();
@@ -130,7 +149,7 @@ fn line_of_key(text: &str, key: &str) -> Option<usize> {
         .map(|i| i + 1)
 }
 
-fn valid_slug(s: &str) -> bool {
+pub(crate) fn valid_slug(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 80
         && s.bytes()
@@ -304,6 +323,40 @@ pub fn load_course(folder: &Path, media_dir: &Path) -> Result<CourseFile, Vec<Im
         }
     }
     let lessons = load_lessons(folder, media_dir, &mut errors, &mut hasher);
+    let mut assessments = assessment_files::load(folder, &mut errors, &mut hasher);
+    let mut ruled = HashSet::new();
+    for rule in &course.completion.quizzes {
+        match assessments.quizzes.iter_mut().find(|q| q.key == rule.quiz) {
+            Some(quiz) => {
+                let percent = rule.min_percent.unwrap_or(quiz.passing_percent);
+                if !(0..=100).contains(&percent) {
+                    err(
+                        &mut errors,
+                        "min_percent",
+                        "«min_percent» debe estar entre 0 y 100".into(),
+                    );
+                } else if !ruled.insert(rule.quiz.clone()) {
+                    err(
+                        &mut errors,
+                        "quiz",
+                        format!(
+                            "la evaluación «{}» está dos veces en [completion]",
+                            rule.quiz
+                        ),
+                    );
+                }
+                quiz.completion_percent = Some(percent);
+            }
+            None => err(
+                &mut errors,
+                "quiz",
+                format!(
+                    "la regla de aprobación nombra la evaluación «{}», que no existe en quizzes/",
+                    rule.quiz
+                ),
+            ),
+        }
+    }
     if lessons.is_empty() && errors.is_empty() {
         errors.push(ImportError {
             file: folder.join("lessons"),
@@ -331,6 +384,7 @@ pub fn load_course(folder: &Path, media_dir: &Path) -> Result<CourseFile, Vec<Im
             .collect(),
         min_lessons_percent: course.completion.min_lessons_percent,
         lessons,
+        assessments,
         content_hash: hasher
             .finalize()
             .iter()
@@ -597,6 +651,7 @@ async fn store_one(db: &Db, c: &CourseFile) -> Result<(), sqlx::Error> {
             .execute(&mut *tx)
             .await?;
         }
+        crate::assessment::store::store_assessments!(tx, course_id, c.assessments);
         tx.commit().await
     })
 }

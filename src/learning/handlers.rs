@@ -120,7 +120,11 @@ pub struct RosterPage {
 }
 
 /// The class, if this user teaches it or is an admin; 404 otherwise.
-async fn taught_class(state: &AppState, user: &CurrentUser, class_id: i64) -> AppResult<ClassInfo> {
+pub(crate) async fn taught_class(
+    state: &AppState,
+    user: &CurrentUser,
+    class_id: i64,
+) -> AppResult<ClassInfo> {
     if !(user.teaches(class_id) || user.is_admin()) {
         return Err(AppError::NotFound);
     }

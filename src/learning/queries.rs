@@ -94,7 +94,8 @@ pub async fn mark_done(db: &Db, person_id: i64, lesson_id: i64) -> Result<(), sq
     Ok(())
 }
 
-/// Marks the enrolment completed when the course's completion rule is met.
+/// Marks the enrolment completed when the course's completion rules are met: enough lessons
+/// done and every quiz named in `[completion]` passed with its minimum grade.
 pub async fn complete_if_met(db: &Db, class_id: i64, person_id: i64) -> Result<bool, sqlx::Error> {
     let n = with_db!(db, |p| {
         sqlx::query(
@@ -103,7 +104,13 @@ pub async fn complete_if_met(db: &Db, class_id: i64, person_id: i64) -> Result<b
            AND (SELECT COUNT(*) FROM lessons l JOIN lesson_progress lp ON lp.lesson_id = l.id AND lp.person_id = $2
                  JOIN classes k ON k.course_id = l.course_id WHERE k.id = $1 AND NOT l.retired) * 100
                >= (SELECT c.min_lessons_percent * (SELECT COUNT(*) FROM lessons l2 WHERE l2.course_id = c.id AND NOT l2.retired)
-                   FROM classes k2 JOIN courses c ON c.id = k2.course_id WHERE k2.id = $1)"
+                   FROM classes k2 JOIN courses c ON c.id = k2.course_id WHERE k2.id = $1)
+           AND NOT EXISTS (
+               SELECT 1 FROM quizzes q JOIN classes k3 ON k3.course_id = q.course_id
+               WHERE k3.id = $1 AND NOT q.retired AND q.completion_percent IS NOT NULL
+                 AND NOT EXISTS (SELECT 1 FROM quiz_grades g
+                                 WHERE g.quiz_id = q.id AND g.class_id = $1 AND g.person_id = $2
+                                   AND g.percent + 0.000001 >= q.completion_percent))"
     )
     .bind(class_id)
     .bind(person_id)

@@ -21,7 +21,7 @@ use tower_http::{
 };
 
 use crate::{
-    accounts, catalog, certification,
+    accounts, assessment, catalog, certification,
     db::Db,
     enrolment, learning, media, people,
     web::{assets, config::Config, csrf, error::AppError, mail::Mailer, state::AppState},
@@ -88,6 +88,11 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let addr = self.listener.local_addr()?;
         tracing::info!("Aula escuchando en http://{addr}");
+        let closer = tokio::spawn(crate::assessment::closer::run(
+            self.state.db.clone(),
+            self.state.config.quiz_sweep,
+            chrono::Duration::from_std(self.state.config.quiz_grace)?,
+        ));
         axum::serve(
             self.listener,
             self.router
@@ -95,6 +100,7 @@ impl Application {
         )
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+        closer.abort();
         self.state.db.close().await;
         tracing::info!("Aula detenida");
         Ok(())
@@ -133,6 +139,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(learning::routes())
         .merge(media::routes())
         .merge(certification::routes())
+        .merge(assessment::routes())
         .fallback(|| async { AppError::NotFound })
         .layer(middleware::from_fn_with_state(state.clone(), csrf::protect))
         .layer(SetResponseHeaderLayer::if_not_present(

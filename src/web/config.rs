@@ -8,6 +8,11 @@ use std::{net::SocketAddr, path::PathBuf};
 use anyhow::Context;
 use serde::Deserialize;
 
+/// Default slack after a quiz deadline, in seconds.
+pub const DEFAULT_QUIZ_GRACE_SECONDS: u64 = 30;
+/// Default interval of the overdue-attempt sweep, in seconds.
+pub const DEFAULT_QUIZ_SWEEP_SECONDS: u64 = 15;
+
 /// Everything `aula serve` needs to run.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -35,6 +40,10 @@ pub struct Config {
     pub mail_from: String,
     /// Import `courses_dir` and seed the demo data on start.
     pub demo: bool,
+    /// Slack after a quiz deadline for answers already on their way (slow phone networks).
+    pub quiz_grace: std::time::Duration,
+    /// How often overdue quiz attempts are looked for, closed and graded.
+    pub quiz_sweep: std::time::Duration,
 }
 
 /// The optional config file; every key is optional and mirrors an environment variable.
@@ -53,6 +62,8 @@ pub struct FileConfig {
     pub mail_dir: Option<PathBuf>,
     pub mail_from: Option<String>,
     pub demo: Option<bool>,
+    pub quiz_grace_seconds: Option<u64>,
+    pub quiz_sweep_seconds: Option<u64>,
 }
 
 impl FileConfig {
@@ -88,6 +99,8 @@ impl Config {
             mail_dir: None,
             mail_from: "Aula Tucumán Capacita <no-responder@aula.local>".into(),
             demo: true,
+            quiz_grace: std::time::Duration::from_secs(DEFAULT_QUIZ_GRACE_SECONDS),
+            quiz_sweep: std::time::Duration::from_secs(DEFAULT_QUIZ_SWEEP_SECONDS),
         }
     }
 }

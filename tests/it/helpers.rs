@@ -418,3 +418,12 @@ impl Browser {
         .await
     }
 }
+
+/// A text value found by a one-parameter query (`SELECT x FROM ... WHERE id = $1`).
+pub async fn scalar_text(app: &TestApp, sql: &'static str, arg: i64) -> String {
+    with_db!(&app.db, |p| sqlx::query_scalar::<_, String>(sql)
+        .bind(arg)
+        .fetch_one(p)
+        .await)
+    .unwrap()
+}

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod accounts;
+mod assessment;
 mod catalog;
 mod enrolment;
 mod learning;

@@ -1,0 +1,76 @@
+//! Storing a course's banks and quizzes, inside the course's import transaction.
+
+/// Stores `$a` ([`CourseAssessments`](super::files::CourseAssessments)) for course `$course_id`
+/// in transaction `$tx`. Like lessons, questions and quizzes are retired and revived by key, so
+/// a quiz keeps its id (and its attempts) across edits; attempts never depend on the bank's
+/// current text because each keeps a snapshot of the questions it drew.
+macro_rules! store_assessments {
+    ($tx:expr, $course_id:expr, $a:expr) => {{
+        let encode = |e: serde_json::Error| sqlx::Error::Encode(Box::new(e));
+        sqlx::query("UPDATE questions SET retired = TRUE WHERE course_id = $1")
+            .bind($course_id)
+            .execute(&mut *$tx)
+            .await?;
+        for q in &$a.questions {
+            sqlx::query(
+                "INSERT INTO questions (course_id, key, category, kind, body, retired)
+                 VALUES ($1, $2, $3, $4, $5, FALSE)
+                 ON CONFLICT (course_id, key) DO UPDATE SET category = excluded.category,
+                    kind = excluded.kind, body = excluded.body, retired = FALSE",
+            )
+            .bind($course_id)
+            .bind(&q.key)
+            .bind(&q.question.category)
+            .bind(q.question.kind.code())
+            .bind(serde_json::to_string(&q.question).map_err(encode)?)
+            .execute(&mut *$tx)
+            .await?;
+        }
+        sqlx::query("UPDATE quizzes SET retired = TRUE WHERE course_id = $1")
+            .bind($course_id)
+            .execute(&mut *$tx)
+            .await?;
+        for z in &$a.quizzes {
+            sqlx::query(
+                "INSERT INTO quizzes (course_id, key, title, intro_html, position, opens_at, closes_at,
+                    time_limit_seconds, attempts_allowed, passing_percent, grading_method,
+                    shuffle_questions, shuffle_options, per_page, review_answers, review_score, slots,
+                    completion_percent, retired)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, FALSE)
+                 ON CONFLICT (course_id, key) DO UPDATE SET title = excluded.title,
+                    intro_html = excluded.intro_html, position = excluded.position,
+                    opens_at = excluded.opens_at, closes_at = excluded.closes_at,
+                    time_limit_seconds = excluded.time_limit_seconds,
+                    attempts_allowed = excluded.attempts_allowed,
+                    passing_percent = excluded.passing_percent,
+                    grading_method = excluded.grading_method,
+                    shuffle_questions = excluded.shuffle_questions,
+                    shuffle_options = excluded.shuffle_options, per_page = excluded.per_page,
+                    review_answers = excluded.review_answers, review_score = excluded.review_score,
+                    slots = excluded.slots, completion_percent = excluded.completion_percent,
+                    retired = FALSE",
+            )
+            .bind($course_id)
+            .bind(&z.key)
+            .bind(&z.title)
+            .bind(&z.intro_html)
+            .bind(z.position)
+            .bind(z.opens_at)
+            .bind(z.closes_at)
+            .bind(z.time_limit_seconds)
+            .bind(z.attempts_allowed)
+            .bind(z.passing_percent)
+            .bind(z.grading.as_str())
+            .bind(z.shuffle_questions)
+            .bind(z.shuffle_options)
+            .bind(z.per_page)
+            .bind(z.review_answers.as_str())
+            .bind(z.review_score.as_str())
+            .bind(serde_json::to_string(&z.slots).map_err(encode)?)
+            .bind(z.completion_percent)
+            .execute(&mut *$tx)
+            .await?;
+        }
+    }};
+}
+pub(crate) use store_assessments;

@@ -1,0 +1,869 @@
+//! Quizzes: grading of every question type through the pages, the deadline, resuming, double
+//! submission, the answer key staying on the server, and the instructor's results.
+
+use std::path::Path;
+
+use reqwest::StatusCode;
+
+use crate::helpers::{Browser, TestApp, person_of};
+
+const SLUG: &str = "evaluaciones-prueba";
+
+const COURSE: &str = r#"slug = "evaluaciones-prueba"
+title = "Curso con evaluaciones"
+summary = "Un curso de prueba con evaluaciones."
+category = "Pruebas"
+hours = 2
+modality = "virtual"
+audience = "Quienes prueban."
+
+[[competencies]]
+code = "EP-01"
+name = "Responde evaluaciones"
+
+[completion]
+min_lessons_percent = 100
+quizzes = [{ quiz = "final", min_percent = 60 }]
+"#;
+
+const LESSON: &str =
+    "+++\nid = \"unica\"\ntitle = \"Única lección\"\norder = 1\nminutes = 5\n+++\nTexto.\n";
+
+const BANK: &str = r#"category = "General"
+
+[[question]]
+id = "capital"
+type = "single_choice"
+text = "¿Cuál es la capital de Tucumán?"
+feedback = "RETRO-GENERAL-CAPITAL"
+options = [
+  { text = "San Miguel de Tucumán", correct = true, feedback = "RETRO-BIEN" },
+  { text = "Tafí Viejo", feedback = "RETRO-MAL" },
+  { text = "Concepción" },
+]
+
+[[question]]
+id = "departamentos"
+type = "multiple_choice"
+text = "¿Cuáles son departamentos de Tucumán?"
+options = [
+  { text = "Cruz Alta", correct = true },
+  { text = "Lules", correct = true },
+  { text = "Rosario" },
+]
+
+[[question]]
+id = "limonero"
+type = "true_false"
+text = "Tucumán es uno de los mayores productores de limón del mundo."
+answer = true
+feedback_true = "RETRO-VERDADERO"
+
+[[question]]
+id = "rio"
+type = "short_answer"
+text = "¿Qué río pasa por San Miguel de Tucumán?"
+answers = ["Salí", { text = "Dulce", credit = 50 }]
+
+[[question]]
+id = "independencia"
+type = "numeric"
+text = "¿En qué año se declaró la Independencia?"
+answers = [1816, { value = 1816, tolerance = 2, credit = 50 }]
+
+[[question]]
+id = "pares"
+type = "matching"
+text = "Uní cada ciudad con su departamento."
+pairs = [["Banda del Río Salí", "Cruz Alta"], ["Yerba Buena", "Yerba Buena"], ["Tafí Viejo", "Tafí Viejo"]]
+
+[[question]]
+id = "orden"
+type = "ordering"
+text = "Ordená los pasos para postularse."
+items = ["Leer el aviso", "Preparar el CV", "Enviar la postulación"]
+
+[[question]]
+id = "ensayo"
+type = "essay"
+text = "Contá por qué querés hacer este curso."
+rubric = "Claridad y motivación"
+
+[[question]]
+id = "azar-1"
+category = "Azar/Uno"
+type = "true_false"
+text = "Azar uno: el agua moja."
+answer = true
+
+[[question]]
+id = "azar-2"
+category = "Azar"
+type = "true_false"
+text = "Azar dos: el sol calienta."
+answer = true
+
+[[question]]
+id = "azar-3"
+category = "Azar"
+type = "true_false"
+text = "Azar tres: la nieve es fría."
+answer = true
+"#;
+
+const GIFT: &str = "$CATEGORY: $course$/top/Gift\n\n::Saludo:: ¿Cómo se saluda a un cliente al llegar? {=Buen día ~Eh ~Qué querés}\n";
+
+const FINAL: &str = r#"title = "Evaluación final"
+attempts = 2
+passing_percent = 60
+grading = "highest"
+shuffle_options = true
+per_page = 3
+
+[[slot]]
+question = "general/capital"
+[[slot]]
+question = "general/departamentos"
+[[slot]]
+question = "general/limonero"
+[[slot]]
+question = "general/rio"
+[[slot]]
+question = "general/independencia"
+[[slot]]
+question = "general/pares"
+[[slot]]
+question = "general/orden"
+[[slot]]
+question = "general/ensayo"
+[[slot]]
+category = "Azar"
+count = 2
+"#;
+
+const HIDDEN: &str = r#"title = "Diagnóstico"
+attempts = 0
+per_page = 3
+review_answers = "never"
+review_score = "never"
+
+[[slot]]
+question = "general/capital"
+[[slot]]
+question = "general/rio"
+[[slot]]
+question = "extra/saludo"
+"#;
+
+const TIMED: &str = r#"title = "Cronometrada"
+time_limit_minutes = 5
+attempts = 3
+per_page = 2
+
+[[slot]]
+question = "general/capital"
+[[slot]]
+question = "general/limonero"
+"#;
+
+/// Writes the fixture course into `root`.
+fn write_course(root: &Path) {
+    let c = root.join(SLUG);
+    for (path, text) in [
+        ("course.toml", COURSE),
+        ("lessons/01-unica.md", LESSON),
+        ("banks/general.toml", BANK),
+        ("banks/extra.gift", GIFT),
+        ("quizzes/final.toml", FINAL),
+        ("quizzes/diagnostico.toml", HIDDEN),
+        ("quizzes/cronometrada.toml", TIMED),
+    ] {
+        let p = c.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+}
+
+/// The app with only the fixture course (plus the demo data), a 3-second grace and a sweep
+/// every second.
+async fn spawn() -> (TestApp, tempfile::TempDir) {
+    let courses = tempfile::tempdir().unwrap();
+    write_course(courses.path());
+    let dir = courses.path().to_path_buf();
+    let app = TestApp::spawn_with(move |c| {
+        c.courses_dir = dir;
+        c.quiz_grace = std::time::Duration::from_secs(3);
+        c.quiz_sweep = std::time::Duration::from_secs(1);
+    })
+    .await;
+    (app, courses)
+}
+
+async fn enrolled(app: &TestApp, dni: &str) -> Browser {
+    let b = app.learner(dni).await;
+    let class = app.class_of(SLUG).await;
+    let resp = b
+        .post(&format!("/comisiones/{class}/inscribirme"), &[])
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    b
+}
+
+/// Starts (or resumes) a quiz; returns the attempt id and the first page's HTML.
+async fn start(b: &Browser, quiz: &str) -> (i64, String) {
+    let resp = b
+        .post(&format!("/cursos/{SLUG}/evaluaciones/{quiz}/comenzar"), &[])
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let url = resp.url().path().to_string();
+    let id = url
+        .strip_prefix("/intentos/")
+        .unwrap_or_else(|| panic!("no se abrió el intento: {url}"))
+        .parse()
+        .unwrap();
+    (id, resp.text().await.unwrap())
+}
+
+/// The value the form gives the option showing `text` in field `name` (radio, checkbox or
+/// select option).
+fn value_of(html: &str, name: &str, text: &str) -> String {
+    if let Some(start) = html.find(&format!("<select id=\"{name}\" name=\"{name}\">")) {
+        let select = &html[start..start + html[start..].find("</select>").unwrap()];
+        let end = select
+            .find(&format!(">{text}</option>"))
+            .unwrap_or_else(|| panic!("opción «{text}» en {name}"));
+        let v = select[..end].rfind("value=\"").unwrap() + 7;
+        return select[v..].split('"').next().unwrap().to_string();
+    }
+    let needle = format!("> {text}</label>");
+    for label in html.split("<label class=\"choice\">") {
+        if label.contains(&format!("name=\"{name}\"")) && label.contains(&needle) {
+            let v = label.find("value=\"").unwrap() + 7;
+            return label[v..].split('"').next().unwrap().to_string();
+        }
+    }
+    panic!("opción «{text}» de {name} no está en la página");
+}
+
+async fn attempt_state(app: &TestApp, id: i64) -> String {
+    crate::helpers::scalar_text(app, "SELECT state FROM attempts WHERE id = $1", id).await
+}
+
+async fn fractions(app: &TestApp, id: i64) -> Vec<Option<f64>> {
+    aula::with_db!(&app.db, |p| sqlx::query_scalar::<_, Option<f64>>(
+        "SELECT fraction FROM attempt_answers WHERE attempt_id = $1 ORDER BY slot"
+    )
+    .bind(id)
+    .fetch_all(p)
+    .await)
+    .unwrap()
+}
+
+/// Moves an attempt's deadline to `seconds` from now (negative: in the past), as time passing
+/// would.
+async fn set_deadline(app: &TestApp, id: i64, seconds: i64) {
+    let t = aula::web::time::now() + chrono::Duration::seconds(seconds);
+    aula::with_db!(&app.db, |p| sqlx::query(
+        "UPDATE attempts SET deadline_at = $1 WHERE id = $2"
+    )
+    .bind(t)
+    .bind(id)
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected()))
+    .unwrap();
+}
+
+#[tokio::test]
+async fn every_question_type_is_graded_with_partial_credit_and_the_essay_by_the_instructor() {
+    let (app, _courses) = spawn().await;
+    let class = app.class_of(SLUG).await;
+    let learner = enrolled(&app, "32000001").await;
+    learner
+        .post(&format!("/cursos/{SLUG}/lecciones/unica/completar"), &[])
+        .await;
+    let (id, page1) = start(&learner, "final").await;
+    // Page 1: right; one right and one wrong box (0.5 - 0.5 = 0); right.
+    let resp = learner
+        .post(
+            &format!("/intentos/{id}"),
+            &[
+                ("pagina", "1".into()),
+                ("r0", value_of(&page1, "r0", "San Miguel de Tucumán")),
+                ("r1", value_of(&page1, "r1", "Cruz Alta")),
+                ("r1", value_of(&page1, "r1", "Rosario")),
+                ("r2", "true".into()),
+                ("ir", "2".into()),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let page2 = resp.text().await.unwrap();
+    assert!(page2.contains("Página 2 de 4"), "{page2}");
+    // Page 2: accents, case and spaces do not matter; 1817 is within the 50% tolerance;
+    // two of three pairs right.
+    let page2_fields = vec![
+        ("pagina", "2".to_string()),
+        ("r3", "  SALI. ".into()),
+        ("r4", "1817".into()),
+        ("r5_0", value_of(&page2, "r5_0", "Cruz Alta")),
+        ("r5_1", value_of(&page2, "r5_1", "Tafí Viejo")),
+        ("r5_2", value_of(&page2, "r5_2", "Tafí Viejo")),
+        ("ir", "3".into()),
+    ];
+    let page3 = learner
+        .post(&format!("/intentos/{id}"), &page2_fields)
+        .await
+        .text()
+        .await
+        .unwrap();
+    // Page 3: only the last step in its place (1/3); the essay.
+    let rank_field = |item: &str| {
+        let at = page3.find(&format!(">{item}</label>")).unwrap();
+        let f = page3[..at].rfind("for=\"").unwrap() + 5;
+        page3[f..].split('"').next().unwrap().to_string()
+    };
+    let page4 = learner
+        .post(
+            &format!("/intentos/{id}"),
+            &[
+                ("pagina", "3".into()),
+                (&rank_field("Preparar el CV"), "1".into()),
+                (&rank_field("Leer el aviso"), "2".into()),
+                (&rank_field("Enviar la postulación"), "3".into()),
+                ("r7", "Quiero conseguir trabajo en un comercio.".into()),
+                ("r8", "true".into()),
+                ("ir", "4".into()),
+            ],
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page4.contains("Azar"), "sorteadas de la categoría Azar");
+    let summary = learner
+        .post(
+            &format!("/intentos/{id}"),
+            &[
+                ("pagina", "4".into()),
+                ("r9", "true".into()),
+                ("ir", "resumen".into()),
+            ],
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        summary.contains("Respondiste todas las preguntas."),
+        "{summary}"
+    );
+    let result = learner
+        .post(&format!("/intentos/{id}/entregar"), &[])
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(result.contains("corrige tu docente"), "{result}");
+    assert_eq!(attempt_state(&app, id).await, "pending");
+    let f = fractions(&app, id).await;
+    let expected = [
+        Some(1.0),
+        Some(0.0),
+        Some(1.0),
+        Some(1.0),
+        Some(0.5),
+        Some(2.0 / 3.0),
+        Some(1.0 / 3.0),
+        None,
+        Some(1.0),
+        Some(1.0),
+    ];
+    for (slot, (got, want)) in f.iter().zip(expected).enumerate() {
+        match (got, want) {
+            (Some(g), Some(w)) => assert!((g - w).abs() < 1e-9, "pregunta {slot}: {g} ≠ {w}"),
+            (None, None) => {}
+            _ => panic!("pregunta {slot}: {got:?} ≠ {want:?}"),
+        }
+    }
+    // Not complete yet: the final quiz is not graded until the essay is.
+    assert_eq!(app.enrolment_status(class, "32000001").await, "confirmed");
+
+    // The instructor grades the essay from the queue: a bad number is refused at the field.
+    let admin = app.admin().await;
+    app.learner("32000009").await;
+    admin
+        .grant("32000009", "instructor", &format!("class:{class}"))
+        .await;
+    let teacher = app.browser();
+    teacher.login("32000009", crate::helpers::PASSWORD).await;
+    let queue = teacher
+        .get_text(&format!("/comisiones/{class}/corregir"))
+        .await
+        .1;
+    assert!(queue.contains("Quiero conseguir trabajo en un comercio."));
+    assert!(queue.contains("Claridad y motivación"));
+    let resp = teacher
+        .post(
+            &format!("/comisiones/{class}/corregir/{id}/7"),
+            &[("puntos", "3".into()), ("comentario", "Bien".into())],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(resp.text().await.unwrap().contains("entre 0 y 1"));
+    assert_eq!(attempt_state(&app, id).await, "pending");
+    let resp = teacher
+        .post(
+            &format!("/comisiones/{class}/corregir/{id}/7"),
+            &[
+                ("puntos", "0,5".into()),
+                ("comentario", "Contá un poco más.".into()),
+            ],
+        )
+        .await;
+    assert!(resp.text().await.unwrap().contains("Corrección guardada."));
+    assert_eq!(attempt_state(&app, id).await, "graded");
+    // 1 + 0 + 1 + 1 + 0.5 + 0.67 + 0.33 + 0.5 + 1 + 1 = 7 of 10.
+    let percent: f64 = aula::with_db!(&app.db, |p| sqlx::query_scalar(
+        "SELECT percent FROM attempts WHERE id = $1"
+    )
+    .bind(id)
+    .fetch_one(p)
+    .await)
+    .unwrap();
+    assert!((percent - 70.0).abs() < 1e-6, "{percent}");
+    // The learner sees the result, the review with feedback and the comment; the course is
+    // complete (lesson done and quiz passed with 60%).
+    let result = learner
+        .get_text(&format!("/intentos/{id}/resultado"))
+        .await
+        .1;
+    assert!(
+        result.contains("Calificación: <strong>70 %</strong>"),
+        "{result}"
+    );
+    assert!(result.contains("RETRO-BIEN"));
+    assert!(result.contains("RETRO-GENERAL-CAPITAL"));
+    assert!(result.contains("Contá un poco más."));
+    assert_eq!(app.enrolment_status(class, "32000001").await, "completed");
+}
+
+#[tokio::test]
+async fn the_answer_key_never_reaches_the_browser_before_review_is_allowed() {
+    let (app, _courses) = spawn().await;
+    let learner = enrolled(&app, "32000002").await;
+    let secrets = [
+        "RETRO-",
+        "Respuesta correcta",
+        "Dulce",
+        "fraction",
+        "correct",
+        "Buen día\" ",
+    ];
+    let check = |what: &str, body: &str| {
+        for s in secrets {
+            assert!(!body.contains(s), "«{s}» aparece en {what}");
+        }
+    };
+    // Review "never": nothing of the key on any page, before or after submitting.
+    let quiz_page = learner
+        .get_text(&format!("/cursos/{SLUG}/evaluaciones/diagnostico"))
+        .await
+        .1;
+    check("la página de la evaluación", &quiz_page);
+    let (id, page) = start(&learner, "diagnostico").await;
+    check("la página del intento", &page);
+    assert!(page.contains("San Miguel de Tucumán") && page.contains("Buen día"));
+    let csrf = learner.csrf().await;
+    let autosave = learner
+        .client
+        .post(learner.url(&format!("/intentos/{id}/guardar")))
+        .header("x-csrf-token", &csrf)
+        .form(&[
+            ("pagina", "1".to_string()),
+            ("r0", value_of(&page, "r0", "San Miguel de Tucumán")),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(autosave.status(), StatusCode::OK);
+    check("la respuesta del guardado", &autosave.text().await.unwrap());
+    let summary = learner.get_text(&format!("/intentos/{id}/resumen")).await.1;
+    check("el resumen", &summary);
+    let result = learner
+        .post(&format!("/intentos/{id}/entregar"), &[])
+        .await
+        .text()
+        .await
+        .unwrap();
+    check("el resultado", &result);
+    assert!(
+        !result.contains("Calificación:"),
+        "sin calificación visible"
+    );
+    assert!(!result.contains("Pregunta 1 ·"), "sin revisión");
+    let quiz_page = learner
+        .get_text(&format!("/cursos/{SLUG}/evaluaciones/diagnostico"))
+        .await
+        .1;
+    check("la página de la evaluación después", &quiz_page);
+    assert!(!quiz_page.contains(" %</td>"));
+
+    // Review after submitting: hidden while the attempt is open, shown once it is finished.
+    let (id, page) = start(&learner, "final").await;
+    check("la página del intento final", &page);
+    let result = learner
+        .post(&format!("/intentos/{id}/entregar"), &[])
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(result.contains("RETRO-GENERAL-CAPITAL"), "revisión visible");
+}
+
+#[tokio::test]
+async fn an_attempt_resumes_on_another_phone_with_its_answers_and_remaining_time() {
+    let (app, _courses) = spawn().await;
+    let phone1 = enrolled(&app, "32000003").await;
+    let (id, page) = start(&phone1, "cronometrada").await;
+    assert!(page.contains("data-restante=\"29"), "5 minutos: {page}");
+    let csrf = phone1.csrf().await;
+    let resp = phone1
+        .client
+        .post(phone1.url(&format!("/intentos/{id}/guardar")))
+        .header("x-csrf-token", &csrf)
+        .form(&[("pagina", "1".to_string()), ("r1", "false".to_string())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let json: serde_json::Value = serde_json::from_str(&resp.text().await.unwrap()).unwrap();
+    assert!(json["guardado"].as_str().unwrap().len() == 8, "{json}");
+    let left = json["restante"].as_i64().unwrap();
+    assert!((290..=300).contains(&left), "{left}");
+
+    // The connection drops; the learner logs in on another phone and carries on.
+    let phone2 = app.browser();
+    phone2.login("32000003", crate::helpers::PASSWORD).await;
+    let quiz = phone2
+        .get_text(&format!("/cursos/{SLUG}/evaluaciones/cronometrada"))
+        .await
+        .1;
+    assert!(quiz.contains(&format!("href=\"/intentos/{id}\">Seguir con mi intento")));
+    // Starting again resumes the same attempt instead of opening a second one.
+    let (again, page) = start(&phone2, "cronometrada").await;
+    assert_eq!(again, id);
+    assert!(
+        page.contains("value=\"false\" checked"),
+        "respuesta guardada"
+    );
+    assert!(page.contains("Guardado "));
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM attempts WHERE id >= $1", id)
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn the_server_clock_closes_overdue_attempts_with_what_was_saved() {
+    let (app, _courses) = spawn().await;
+    let learner = enrolled(&app, "32000004").await;
+    let (id, page) = start(&learner, "cronometrada").await;
+    let right = value_of(&page, "r0", "San Miguel de Tucumán");
+    let wrong = value_of(&page, "r0", "Concepción");
+    let csrf = learner.csrf().await;
+    let save = |fields: Vec<(&'static str, String)>| {
+        let req = learner
+            .client
+            .post(learner.url(&format!("/intentos/{id}/guardar")))
+            .header("x-csrf-token", &csrf)
+            .form(&fields);
+        async move { req.send().await.unwrap() }
+    };
+    // Within the grace after the deadline an answer already on its way is still saved.
+    set_deadline(&app, id, -1).await;
+    let resp = save(vec![("pagina", "1".into()), ("r0", right.clone())]).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    // Past the grace nothing is saved and the page is told where to go.
+    set_deadline(&app, id, -60).await;
+    let resp = save(vec![("pagina", "1".into()), ("r0", wrong.clone())]).await;
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+    let json: serde_json::Value = serde_json::from_str(&resp.text().await.unwrap()).unwrap();
+    assert_eq!(json["ir"], format!("/intentos/{id}/resultado"));
+    // A late submission with other answers closes the attempt with the saved ones.
+    let result = learner
+        .post(
+            &format!("/intentos/{id}"),
+            &[
+                ("pagina", "1".into()),
+                ("r0", wrong),
+                ("r1", "true".into()),
+                ("ir", "entregar".into()),
+            ],
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(result.contains("Se terminó el tiempo"), "{result}");
+    assert_eq!(fractions(&app, id).await, vec![Some(1.0), Some(0.0)]);
+
+    // An attempt abandoned mid-way is closed and graded by the server on its own.
+    let (id2, _) = start(&learner, "cronometrada").await;
+    assert_ne!(id2, id);
+    let resp = save(vec![("pagina", "1".into()), ("r0", String::new())]).await;
+    assert_eq!(resp.status(), StatusCode::CONFLICT, "el primero ya cerró");
+    let csrf2 = learner.csrf().await;
+    learner
+        .client
+        .post(learner.url(&format!("/intentos/{id2}/guardar")))
+        .header("x-csrf-token", &csrf2)
+        .form(&[("pagina", "1"), ("r1", "true")])
+        .send()
+        .await
+        .unwrap();
+    set_deadline(&app, id2, -10).await;
+    let mut state = String::new();
+    for _ in 0..50 {
+        state = attempt_state(&app, id2).await;
+        if state == "graded" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(state, "graded", "el servidor cierra el intento vencido");
+    assert_eq!(fractions(&app, id2).await, vec![Some(0.0), Some(1.0)]);
+    assert_eq!(
+        crate::helpers::scalar_text(&app, "SELECT closed_by FROM attempts WHERE id = $1", id2)
+            .await,
+        "deadline"
+    );
+}
+
+#[tokio::test]
+async fn double_submission_and_racing_starts_make_one_attempt_and_one_grade() {
+    let (app, _courses) = spawn().await;
+    let learner = enrolled(&app, "32000005").await;
+    // Two tabs start at once: one attempt.
+    let (a, b) = tokio::join!(start(&learner, "final"), start(&learner, "final"));
+    assert_eq!(a.0, b.0);
+    let id = a.0;
+    // Submitting from two tabs and retrying: one close, one grade, first time kept.
+    let url = format!("/intentos/{id}/entregar");
+    let (r1, r2) = tokio::join!(learner.post(&url, &[]), learner.post(&url, &[]));
+    assert_eq!(r1.status(), StatusCode::OK);
+    assert_eq!(r2.status(), StatusCode::OK);
+    let submitted = crate::helpers::scalar_text(
+        &app,
+        "SELECT CAST(submitted_at AS TEXT) FROM attempts WHERE id = $1",
+        id,
+    )
+    .await;
+    let retry = learner.post(&url, &[]).await.text().await.unwrap();
+    assert!(retry.contains("ya estaba entregado"), "{retry}");
+    assert_eq!(
+        crate::helpers::scalar_text(
+            &app,
+            "SELECT CAST(submitted_at AS TEXT) FROM attempts WHERE id = $1",
+            id
+        )
+        .await,
+        submitted
+    );
+    let person = person_of(&app, "32000005").await.unwrap();
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM attempts WHERE person_id = $1", person)
+            .await,
+        1
+    );
+    // The quiz allows two attempts: the third start is refused with the reason.
+    let (id2, _) = start(&learner, "final").await;
+    learner
+        .post(&format!("/intentos/{id2}/entregar"), &[])
+        .await;
+    let resp = learner
+        .post(&format!("/cursos/{SLUG}/evaluaciones/final/comenzar"), &[])
+        .await;
+    let page = resp.text().await.unwrap();
+    assert!(
+        page.contains("Ya usaste todos los intentos permitidos (2)."),
+        "{page}"
+    );
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM attempts WHERE person_id = $1", person)
+            .await,
+        2
+    );
+}
+
+#[tokio::test]
+async fn instructors_see_the_gradebook_its_csv_and_item_statistics_and_nobody_else_does() {
+    let (app, _courses) = spawn().await;
+    let class = app.class_of(SLUG).await;
+    let ana = enrolled(&app, "32000006").await;
+    let _beto = enrolled(&app, "32000007").await;
+    let (id, page) = start(&ana, "diagnostico").await;
+    ana.post(
+        &format!("/intentos/{id}"),
+        &[
+            ("pagina", "1".into()),
+            ("r0", value_of(&page, "r0", "San Miguel de Tucumán")),
+            ("ir", "entregar".into()),
+        ],
+    )
+    .await;
+    let admin = app.admin().await;
+    app.learner("32000010").await;
+    admin
+        .grant("32000010", "instructor", &format!("class:{class}"))
+        .await;
+    let teacher = app.browser();
+    teacher.login("32000010", crate::helpers::PASSWORD).await;
+    let (status, book) = teacher
+        .get_text(&format!("/comisiones/{class}/calificaciones"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(book.contains("Diagnóstico") && book.contains("Evaluación final"));
+    let row_of = |html: &str, dni: &str| {
+        html.split("<tr>")
+            .find(|r| r.contains(&format!("<td>{dni}</td>")))
+            .map(str::to_string)
+    };
+    // One of three questions right (the other two unanswered): 33,3 %, not passed.
+    let ana_row = row_of(&book, "32000006").unwrap();
+    assert!(
+        ana_row.contains("33,3 %") && ana_row.contains("No aprobada"),
+        "{ana_row}"
+    );
+    assert!(row_of(&book, "32000007").unwrap().contains("Sin intentos"));
+    let diag: i64 = aula::with_db!(&app.db, |p| sqlx::query_scalar(
+        "SELECT id FROM quizzes WHERE key = 'diagnostico'"
+    )
+    .fetch_one(p)
+    .await)
+    .unwrap();
+    let filtered = teacher
+        .get_text(&format!(
+            "/comisiones/{class}/calificaciones?sin_intentos={diag}"
+        ))
+        .await
+        .1;
+    assert!(row_of(&filtered, "32000006").is_none());
+    assert!(row_of(&filtered, "32000007").is_some());
+
+    let csv = teacher
+        .get(&format!("/comisiones/{class}/calificaciones.csv"))
+        .await;
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    let bytes = csv.bytes().await.unwrap();
+    assert_eq!(&bytes[..3], b"\xEF\xBB\xBF", "BOM para planillas");
+    let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
+    assert!(text.starts_with("DNI,Apellido,Nombre,"), "{text}");
+    assert!(
+        text.contains(",Evaluación final — calificación %,"),
+        "{text}"
+    );
+    assert!(text.contains("\"33,33\",1,No aprobada"), "{text}");
+
+    let stats = teacher
+        .get_text(&format!(
+            "/comisiones/{class}/evaluaciones/diagnostico/estadisticas"
+        ))
+        .await
+        .1;
+    assert!(
+        stats.contains("general/capital") && stats.contains("100 %"),
+        "{stats}"
+    );
+    assert!(stats.contains("1 intento calificado"));
+
+    // Learners and instructors of other classes get 404.
+    for path in [
+        format!("/comisiones/{class}/calificaciones"),
+        format!("/comisiones/{class}/calificaciones.csv"),
+        format!("/comisiones/{class}/corregir"),
+        format!("/comisiones/{class}/evaluaciones/diagnostico/estadisticas"),
+    ] {
+        assert_eq!(
+            ana.get(&path).await.status(),
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+    // Another learner cannot see or touch Ana's attempt.
+    let other = enrolled(&app, "32000008").await;
+    assert_eq!(
+        other
+            .get(&format!("/intentos/{id}/resultado"))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        other
+            .post(&format!("/intentos/{id}/entregar"), &[])
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn a_learner_not_enrolled_is_told_to_enrol_and_cannot_start() {
+    let (app, _courses) = spawn().await;
+    let outsider = app.learner("32000011").await;
+    let (status, body) = outsider
+        .get_text(&format!("/cursos/{SLUG}/evaluaciones/final"))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(body.contains("tenés que estar inscripto/a"));
+    let resp = outsider
+        .post(&format!("/cursos/{SLUG}/evaluaciones/final/comenzar"), &[])
+        .await;
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+    assert_eq!(app.count("SELECT COUNT(*) FROM attempts").await, 0);
+}
+
+#[test]
+fn quiz_files_report_every_error_with_file_and_line_and_import_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    write_course(root.path());
+    let c = root.path().join(SLUG);
+    // An unsupported GIFT construct (missing word) and a quiz naming a missing question.
+    std::fs::write(
+        c.join("banks/extra.gift"),
+        "::Saludo:: ¿Cómo se saluda? {=Buen día ~Eh}\n\nEl sol sale por el {=este ~oeste} cada mañana.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        c.join("quizzes/cronometrada.toml"),
+        "title = \"X\"\n\n[[slot]]\nquestion = \"general/no-existe\"\n",
+    )
+    .unwrap();
+    let media = Path::new(env!("CARGO_MANIFEST_DIR")).join("media");
+    let errors = aula::catalog::import::load_course(&c, &media)
+        .err()
+        .expect("el curso no se importa");
+    let text: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    assert!(
+        text.iter().any(|e| e.contains("banks/extra.gift:3:")),
+        "{text:?}"
+    );
+    assert!(
+        text.iter()
+            .any(|e| e.contains("quizzes/cronometrada.toml:3:") && e.contains("general/no-existe")),
+        "{text:?}"
+    );
+    // The intact fixture imports, GIFT questions included.
+    write_course(root.path());
+    let course = aula::catalog::import::load_course(&c, &media).unwrap();
+    assert_eq!(course.assessments.quizzes.len(), 3);
+    assert!(
+        course
+            .assessments
+            .questions
+            .iter()
+            .any(|q| q.key == "extra/saludo")
+    );
+}
