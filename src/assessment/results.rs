@@ -220,7 +220,7 @@ pub async fn statistics(
     class_id: i64,
     quiz_id: i64,
 ) -> Result<(usize, Vec<ItemStats>), sqlx::Error> {
-    let rows: Vec<(i64, String, String, f64, Option<f64>)> = with_db!(db, |p| sqlx::query_as(
+    let rows: Vec<GradedItem> = with_db!(db, |p| sqlx::query_as(
         "SELECT aa.attempt_id, aa.question_key, aa.question, aa.max_points, aa.fraction
          FROM attempt_answers aa JOIN attempts a ON a.id = aa.attempt_id
          WHERE a.class_id = $1 AND a.quiz_id = $2 AND a.state = 'graded'
@@ -233,15 +233,16 @@ pub async fn statistics(
     Ok(item_statistics(&rows))
 }
 
-/// The computation behind [`statistics`], over `(attempt, key, question JSON, max, fraction)`.
-pub fn item_statistics(
-    rows: &[(i64, String, String, f64, Option<f64>)],
-) -> (usize, Vec<ItemStats>) {
+/// One graded question of an attempt: `(attempt, key, question JSON, max points, fraction)`.
+pub type GradedItem = (i64, String, String, f64, Option<f64>);
+
+/// The computation behind [`statistics`], over rows sorted by key.
+pub fn item_statistics(rows: &[GradedItem]) -> (usize, Vec<ItemStats>) {
     let mut totals: HashMap<i64, f64> = HashMap::new();
     for (attempt, _, _, max, fraction) in rows {
         *totals.entry(*attempt).or_default() += grading::score(fraction.unwrap_or(0.0), *max);
     }
-    let mut by_key: Vec<(&str, Vec<&(i64, String, String, f64, Option<f64>)>)> = Vec::new();
+    let mut by_key: Vec<(&str, Vec<&GradedItem>)> = Vec::new();
     for r in rows {
         match by_key.last_mut() {
             Some((k, v)) if *k == r.1 => v.push(r),
@@ -310,7 +311,7 @@ fn pearson(x: &[f64], y: &[f64]) -> Option<f64> {
 mod tests {
     use super::*;
 
-    fn row(attempt: i64, key: &str, fraction: f64) -> (i64, String, String, f64, Option<f64>) {
+    fn row(attempt: i64, key: &str, fraction: f64) -> GradedItem {
         (attempt, key.into(), "{}".into(), 1.0, Some(fraction))
     }
 

@@ -79,6 +79,7 @@ pub struct CoursePage {
     course: Course,
     competencies: Vec<Competency>,
     lessons: Vec<OutlineLesson>,
+    quizzes: Vec<crate::assessment::attempts::QuizRow>,
     classes: Vec<ClassRow>,
     can_study: bool,
     done: usize,
@@ -122,6 +123,7 @@ pub async fn course(
     render(&CoursePage {
         page: ctx.page(course.title.clone()),
         competencies: queries::competencies(&state.db, course.id).await?,
+        quizzes: crate::assessment::attempts::course_quizzes(&state.db, course.id).await?,
         course,
         lessons,
         classes,

@@ -22,12 +22,14 @@ code = "EP-01"
 name = "Responde evaluaciones"
 
 [completion]
-min_lessons_percent = 100
+min_lessons_percent = 50
 quizzes = [{ quiz = "final", min_percent = 60 }]
 "#;
 
 const LESSON: &str =
     "+++\nid = \"unica\"\ntitle = \"Única lección\"\norder = 1\nminutes = 5\n+++\nTexto.\n";
+const LESSON2: &str =
+    "+++\nid = \"otra\"\ntitle = \"Otra lección\"\norder = 2\nminutes = 5\n+++\nMás texto.\n";
 
 const BANK: &str = r#"category = "General"
 
@@ -172,6 +174,7 @@ fn write_course(root: &Path) {
     for (path, text) in [
         ("course.toml", COURSE),
         ("lessons/01-unica.md", LESSON),
+        ("lessons/02-otra.md", LESSON2),
         ("banks/general.toml", BANK),
         ("banks/extra.gift", GIFT),
         ("quizzes/final.toml", FINAL),
@@ -433,7 +436,7 @@ async fn every_question_type_is_graded_with_partial_credit_and_the_essay_by_the_
     .unwrap();
     assert!((percent - 70.0).abs() < 1e-6, "{percent}");
     // The learner sees the result, the review with feedback and the comment; the course is
-    // complete (lesson done and quiz passed with 60%).
+    // complete (half the lessons done, as the rule asks, and the quiz passed with 60%).
     let result = learner
         .get_text(&format!("/intentos/{id}/resultado"))
         .await
@@ -842,9 +845,8 @@ fn quiz_files_report_every_error_with_file_and_line_and_import_nothing() {
     )
     .unwrap();
     let media = Path::new(env!("CARGO_MANIFEST_DIR")).join("media");
-    let errors = aula::catalog::import::load_course(&c, &media)
-        .err()
-        .expect("el curso no se importa");
+    let errors =
+        aula::catalog::import::load_course(&c, &media).expect_err("el curso no se importa");
     let text: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
     assert!(
         text.iter().any(|e| e.contains("banks/extra.gift:3:")),
