@@ -87,6 +87,7 @@
     dirty[s] = true;
     var el = form.querySelector('[data-estado="' + s + '"]');
     if (el) el.textContent = 'Sin guardar';
+    if (!closed) say('Hay cambios sin guardar…');
     // Typing waits for a pause; a click saves at once.
     schedule(e.type === 'input' && e.target.tagName !== 'SELECT' ? 1200 : 200);
   }

@@ -869,3 +869,58 @@ fn quiz_files_report_every_error_with_file_and_line_and_import_nothing() {
             .any(|q| q.key == "extra/saludo")
     );
 }
+
+/// The quiz page's JavaScript in a real browser: `node tests/browser/quiz.mjs` drives headless
+/// Chromium against this app. Needs Chromium and `npm install` in tests/browser (`.ci/run`
+/// does both), so it runs only when asked: `cargo test --test it browser_quiz -- --ignored`.
+#[tokio::test]
+#[ignore = "needs Chromium and playwright-core; run by .ci/run"]
+async fn browser_quiz_autosave() {
+    let (app, _courses) = spawn().await;
+    let learner = enrolled(&app, "32000020").await;
+    let (id, page) = start(&learner, "cronometrada").await;
+    let right = value_of(&page, "r0", "San Miguel de Tucumán");
+    let wrong = value_of(&page, "r0", "Concepción");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(
+        dir.join("node_modules/playwright-core").exists(),
+        "falta playwright-core: corré `npm install` en tests/browser (lo hace .ci/run)"
+    );
+    let cookie = learner.cookie("aula_sesion").expect("cookie de sesión");
+    let base = app.base.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("node")
+            .arg("quiz.mjs")
+            .current_dir(&dir)
+            .env("AULA_BASE", base)
+            .env("AULA_COOKIE", cookie)
+            .env("AULA_ATTEMPT", id.to_string())
+            .env("AULA_RIGHT", right)
+            .env("AULA_WRONG", wrong)
+            .output()
+            .expect("node no está instalado")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "la prueba en el navegador falló:\n{stdout}\n{stderr}"
+    );
+    // What the browser saved is in the database: the right option (index 0) and "true".
+    let responses: Vec<Option<String>> = aula::with_db!(&app.db, |p| sqlx::query_scalar(
+        "SELECT response FROM attempt_answers WHERE attempt_id = $1 ORDER BY slot"
+    )
+    .bind(id)
+    .fetch_all(p)
+    .await)
+    .unwrap();
+    assert_eq!(
+        responses,
+        vec![
+            Some(r#"{"Choice":0}"#.to_string()),
+            Some(r#"{"Bool":true}"#.to_string())
+        ]
+    );
+}
