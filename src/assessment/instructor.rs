@@ -5,7 +5,6 @@ use askama::Template;
 use axum::{
     Form,
     extract::{Path, Query, State},
-    http::{HeaderValue, header},
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
@@ -23,6 +22,7 @@ use crate::{
         error::{AppError, AppResult},
         forms::FieldErrors,
         layout::{Ctx, Page, render},
+        spreadsheet::csv_download,
         state::AppState,
         time::now,
     },
@@ -80,8 +80,6 @@ pub async fn gradebook_csv(
 ) -> AppResult<Response> {
     let class = taught_class(&state, &user, class_id).await?;
     let book = results::gradebook(&state.db, class_id, class.course_id).await?;
-    let mut w = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
-    let io = |e: csv::Error| AppError::Internal(e.into());
     let mut header_row = vec![
         "DNI".to_string(),
         "Apellido".to_string(),
@@ -92,38 +90,20 @@ pub async fn gradebook_csv(
         header_row.push(format!("{} — intentos", q.title));
         header_row.push(format!("{} — estado", q.title));
     }
-    w.write_record(&header_row).map_err(io)?;
-    for (l, cells) in &book.rows {
-        let mut rec = vec![l.dni.clone(), l.last_name.clone(), l.first_name.clone()];
-        for c in cells {
-            // A plain number with a decimal comma, as Spanish-locale spreadsheets read it.
-            rec.push(c.grade.map(fmt_number).unwrap_or_default());
-            rec.push(c.attempts.to_string());
-            rec.push(c.status().to_string());
-        }
-        w.write_record(&rec).map_err(io)?;
-    }
-    let body = w
-        .into_inner()
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("csv: {e}")))?;
-    Ok((
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/csv; charset=utf-8"),
-            ),
-            (
-                header::CONTENT_DISPOSITION,
-                HeaderValue::from_str(&format!(
-                    "attachment; filename=\"calificaciones-comision-{}.csv\"",
-                    class.id
-                ))
-                .map_err(|e| AppError::Internal(e.into()))?,
-            ),
-        ],
-        body,
+    csv_download(
+        &format!("calificaciones-comision-{}.csv", class.id),
+        &header_row,
+        book.rows.iter().map(|(l, cells)| {
+            let mut rec = vec![l.dni.clone(), l.last_name.clone(), l.first_name.clone()];
+            for c in cells {
+                // A plain number with a decimal comma, as Spanish-locale spreadsheets read it.
+                rec.push(c.grade.map(fmt_number).unwrap_or_default());
+                rec.push(c.attempts.to_string());
+                rec.push(c.status().to_string());
+            }
+            rec
+        }),
     )
-        .into_response())
 }
 
 #[derive(Template)]

@@ -3,8 +3,7 @@
 use askama::Template;
 use axum::{
     extract::{Path, State},
-    http::{HeaderValue, header},
-    response::{IntoResponse, Response},
+    response::Response,
 };
 
 use crate::{
@@ -15,6 +14,7 @@ use crate::{
         csrf::redirect_with_notice,
         error::{AppError, AppResult},
         layout::{Ctx, Page, render},
+        spreadsheet::csv_download,
         state::AppState,
     },
 };
@@ -157,9 +157,7 @@ pub async fn roster_csv(
 ) -> AppResult<Response> {
     let class = taught_class(&state, &user, class_id).await?;
     let rows = queries::roster(&state.db, class_id).await?;
-    let mut w = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
-    let io = |e: csv::Error| AppError::Internal(e.into());
-    w.write_record([
+    let header_row = [
         "DNI",
         "Apellido",
         "Nombre",
@@ -168,41 +166,25 @@ pub async fn roster_csv(
         "Lecciones totales",
         "Avance %",
         "Última actividad",
-    ])
-    .map_err(io)?;
-    for r in &rows {
-        w.write_record([
-            r.dni.clone(),
-            r.last_name.clone(),
-            r.first_name.clone(),
-            r.status_label().to_string(),
-            r.lessons_done.to_string(),
-            r.lessons_total.to_string(),
-            r.percent().to_string(),
-            r.last_activity_at
-                .as_ref()
-                .map(crate::web::time::local)
-                .unwrap_or_default(),
-        ])
-        .map_err(io)?;
-    }
-    let body = w
-        .into_inner()
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("csv: {e}")))?;
-    let filename = format!("participantes-comision-{}.csv", class.id);
-    Ok((
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/csv; charset=utf-8"),
-            ),
-            (
-                header::CONTENT_DISPOSITION,
-                HeaderValue::from_str(&format!("attachment; filename=\"{filename}\""))
-                    .map_err(|e| AppError::Internal(e.into()))?,
-            ),
-        ],
-        body,
+    ]
+    .map(String::from);
+    csv_download(
+        &format!("participantes-comision-{}.csv", class.id),
+        &header_row,
+        rows.iter().map(|r| {
+            [
+                r.dni.clone(),
+                r.last_name.clone(),
+                r.first_name.clone(),
+                r.status_label().to_string(),
+                r.lessons_done.to_string(),
+                r.lessons_total.to_string(),
+                r.percent().to_string(),
+                r.last_activity_at
+                    .as_ref()
+                    .map(crate::web::time::local)
+                    .unwrap_or_default(),
+            ]
+        }),
     )
-        .into_response())
 }

@@ -9,6 +9,7 @@ pub mod error;
 pub mod forms;
 pub mod layout;
 pub mod mail;
+pub mod spreadsheet;
 pub mod state;
 pub mod text;
 pub mod time;
