@@ -17,7 +17,7 @@
   var retryDelay = 2000;
   var closed = false;
 
-  function say(text) { if (status) status.textContent = text; }
+  function say(text) { if (status && status.textContent !== text) status.textContent = text; }
 
   function slotOf(el) {
     var f = el.closest ? el.closest('fieldset[data-slot]') : null;
@@ -103,6 +103,8 @@
 
   // Countdown.
   var deadline = null;
+  var announced = {};
+  var alertBox = document.getElementById('aviso-tiempo');
   function setRemaining(seconds) { deadline = Date.now() + seconds * 1000; tick(); }
   function tick() {
     if (deadline === null) return;
@@ -110,6 +112,14 @@
     var m = Math.floor(left / 60), s = left % 60;
     clock.textContent = m + ':' + (s < 10 ? '0' : '') + s;
     if (left <= 60) clock.parentNode.classList.add('timer-low');
+    // The clock itself is not a live region (it would be read every second): screen readers
+    // hear the remaining time at 5 minutes and at 1 minute.
+    [300, 60].forEach(function (mark) {
+      if (left <= mark && !announced[mark] && alertBox) {
+        announced[mark] = true;
+        alertBox.textContent = mark === 60 ? 'Queda 1 minuto.' : 'Quedan 5 minutos.';
+      }
+    });
     if (left === 0 && !closed) {
       closed = true;
       say('Se terminó el tiempo: entregando tus respuestas…');

@@ -365,8 +365,13 @@ pub async fn answer(
         ));
     }
     if save_page(&state, &user, &attempt, &fields).await? == Saved::Closed {
+        // Past the deadline, or closed meanwhile (another tab submitted): say which.
         settle(&state, &attempt).await?;
-        return Ok(redirect_with_notice(&result_url(id), TIME_UP));
+        let (now_closed, _, _) = own_attempt(&state, &user, id).await?;
+        return Ok(redirect_with_notice(
+            &result_url(id),
+            already_closed(&now_closed),
+        ));
     }
     let go = fields
         .iter()
