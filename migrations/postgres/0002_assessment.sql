@@ -91,3 +91,16 @@ CREATE TABLE quiz_grades (
     updated_at TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (quiz_id, class_id, person_id)
 );
+
+-- A class's own opening and closing times for a quiz, set by its instructor (the course file's
+-- times serve every class otherwise). NULL means no limit on that side.
+CREATE TABLE quiz_windows (
+    quiz_id BIGINT NOT NULL REFERENCES quizzes(id),
+    class_id BIGINT NOT NULL REFERENCES classes(id) ON DELETE CASCADE,
+    opens_at TIMESTAMPTZ,
+    closes_at TIMESTAMPTZ,
+    set_by BIGINT REFERENCES users(id),
+    set_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (quiz_id, class_id),
+    CHECK (opens_at IS NULL OR closes_at IS NULL OR closes_at > opens_at)
+);

@@ -91,3 +91,16 @@ CREATE TABLE quiz_grades (
     updated_at TEXT NOT NULL,
     PRIMARY KEY (quiz_id, class_id, person_id)
 );
+
+-- A class's own opening and closing times for a quiz, set by its instructor (the course file's
+-- times serve every class otherwise). NULL means no limit on that side.
+CREATE TABLE quiz_windows (
+    quiz_id INTEGER NOT NULL REFERENCES quizzes(id),
+    class_id INTEGER NOT NULL REFERENCES classes(id) ON DELETE CASCADE,
+    opens_at TEXT,
+    closes_at TEXT,
+    set_by INTEGER REFERENCES users(id),
+    set_at TEXT NOT NULL,
+    PRIMARY KEY (quiz_id, class_id),
+    CHECK (opens_at IS NULL OR closes_at IS NULL OR closes_at > opens_at)
+);

@@ -40,7 +40,11 @@ pub struct QuizRow {
     pub completion_percent: Option<i64>,
 }
 
-pub const QUIZ_COLUMNS: &str = "q.id, q.course_id, q.key, q.title, q.intro_html, q.opens_at, q.closes_at, \
+/// The quiz's columns, with the opening and closing times of the class's window (`w`, from
+/// `quiz_windows`) when its instructor set one, else the course file's.
+pub const QUIZ_COLUMNS: &str = "q.id, q.course_id, q.key, q.title, q.intro_html, \
+     CASE WHEN w.quiz_id IS NULL THEN q.opens_at ELSE w.opens_at END AS opens_at, \
+     CASE WHEN w.quiz_id IS NULL THEN q.closes_at ELSE w.closes_at END AS closes_at, \
      q.time_limit_seconds, q.attempts_allowed, q.passing_percent, q.grading_method, q.shuffle_questions, \
      q.shuffle_options, q.per_page, q.review_answers, q.review_score, q.slots, q.completion_percent";
 
@@ -240,6 +244,7 @@ pub async fn quiz_view(
              SELECT e2.id FROM enrolments e2 JOIN classes k ON k.id = e2.class_id
              WHERE e2.person_id = $3 AND k.course_id = c.id AND e2.status IN ('confirmed', 'completed')
              ORDER BY e2.created_at DESC LIMIT 1)
+         LEFT JOIN quiz_windows w ON w.quiz_id = q.id AND w.class_id = e.class_id
          WHERE c.slug = $1"
     );
     with_db!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -250,15 +255,64 @@ pub async fn quiz_view(
         .await)
 }
 
-/// The active quizzes of a course, in order.
-pub async fn course_quizzes(db: &Db, course_id: i64) -> Result<Vec<QuizRow>, sqlx::Error> {
+/// The active quizzes of a course, in order, with the times of `class_id`'s windows (none:
+/// the course file's times).
+pub async fn course_quizzes(
+    db: &Db,
+    course_id: i64,
+    class_id: Option<i64>,
+) -> Result<Vec<QuizRow>, sqlx::Error> {
     let sql = format!(
-        "SELECT {QUIZ_COLUMNS} FROM quizzes q WHERE q.course_id = $1 AND NOT q.retired ORDER BY q.position, q.id"
+        "SELECT {QUIZ_COLUMNS} FROM quizzes q
+         LEFT JOIN quiz_windows w ON w.quiz_id = q.id AND w.class_id = $2
+         WHERE q.course_id = $1 AND NOT q.retired ORDER BY q.position, q.id"
     );
     with_db!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(course_id)
+        .bind(class_id)
         .fetch_all(p)
         .await)
+}
+
+/// Opening and closing times; `None` on a side means no limit there.
+pub type Window = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+/// Sets (or, with `None`, removes) a class's own opening and closing times for a quiz.
+/// Attempts already started keep the deadline they got.
+pub async fn set_window(
+    db: &Db,
+    quiz_id: i64,
+    class_id: i64,
+    window: Option<Window>,
+    by: i64,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    match window {
+        Some((opens, closes)) => with_db!(db, |p| sqlx::query(
+            "INSERT INTO quiz_windows (quiz_id, class_id, opens_at, closes_at, set_by, set_at)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (quiz_id, class_id) DO UPDATE SET opens_at = excluded.opens_at,
+                closes_at = excluded.closes_at, set_by = excluded.set_by, set_at = excluded.set_at"
+        )
+        .bind(quiz_id)
+        .bind(class_id)
+        .bind(opens)
+        .bind(closes)
+        .bind(by)
+        .bind(now)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?,
+        None => with_db!(db, |p| sqlx::query(
+            "DELETE FROM quiz_windows WHERE quiz_id = $1 AND class_id = $2"
+        )
+        .bind(quiz_id)
+        .bind(class_id)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?,
+    };
+    Ok(())
 }
 
 /// A learner's attempts at a quiz in a class, oldest first.
@@ -303,7 +357,9 @@ pub async fn attempt_of(
         return Ok(None);
     };
     let sql = format!(
-        "SELECT {QUIZ_COLUMNS}, c.slug AS course_slug FROM quizzes q JOIN courses c ON c.id = q.course_id WHERE q.id = $1"
+        "SELECT {QUIZ_COLUMNS}, c.slug AS course_slug FROM quizzes q JOIN courses c ON c.id = q.course_id
+         LEFT JOIN quiz_windows w ON w.quiz_id = q.id AND w.class_id = $2
+         WHERE q.id = $1"
     );
     #[derive(sqlx::FromRow)]
     struct QuizWithSlug {
@@ -313,6 +369,7 @@ pub async fn attempt_of(
     }
     let q: Option<QuizWithSlug> = with_db!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(attempt.quiz_id)
+        .bind(attempt.class_id)
         .fetch_optional(p)
         .await)?;
     Ok(q.map(|q| (attempt, q.quiz, q.course_slug)))

@@ -238,7 +238,7 @@ pub async fn statistics(
     Path((class_id, quiz_key)): Path<(i64, String)>,
 ) -> AppResult<Response> {
     let class = taught_class(&state, &user, class_id).await?;
-    let quiz = attempts::course_quizzes(&state.db, class.course_id)
+    let quiz = attempts::course_quizzes(&state.db, class.course_id, Some(class_id))
         .await?
         .into_iter()
         .find(|q| q.key == quiz_key)
@@ -251,4 +251,154 @@ pub async fn statistics(
         attempts: n,
         items,
     })
+}
+
+#[derive(Template)]
+#[template(path = "assessment/window.html")]
+pub struct WindowPage {
+    page: Page,
+    class: ClassInfo,
+    quiz: QuizRow,
+    /// The course file's times, shown for reference.
+    file_opens: String,
+    file_closes: String,
+    custom: bool,
+    opens: String,
+    closes: String,
+    errors: FieldErrors,
+}
+
+/// The class's quiz (by key) with its window applied, and the course file's own row.
+async fn class_quiz(
+    state: &AppState,
+    class: &ClassInfo,
+    key: &str,
+) -> AppResult<(QuizRow, QuizRow, bool)> {
+    let find = |list: Vec<QuizRow>| list.into_iter().find(|q| q.key == key);
+    let with_window =
+        find(attempts::course_quizzes(&state.db, class.course_id, Some(class.id)).await?)
+            .ok_or(AppError::NotFound)?;
+    let file = find(attempts::course_quizzes(&state.db, class.course_id, None).await?)
+        .ok_or(AppError::NotFound)?;
+    let custom: bool = crate::with_db!(&state.db, |p| sqlx::query_scalar(
+        "SELECT COUNT(*) > 0 FROM quiz_windows WHERE quiz_id = $1 AND class_id = $2"
+    )
+    .bind(file.id)
+    .bind(class.id)
+    .fetch_one(p)
+    .await)?;
+    Ok((with_window, file, custom))
+}
+
+fn input_value(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    t.as_ref()
+        .map(crate::web::time::local_input)
+        .unwrap_or_default()
+}
+
+/// `GET /comisiones/{id}/evaluaciones/{quiz}/fechas`: this class's opening and closing times.
+pub async fn window_form(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    User(user): User,
+    Path((class_id, key)): Path<(i64, String)>,
+) -> AppResult<Response> {
+    let class = taught_class(&state, &user, class_id).await?;
+    let (quiz, file, custom) = class_quiz(&state, &class, &key).await?;
+    render(&WindowPage {
+        page: ctx.page(format!("Fechas — {}", quiz.title)),
+        opens: input_value(quiz.opens_at),
+        closes: input_value(quiz.closes_at),
+        file_opens: file.opens(),
+        file_closes: file.closes(),
+        custom,
+        class,
+        quiz,
+        errors: FieldErrors::default(),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct WindowForm {
+    #[serde(default)]
+    abre: String,
+    #[serde(default)]
+    cierra: String,
+    #[serde(default)]
+    accion: String,
+}
+
+/// `POST /comisiones/{id}/evaluaciones/{quiz}/fechas`: sets this class's times, or goes back
+/// to the course file's (`accion=restablecer`). Attempts already started keep their deadline.
+pub async fn window_save(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    User(user): User,
+    Path((class_id, key)): Path<(i64, String)>,
+    Form(form): Form<WindowForm>,
+) -> AppResult<Response> {
+    let class = taught_class(&state, &user, class_id).await?;
+    let (quiz, file, custom) = class_quiz(&state, &class, &key).await?;
+    let back = format!("/comisiones/{class_id}/calificaciones");
+    if form.accion == "restablecer" {
+        attempts::set_window(&state.db, file.id, class_id, None, user.user_id, now()).await?;
+        return Ok(redirect_with_notice(
+            &back,
+            &format!("«{}» vuelve a usar las fechas del curso.", quiz.title),
+        ));
+    }
+    let mut errors = FieldErrors::default();
+    let mut parse = |field: &'static str, value: &str| {
+        if value.trim().is_empty() {
+            return None;
+        }
+        let t = crate::web::time::parse_local_input(value);
+        if t.is_none() {
+            errors.add(field, "Escribí fecha y hora, por ejemplo 01/12/2026 08:00.");
+        }
+        t
+    };
+    let opens = parse("abre", &form.abre);
+    let closes = parse("cierra", &form.cierra);
+    if let (Some(o), Some(c)) = (opens, closes)
+        && c <= o
+    {
+        errors.add("cierra", "El cierre tiene que ser posterior a la apertura.");
+    }
+    let needs_close = [&quiz.review_answers, &quiz.review_score]
+        .iter()
+        .any(|r| r.as_str() == "after_close");
+    if needs_close && closes.is_none() && errors.get("cierra").is_none() {
+        errors.add(
+            "cierra",
+            "Esta evaluación muestra los resultados al cerrar: necesita una fecha de cierre.",
+        );
+    }
+    if !errors.is_empty() {
+        return render(&WindowPage {
+            page: ctx.page(format!("Fechas — {}", quiz.title)),
+            opens: form.abre.clone(),
+            closes: form.cierra.clone(),
+            file_opens: file.opens(),
+            file_closes: file.closes(),
+            custom,
+            class,
+            quiz,
+            errors,
+        })
+        .map(|r| (axum::http::StatusCode::UNPROCESSABLE_ENTITY, r).into_response());
+    }
+    attempts::set_window(
+        &state.db,
+        file.id,
+        class_id,
+        Some((opens, closes)),
+        user.user_id,
+        now(),
+    )
+    .await?;
+    Ok(redirect_with_notice(
+        &back,
+        &format!("Fechas de «{}» guardadas para esta comisión.", quiz.title),
+    ))
 }

@@ -63,4 +63,8 @@ pub fn routes() -> Router<AppState> {
             "/comisiones/{id}/evaluaciones/{quiz}/estadisticas",
             get(instructor::statistics),
         )
+        .route(
+            "/comisiones/{id}/evaluaciones/{quiz}/fechas",
+            get(instructor::window_form).post(instructor::window_save),
+        )
 }

@@ -56,7 +56,7 @@ pub struct Gradebook {
 }
 
 pub async fn gradebook(db: &Db, class_id: i64, course_id: i64) -> Result<Gradebook, sqlx::Error> {
-    let quizzes = super::attempts::course_quizzes(db, course_id).await?;
+    let quizzes = super::attempts::course_quizzes(db, course_id, Some(class_id)).await?;
     let learners: Vec<Learner> = with_db!(db, |p| sqlx::query_as(
         "SELECT p.id AS person_id, p.dni, p.first_name, p.last_name
          FROM enrolments e JOIN persons p ON p.id = e.person_id

@@ -123,7 +123,7 @@ pub async fn course(
     render(&CoursePage {
         page: ctx.page(course.title.clone()),
         competencies: queries::competencies(&state.db, course.id).await?,
-        quizzes: crate::assessment::attempts::course_quizzes(&state.db, course.id).await?,
+        quizzes: crate::assessment::attempts::course_quizzes(&state.db, course.id, None).await?,
         course,
         lessons,
         classes,

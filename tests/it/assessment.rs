@@ -924,3 +924,87 @@ async fn browser_quiz_autosave() {
         ]
     );
 }
+
+#[tokio::test]
+async fn an_instructor_sets_the_quiz_dates_of_their_class() {
+    let (app, _courses) = spawn().await;
+    let class = app.class_of(SLUG).await;
+    let learner = enrolled(&app, "32000030").await;
+    let admin = app.admin().await;
+    app.learner("32000031").await;
+    admin
+        .grant("32000031", "instructor", &format!("class:{class}"))
+        .await;
+    let teacher = app.browser();
+    teacher.login("32000031", crate::helpers::PASSWORD).await;
+    let url = format!("/comisiones/{class}/evaluaciones/final/fechas");
+    // A closing time before the opening is refused at the field, and nothing changes.
+    let resp = teacher
+        .post(
+            &url,
+            &[
+                ("abre", "2030-03-02T10:00".into()),
+                ("cierra", "2030-03-01T10:00".into()),
+                ("accion", "guardar".into()),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = resp.text().await.unwrap();
+    assert!(body.contains("El cierre tiene que ser posterior a la apertura."));
+    assert!(
+        body.contains("value=\"2030-03-01T10:00\""),
+        "lo escrito se conserva"
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM quiz_windows").await, 0);
+    // Opening in the future: the learner is told when, and cannot start.
+    let resp = teacher
+        .post(
+            &url,
+            &[
+                ("abre", "2030-03-01T10:00".into()),
+                ("cierra", String::new()),
+                ("accion", "guardar".into()),
+            ],
+        )
+        .await;
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("guardadas para esta comisión")
+    );
+    let page = learner
+        .get_text(&format!("/cursos/{SLUG}/evaluaciones/final"))
+        .await
+        .1;
+    assert!(
+        page.contains("La evaluación abre el 01/03/2030 10:00."),
+        "{page}"
+    );
+    let resp = learner
+        .post(&format!("/cursos/{SLUG}/evaluaciones/final/comenzar"), &[])
+        .await;
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("todavía no está abierta")
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM attempts").await, 0);
+    // Back to the course's dates (none): open again.
+    teacher
+        .post(&url, &[("accion", "restablecer".into())])
+        .await;
+    let (id, _) = start(&learner, "final").await;
+    assert!(id > 0);
+    // Only the class's instructors may change them.
+    assert_eq!(learner.get(&url).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        learner
+            .post(&url, &[("accion", "restablecer".into())])
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+}
