@@ -14,6 +14,7 @@ const CSS: &str = include_str!("../../static/app.css");
 const QUIZ_JS: &str = include_str!("../../static/quiz.js");
 
 struct Asset {
+    stem: &'static str,
     href: String,
     body: &'static [u8],
     content_type: &'static str,
@@ -31,24 +32,33 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
     ]
 });
 
-fn hashed(stem: &str, ext: &str, body: &'static [u8], content_type: &'static str) -> Asset {
+fn hashed(stem: &'static str, ext: &str, body: &'static [u8], content_type: &'static str) -> Asset {
     let digest = Sha256::digest(body);
     let short: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
     Asset {
+        stem,
         href: format!("/static/{stem}.{short}.{ext}"),
         body,
         content_type,
     }
 }
 
+/// The cache-busted address of the embedded asset named `stem`.
+fn href(stem: &str) -> &'static str {
+    ASSETS
+        .iter()
+        .find(|a| a.stem == stem)
+        .map_or("", |a| a.href.as_str())
+}
+
 /// The cache-busted address of the stylesheet.
 pub fn css_href() -> &'static str {
-    &ASSETS[0].href
+    href("app")
 }
 
 /// The cache-busted address of the quiz page's script (autosave and countdown).
 pub fn quiz_js_href() -> &'static str {
-    &ASSETS[1].href
+    href("quiz")
 }
 
 /// `GET /static/{file}`: an embedded asset, cacheable for a year.
