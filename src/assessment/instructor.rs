@@ -402,3 +402,77 @@ pub async fn window_save(
         &format!("Fechas de «{}» guardadas para esta comisión.", quiz.title),
     ))
 }
+
+#[derive(Template)]
+#[template(path = "assessment/class_attempts.html")]
+pub struct ClassAttemptsPage {
+    page: Page,
+    class: ClassInfo,
+    quiz: QuizRow,
+    items: Vec<results::AttemptListItem>,
+}
+
+/// `GET /comisiones/{id}/evaluaciones/{quiz}/intentos`: every attempt, to audit or review.
+pub async fn class_attempts(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    User(user): User,
+    Path((class_id, key)): Path<(i64, String)>,
+) -> AppResult<Response> {
+    let class = taught_class(&state, &user, class_id).await?;
+    let (quiz, _, _) = class_quiz(&state, &class, &key).await?;
+    let items = results::class_attempts(&state.db, class_id, quiz.id).await?;
+    render(&ClassAttemptsPage {
+        page: ctx.page(format!("Intentos — {}", quiz.title)),
+        class,
+        quiz,
+        items,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "assessment/attempt_review.html")]
+pub struct AttemptReviewPage {
+    page: Page,
+    class: ClassInfo,
+    quiz: QuizRow,
+    attempt: attempts::AttemptRow,
+    learner: String,
+    review: Vec<super::view::ReviewView>,
+}
+
+/// `GET /comisiones/{id}/intentos/{attempt}`: an attempt of the class with every answer, the
+/// key and the grades (instructors always see it; learners only as the review rules allow).
+pub async fn attempt_review(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    User(user): User,
+    Path((class_id, attempt_id)): Path<(i64, i64)>,
+) -> AppResult<Response> {
+    let class = taught_class(&state, &user, class_id).await?;
+    let (attempt, quiz, _) = attempts::attempt_of(&state.db, attempt_id, None)
+        .await?
+        .filter(|(a, _, _)| a.class_id == class_id)
+        .ok_or(AppError::NotFound)?;
+    let learner: (String, String, String) = crate::with_db!(&state.db, |p| sqlx::query_as(
+        "SELECT dni, first_name, last_name FROM persons WHERE id = $1"
+    )
+    .bind(attempt.person_id)
+    .fetch_one(p)
+    .await)?;
+    let mut review = Vec::new();
+    for row in attempts::answers(&state.db, attempt_id, None).await? {
+        let q = row
+            .question()
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("pregunta ilegible: {e}")))?;
+        review.push(super::view::review(&row, &q));
+    }
+    render(&AttemptReviewPage {
+        page: ctx.page(format!("Intento {} — {}", attempt.number, quiz.title)),
+        learner: format!("{}, {} (DNI {})", learner.2, learner.1, learner.0),
+        class,
+        quiz,
+        attempt,
+        review,
+    })
+}

@@ -64,6 +64,14 @@ pub fn routes() -> Router<AppState> {
             get(instructor::statistics),
         )
         .route(
+            "/comisiones/{id}/evaluaciones/{quiz}/intentos",
+            get(instructor::class_attempts),
+        )
+        .route(
+            "/comisiones/{id}/intentos/{attempt}",
+            get(instructor::attempt_review),
+        )
+        .route(
             "/comisiones/{id}/evaluaciones/{quiz}/fechas",
             get(instructor::window_form).post(instructor::window_save),
         )

@@ -339,3 +339,62 @@ mod tests {
         assert_eq!(get("todos").discrimination, None);
     }
 }
+
+/// An attempt of a class as the instructor's list shows it.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct AttemptListItem {
+    pub id: i64,
+    pub number: i64,
+    pub state: String,
+    pub started_at: DateTime<Utc>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub closed_by: Option<String>,
+    pub percent: Option<f64>,
+    pub dni: String,
+    pub first_name: String,
+    pub last_name: String,
+}
+
+impl AttemptListItem {
+    pub fn state_label(&self) -> &'static str {
+        match self.state.as_str() {
+            "in_progress" => "En curso",
+            "pending" => "Falta corregir",
+            _ => "Calificado",
+        }
+    }
+    pub fn started(&self) -> String {
+        crate::web::time::local(&self.started_at)
+    }
+    pub fn submitted(&self) -> String {
+        match (&self.submitted_at, self.closed_by.as_deref()) {
+            (Some(t), Some("deadline")) => {
+                format!("{} (al vencer el tiempo)", crate::web::time::local(t))
+            }
+            (Some(t), _) => crate::web::time::local(t),
+            (None, _) => "—".into(),
+        }
+    }
+    pub fn percent_label(&self) -> String {
+        self.percent.map(fmt_percent).unwrap_or_else(|| "—".into())
+    }
+}
+
+/// Every attempt at a quiz in a class, by learner and number.
+pub async fn class_attempts(
+    db: &Db,
+    class_id: i64,
+    quiz_id: i64,
+) -> Result<Vec<AttemptListItem>, sqlx::Error> {
+    with_db!(db, |p| sqlx::query_as(
+        "SELECT a.id, a.number, a.state, a.started_at, a.submitted_at, a.closed_by, a.percent,
+                p.dni, p.first_name, p.last_name
+         FROM attempts a JOIN persons p ON p.id = a.person_id
+         WHERE a.class_id = $1 AND a.quiz_id = $2
+         ORDER BY p.last_name, p.first_name, p.id, a.number"
+    )
+    .bind(class_id)
+    .bind(quiz_id)
+    .fetch_all(p)
+    .await)
+}

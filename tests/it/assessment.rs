@@ -781,8 +781,49 @@ async fn instructors_see_the_gradebook_its_csv_and_item_statistics_and_nobody_el
     );
     assert!(stats.contains("1 intento calificado"));
 
+    // The attempts of the quiz, and one of them with every answer and the key.
+    let list = teacher
+        .get_text(&format!(
+            "/comisiones/{class}/evaluaciones/diagnostico/intentos"
+        ))
+        .await
+        .1;
+    assert!(list.contains(&format!("href=\"/comisiones/{class}/intentos/{id}\"")));
+    let review = teacher
+        .get_text(&format!("/comisiones/{class}/intentos/{id}"))
+        .await
+        .1;
+    assert!(
+        review.contains("Respuesta correcta:</strong> Buen día"),
+        "{review}"
+    );
+    assert!(review.contains("Calificación: <strong>33,3 %</strong>"));
+    // An attempt is only reachable through its own class.
+    let course = crate::helpers::course_id(&app, SLUG).await;
+    let resp = admin
+        .post(
+            "/admin/comisiones/nueva",
+            &crate::catalog::class_form(course, "Comisión 2", 10, None),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let other_class = app
+        .scalar_i64("SELECT MAX(id) FROM classes WHERE id > $1", class)
+        .await;
+    admin
+        .grant("32000010", "instructor", &format!("class:{other_class}"))
+        .await;
+    assert_eq!(
+        teacher
+            .get(&format!("/comisiones/{other_class}/intentos/{id}"))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
     // Learners and instructors of other classes get 404.
     for path in [
+        format!("/comisiones/{class}/evaluaciones/diagnostico/intentos"),
+        format!("/comisiones/{class}/intentos/{id}"),
         format!("/comisiones/{class}/calificaciones"),
         format!("/comisiones/{class}/calificaciones.csv"),
         format!("/comisiones/{class}/corregir"),

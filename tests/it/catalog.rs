@@ -70,7 +70,7 @@ fn date_in(days: i64) -> String {
 }
 
 /// A complete, valid class form, open for enrolment now.
-fn class_form(
+pub fn class_form(
     course_id: i64,
     name: &str,
     seats: i64,
