@@ -398,3 +398,44 @@ pub async fn class_attempts(
     .fetch_all(p)
     .await)
 }
+
+/// A quiz of one of the learner's courses, for "Mi aula".
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct LearnerQuiz {
+    pub course_slug: String,
+    pub course_title: String,
+    pub key: String,
+    pub title: String,
+    pub attempts: i64,
+    pub open: i64,
+}
+
+impl LearnerQuiz {
+    /// Where the learner stands, without grades (those follow each quiz's review rules).
+    pub fn status(&self) -> &'static str {
+        match (self.open, self.attempts) {
+            (1.., _) => "En curso: seguí donde dejaste",
+            (_, 0) => "Por hacer",
+            _ => "Entregada",
+        }
+    }
+}
+
+/// The quizzes of the courses a learner is studying, with their attempts.
+pub async fn learner_quizzes(db: &Db, person_id: i64) -> Result<Vec<LearnerQuiz>, sqlx::Error> {
+    with_db!(db, |p| {
+        sqlx::query_as(
+        "SELECT c.slug AS course_slug, c.title AS course_title, q.key, q.title,
+            (SELECT COUNT(*) FROM attempts a WHERE a.quiz_id = q.id AND a.class_id = e.class_id AND a.person_id = $1) AS attempts,
+            (SELECT COUNT(*) FROM attempts a WHERE a.quiz_id = q.id AND a.class_id = e.class_id AND a.person_id = $1
+               AND a.state = 'in_progress') AS open
+         FROM enrolments e JOIN classes k ON k.id = e.class_id JOIN courses c ON c.id = k.course_id
+         JOIN quizzes q ON q.course_id = c.id AND NOT q.retired
+         WHERE e.person_id = $1 AND e.status IN ('confirmed', 'completed')
+         ORDER BY c.title, q.position, q.id"
+    )
+    .bind(person_id)
+    .fetch_all(p)
+    .await
+    })
+}

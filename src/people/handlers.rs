@@ -37,6 +37,7 @@ pub struct MyPage {
     page: Page,
     person: Person,
     enrolments: Vec<EnrolmentSummary>,
+    quizzes: Vec<crate::assessment::results::LearnerQuiz>,
     teaching: Vec<ClassInfo>,
 }
 
@@ -55,6 +56,7 @@ pub async fn my_page(
         page: ctx.page("Mi aula"),
         person,
         enrolments,
+        quizzes: crate::assessment::results::learner_quizzes(&state.db, user.person_id).await?,
         teaching,
     })
 }

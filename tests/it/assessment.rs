@@ -548,6 +548,15 @@ async fn an_attempt_resumes_on_another_phone_with_its_answers_and_remaining_time
     // The connection drops; the learner logs in on another phone and carries on.
     let phone2 = app.browser();
     phone2.login("32000003", crate::helpers::PASSWORD).await;
+    let home = phone2.get_text("/mi-aula").await.1;
+    let line = |title: &str| {
+        home.split("<li>")
+            .find(|l| l.contains(&format!(">{title}</a>")))
+            .unwrap_or_else(|| panic!("«{title}» en Mi aula"))
+            .to_string()
+    };
+    assert!(line("Cronometrada").contains("En curso: seguí donde dejaste"));
+    assert!(line("Evaluación final").contains("Por hacer"));
     let quiz = phone2
         .get_text(&format!("/cursos/{SLUG}/evaluaciones/cronometrada"))
         .await
