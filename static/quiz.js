@@ -29,10 +29,13 @@
     timer = setTimeout(save, delay);
   }
 
-  function body() {
+  // The whole page's fields, naming the questions changed: only those are saved, so this
+  // page cannot overwrite answers given meanwhile on another phone.
+  function body(slots) {
     var data = new FormData(form);
     var params = new URLSearchParams();
     data.forEach(function (v, k) { params.append(k, v); });
+    slots.forEach(function (s) { params.append('slot', s); });
     return params.toString();
   }
 
@@ -49,7 +52,7 @@
       method: 'POST',
       credentials: 'same-origin',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: body()
+      body: body(slots)
     }).then(function (r) {
       return r.json().then(function (j) { return { ok: r.ok, status: r.status, json: j }; },
                            function () { return { ok: false, status: r.status, json: null }; });

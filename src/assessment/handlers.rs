@@ -316,7 +316,9 @@ pub async fn attempt(
     })
 }
 
-/// Saves the answers of the page the form came from. `Ok(None)` means the attempt is closed.
+/// Saves the answers of the page the form came from. When the form names `slot`s (the
+/// autosave names the questions the learner changed), only those are saved: a page left open
+/// on another phone must not write its stale answers over the ones given since.
 async fn save_page(
     state: &AppState,
     user: &CurrentUser,
@@ -329,9 +331,17 @@ async fn save_page(
         .and_then(|(_, v)| v.parse::<i64>().ok())
         .unwrap_or(1)
         - 1;
+    let only: Vec<i64> = fields
+        .iter()
+        .filter(|(k, _)| k == "slot")
+        .filter_map(|(_, v)| v.parse().ok())
+        .collect();
     let rows = attempts::answers(&state.db, attempt.id, Some(page)).await?;
     let mut responses = Vec::with_capacity(rows.len());
-    for row in &rows {
+    for row in rows
+        .iter()
+        .filter(|r| only.is_empty() || only.contains(&r.slot))
+    {
         let question = parse_question(row)?;
         responses.push((
             row.slot,

@@ -575,6 +575,56 @@ async fn an_attempt_resumes_on_another_phone_with_its_answers_and_remaining_time
             .await,
         1
     );
+    // On the new phone the learner answers question 1. The old phone, still open on the page
+    // with question 1 blank, then autosaves a change to question 2: it must not blank out
+    // question 1 (the autosave names the questions that changed).
+    let right = value_of(&page, "r0", "San Miguel de Tucumán");
+    let autosave = |b: &Browser, fields: Vec<(&'static str, String)>| {
+        let req = b
+            .client
+            .post(b.url(&format!("/intentos/{id}/guardar")))
+            .form(&fields);
+        async move { req.send().await.unwrap().status() }
+    };
+    let csrf2 = phone2.csrf().await;
+    let status = autosave(
+        &phone2,
+        vec![
+            ("csrf", csrf2),
+            ("pagina", "1".into()),
+            ("r0", right),
+            ("r1", "false".into()),
+            ("slot", "0".into()),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let status = autosave(
+        &phone1,
+        vec![
+            ("csrf", csrf.clone()),
+            ("pagina", "1".into()),
+            ("r0", String::new()),
+            ("r1", "true".into()),
+            ("slot", "1".into()),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let responses: Vec<Option<String>> = aula::with_db!(&app.db, |p| sqlx::query_scalar(
+        "SELECT response FROM attempt_answers WHERE attempt_id = $1 ORDER BY slot"
+    )
+    .bind(id)
+    .fetch_all(p)
+    .await)
+    .unwrap();
+    assert_eq!(
+        responses,
+        vec![
+            Some(r#"{"Choice":0}"#.to_string()),
+            Some(r#"{"Bool":true}"#.to_string())
+        ]
+    );
 }
 
 #[tokio::test]
