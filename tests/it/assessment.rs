@@ -168,6 +168,16 @@ question = "general/capital"
 question = "general/limonero"
 "#;
 
+const AFTER_CLOSE: &str = r#"title = "Con cierre"
+closes = "2099-01-01 00:00"
+attempts = 0
+review_answers = "after_close"
+review_score = "after_close"
+
+[[slot]]
+question = "general/capital"
+"#;
+
 /// Writes the fixture course into `root`.
 fn write_course(root: &Path) {
     let c = root.join(SLUG);
@@ -180,6 +190,7 @@ fn write_course(root: &Path) {
         ("quizzes/final.toml", FINAL),
         ("quizzes/diagnostico.toml", HIDDEN),
         ("quizzes/cronometrada.toml", TIMED),
+        ("quizzes/con-cierre.toml", AFTER_CLOSE),
     ] {
         let p = c.join(path);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
@@ -960,7 +971,7 @@ fn quiz_files_report_every_error_with_file_and_line_and_import_nothing() {
     // The intact fixture imports, GIFT questions included.
     write_course(root.path());
     let course = aula::catalog::import::load_course(&c, &media).unwrap();
-    assert_eq!(course.assessments.quizzes.len(), 3);
+    assert_eq!(course.assessments.quizzes.len(), 4);
     assert!(
         course
             .assessments
@@ -1107,4 +1118,60 @@ async fn an_instructor_sets_the_quiz_dates_of_their_class() {
             .status(),
         StatusCode::NOT_FOUND
     );
+}
+
+#[tokio::test]
+async fn review_after_close_waits_for_the_class_closing_time() {
+    let (app, _courses) = spawn().await;
+    let class = app.class_of(SLUG).await;
+    let learner = enrolled(&app, "32000040").await;
+    let (id, page) = start(&learner, "con-cierre").await;
+    let result = learner
+        .post(
+            &format!("/intentos/{id}"),
+            &[
+                ("pagina", "1".into()),
+                ("r0", value_of(&page, "r0", "San Miguel de Tucumán")),
+                ("ir", "entregar".into()),
+            ],
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(result.contains("La calificación se publica cuando cierre la evaluación"));
+    assert!(!result.contains("RETRO-") && !result.contains("Calificación: <strong>"));
+    // The instructor closes the quiz for the class (a closing time already past): the review
+    // and the score are now the learner's to see.
+    let admin = app.admin().await;
+    app.learner("32000041").await;
+    admin
+        .grant("32000041", "instructor", &format!("class:{class}"))
+        .await;
+    let teacher = app.browser();
+    teacher.login("32000041", crate::helpers::PASSWORD).await;
+    let past = (aula::web::time::now() - chrono::Duration::minutes(5))
+        .with_timezone(&chrono_tz::America::Argentina::Tucuman)
+        .format("%Y-%m-%dT%H:%M")
+        .to_string();
+    let resp = teacher
+        .post(
+            &format!("/comisiones/{class}/evaluaciones/con-cierre/fechas"),
+            &[
+                ("abre", String::new()),
+                ("cierra", past),
+                ("accion", "guardar".into()),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let result = learner
+        .get_text(&format!("/intentos/{id}/resultado"))
+        .await
+        .1;
+    assert!(
+        result.contains("Calificación: <strong>100 %</strong>"),
+        "{result}"
+    );
+    assert!(result.contains("RETRO-BIEN"));
 }
