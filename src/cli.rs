@@ -155,6 +155,7 @@ pub fn config(common: &Common, serve: &ServeArgs) -> anyhow::Result<Config> {
             .or(file.mail_from)
             .unwrap_or_else(|| "Aula Tucumán Capacita <no-responder@aula.local>".into()),
         demo: !demo_off,
+        live: crate::live::config::LiveConfig::resolve(file.live)?,
     })
 }
 

@@ -66,6 +66,7 @@ impl Application {
                     .unwrap_or(2),
             )),
             storage: Arc::new(storage),
+            live: crate::live::Rooms::new(crate::live::sfu::PcFactory::new(config.live.clone())),
             config: Arc::new(config),
         };
         let listener = TcpListener::bind(state.config.listen)
@@ -133,6 +134,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(learning::routes())
         .merge(media::routes())
         .merge(certification::routes())
+        .merge(crate::live::routes())
         .fallback(|| async { AppError::NotFound })
         .layer(middleware::from_fn_with_state(state.clone(), csrf::protect))
         .layer(SetResponseHeaderLayer::if_not_present(

@@ -11,6 +11,7 @@ use axum::{
 use sha2::{Digest, Sha256};
 
 const CSS: &str = include_str!("../../static/app.css");
+const LIVE_JS: &str = include_str!("../../static/live.js");
 
 struct Asset {
     href: String,
@@ -19,12 +20,15 @@ struct Asset {
 }
 
 static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
-    vec![hashed(
-        "app",
-        "css",
-        CSS.as_bytes(),
-        "text/css; charset=utf-8",
-    )]
+    vec![
+        hashed("app", "css", CSS.as_bytes(), "text/css; charset=utf-8"),
+        hashed(
+            "live",
+            "js",
+            LIVE_JS.as_bytes(),
+            "text/javascript; charset=utf-8",
+        ),
+    ]
 });
 
 fn hashed(stem: &str, ext: &str, body: &'static [u8], content_type: &'static str) -> Asset {
@@ -40,6 +44,11 @@ fn hashed(stem: &str, ext: &str, body: &'static [u8], content_type: &'static str
 /// The cache-busted address of the stylesheet.
 pub fn css_href() -> &'static str {
     &ASSETS[0].href
+}
+
+/// The cache-busted address of the live room's script.
+pub fn live_js_href() -> &'static str {
+    &ASSETS[1].href
 }
 
 /// `GET /static/{file}`: an embedded asset, cacheable for a year.

@@ -35,6 +35,8 @@ pub struct Config {
     pub mail_from: String,
     /// Import `courses_dir` and seed the demo data on start.
     pub demo: bool,
+    /// Live rooms: UDP ports, public IP, ICE servers (`[live]` table).
+    pub live: crate::live::config::LiveConfig,
 }
 
 /// The optional config file; every key is optional and mirrors an environment variable.
@@ -53,6 +55,7 @@ pub struct FileConfig {
     pub mail_dir: Option<PathBuf>,
     pub mail_from: Option<String>,
     pub demo: Option<bool>,
+    pub live: Option<crate::live::config::LiveConfig>,
 }
 
 impl FileConfig {
@@ -88,6 +91,7 @@ impl Config {
             mail_dir: None,
             mail_from: "Aula Tucumán Capacita <no-responder@aula.local>".into(),
             demo: true,
+            live: Default::default(),
         }
     }
 }

@@ -7,6 +7,7 @@ mod accounts;
 mod catalog;
 mod enrolment;
 mod learning;
+mod live;
 mod media;
 mod operations;
 mod people;

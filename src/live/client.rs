@@ -1,0 +1,539 @@
+//! A scripted participant: connects to a room's signalling socket like the browser does,
+//! publishes pre-encoded VP8 (from an IVF file) and Opus, and counts what it receives.
+//! Used by the integration tests and by `aula loadtest-room`; no encoder involved.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::Context;
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+};
+use tokio::{
+    sync::{mpsc, watch},
+    task::JoinHandle,
+};
+use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest, http::HeaderValue};
+use webrtc::{
+    media_stream::{
+        MediaStreamTrack,
+        track_local::{TrackLocal, TrackLocalEvent, static_sample::TrackLocalStaticSample},
+        track_remote::{TrackRemote, TrackRemoteEvent},
+    },
+    peer_connection::{
+        PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceGatheringState,
+        RTCSessionDescription,
+    },
+};
+
+use crate::live::{
+    protocol::{ClientMsg, ServerMsg},
+    sfu::{MIME_OPUS, MIME_VP8, interceptors, media_engine, vp8_keyframe},
+};
+
+/// VP8 frames read from an IVF file.
+#[derive(Clone)]
+pub struct Ivf {
+    pub frames: Vec<Bytes>,
+    pub frame_duration: Duration,
+}
+
+impl Ivf {
+    /// Parses an IVF file (32-byte header, then 12-byte frame headers).
+    pub fn parse(data: &[u8]) -> anyhow::Result<Ivf> {
+        anyhow::ensure!(
+            data.len() >= 32 && &data[..4] == b"DKIF",
+            "no es un archivo IVF"
+        );
+        let header_len = u16::from_le_bytes([data[6], data[7]]) as usize;
+        let rate = u32::from_le_bytes(data[16..20].try_into()?);
+        let scale = u32::from_le_bytes(data[20..24].try_into()?);
+        let mut frames = vec![];
+        let mut i = header_len;
+        while i + 12 <= data.len() {
+            let size = u32::from_le_bytes(data[i..i + 4].try_into()?) as usize;
+            let start = i + 12;
+            anyhow::ensure!(start + size <= data.len(), "IVF truncado");
+            frames.push(Bytes::copy_from_slice(&data[start..start + size]));
+            i = start + size;
+        }
+        anyhow::ensure!(!frames.is_empty(), "IVF sin cuadros");
+        let frame_duration = if rate > 0 && scale > 0 {
+            Duration::from_secs_f64(scale as f64 / rate as f64)
+        } else {
+            Duration::from_millis(33)
+        };
+        Ok(Ivf {
+            frames,
+            frame_duration,
+        })
+    }
+}
+
+/// What a participant received, per forwarded track (keyed by the egress SSRC).
+#[derive(Default)]
+pub struct Received {
+    pub tracks: Mutex<HashMap<u32, TrackCounters>>,
+    pub opened: AtomicU64,
+}
+
+/// Counters of one received track.
+#[derive(Clone, Debug, Default)]
+pub struct TrackCounters {
+    pub kind: String,
+    pub stream: String,
+    pub packets: u64,
+    pub bytes: u64,
+    pub keyframes: u64,
+    /// Gaps in sequence numbers (packets missing).
+    pub lost: u64,
+    pub last_seq: Option<u16>,
+    pub first_at: Option<Instant>,
+    pub last_at: Option<Instant>,
+}
+
+impl Received {
+    /// A snapshot of every track's counters.
+    pub fn snapshot(&self) -> HashMap<u32, TrackCounters> {
+        self.tracks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+struct Handler {
+    gathering: watch::Sender<RTCIceGatheringState>,
+    tracks: mpsc::UnboundedSender<Arc<dyn TrackRemote>>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Handler {
+    async fn on_ice_gathering_state_change(&self, s: RTCIceGatheringState) {
+        let _ = self.gathering.send(s);
+    }
+    async fn on_track(&self, t: Arc<dyn TrackRemote>) {
+        let _ = self.tracks.send(t);
+    }
+}
+
+async fn new_pc(
+    bind: &str,
+) -> anyhow::Result<(
+    Arc<dyn PeerConnection>,
+    watch::Receiver<RTCIceGatheringState>,
+    mpsc::UnboundedReceiver<Arc<dyn TrackRemote>>,
+)> {
+    let mut me = media_engine()?;
+    let registry = interceptors(&mut me)?;
+    let (gtx, grx) = watch::channel(RTCIceGatheringState::New);
+    let (ttx, trx) = mpsc::unbounded_channel();
+    let pc = PeerConnectionBuilder::new()
+        .with_media_engine(me)
+        .with_interceptor_registry(registry)
+        .with_handler(Arc::new(Handler {
+            gathering: gtx,
+            tracks: ttx,
+        }))
+        .with_udp_addrs(vec![format!("{bind}:0")])
+        .build()
+        .await?;
+    Ok((Arc::new(pc), grx, trx))
+}
+
+async fn gathered(
+    pc: &Arc<dyn PeerConnection>,
+    g: &mut watch::Receiver<RTCIceGatheringState>,
+) -> anyhow::Result<RTCSessionDescription> {
+    let _ = tokio::time::timeout(
+        Duration::from_secs(5),
+        g.wait_for(|s| *s == RTCIceGatheringState::Complete),
+    )
+    .await;
+    pc.local_description()
+        .await
+        .context("sin descripción local")
+}
+
+/// A connected scripted participant.
+pub struct ClientPeer {
+    send: mpsc::UnboundedSender<ClientMsg>,
+    /// Every server message except the ones the client handles itself (answers, offers).
+    pub inbox: mpsc::UnboundedReceiver<ServerMsg>,
+    pub received: Arc<Received>,
+    /// Keyframe requests (PLI/FIR) that reached this participant as a publisher.
+    pub keyframe_requests: Arc<AtomicU64>,
+    bind: String,
+    publish_pc: Option<Arc<dyn PeerConnection>>,
+    sub_pc: Arc<tokio::sync::Mutex<Option<Arc<dyn PeerConnection>>>>,
+    publish_answer:
+        Arc<tokio::sync::Mutex<Option<tokio::sync::oneshot::Sender<RTCSessionDescription>>>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for ClientPeer {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl ClientPeer {
+    /// Connects to `ws_url` with the session cookie (`aula_sesion=...`), binding media
+    /// sockets on `bind` (e.g. `127.0.0.1`). Fails if the server refuses the handshake.
+    pub async fn connect(ws_url: &str, cookie: &str, bind: &str) -> anyhow::Result<ClientPeer> {
+        let mut req = ws_url.into_client_request()?;
+        req.headers_mut()
+            .insert("cookie", HeaderValue::from_str(cookie)?);
+        let (ws, _) = tokio_tungstenite::connect_async(req)
+            .await
+            .context("el servidor rechazó la conexión de señalización")?;
+        let (mut sink, mut stream) = ws.split();
+        let (send, mut send_rx) = mpsc::unbounded_channel::<ClientMsg>();
+        let (inbox_tx, inbox) = mpsc::unbounded_channel();
+        let received = Arc::new(Received::default());
+        let sub_pc: Arc<tokio::sync::Mutex<Option<Arc<dyn PeerConnection>>>> = Arc::default();
+        let publish_answer: Arc<
+            tokio::sync::Mutex<Option<tokio::sync::oneshot::Sender<RTCSessionDescription>>>,
+        > = Arc::default();
+        let writer = tokio::spawn(async move {
+            while let Some(m) = send_rx.recv().await {
+                let Ok(t) = serde_json::to_string(&m) else {
+                    continue;
+                };
+                if sink.send(Message::Text(t.into())).await.is_err() {
+                    break;
+                }
+            }
+            let _ = sink.close().await;
+        });
+        let (sub_pc2, pa2, recv2, send2, bind2) = (
+            sub_pc.clone(),
+            publish_answer.clone(),
+            received.clone(),
+            send.clone(),
+            bind.to_string(),
+        );
+        let reader = tokio::spawn(async move {
+            let mut sub_gathering = None;
+            while let Some(Ok(msg)) = stream.next().await {
+                let Message::Text(t) = msg else { continue };
+                let Ok(m) = serde_json::from_str::<ServerMsg>(t.as_str()) else {
+                    continue;
+                };
+                match m {
+                    ServerMsg::PublishAnswer { sdp } => {
+                        if let Some(tx) = pa2.lock().await.take() {
+                            let _ = tx.send(sdp);
+                        }
+                    }
+                    ServerMsg::Offer { sdp, .. } => {
+                        let mut guard = sub_pc2.lock().await;
+                        if guard.is_none() {
+                            let Ok((pc, g, tracks)) = new_pc(&bind2).await else {
+                                break;
+                            };
+                            tokio::spawn(count_tracks(tracks, recv2.clone()));
+                            sub_gathering = Some(g);
+                            *guard = Some(pc);
+                        }
+                        let (Some(pc), Some(g)) = (guard.as_ref(), sub_gathering.as_mut()) else {
+                            break;
+                        };
+                        let answered = async {
+                            pc.set_remote_description(sdp).await?;
+                            let a = pc.create_answer(None).await?;
+                            pc.set_local_description(a).await?;
+                            gathered(pc, g).await
+                        }
+                        .await;
+                        match answered {
+                            Ok(sdp) => {
+                                let _ = send2.send(ClientMsg::Answer { sdp });
+                            }
+                            Err(e) => tracing::warn!(error = %e, "no se pudo responder la oferta"),
+                        }
+                    }
+                    other => {
+                        if inbox_tx.send(other).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        Ok(ClientPeer {
+            send,
+            inbox,
+            received,
+            keyframe_requests: Arc::default(),
+            bind: bind.to_string(),
+            publish_pc: None,
+            sub_pc,
+            publish_answer,
+            tasks: vec![writer, reader],
+        })
+    }
+
+    /// Sends a protocol message.
+    pub fn send(&self, m: ClientMsg) {
+        let _ = self.send.send(m);
+    }
+
+    /// Waits for the next inbox message that `pick` accepts (others are skipped).
+    pub async fn wait_for<T>(
+        &mut self,
+        timeout: Duration,
+        mut pick: impl FnMut(&ServerMsg) -> Option<T>,
+    ) -> anyhow::Result<T> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let m = tokio::time::timeout_at(deadline, self.inbox.recv())
+                .await
+                .context("tiempo agotado esperando un mensaje")?
+                .context("la conexión se cerró")?;
+            if let Some(t) = pick(&m) {
+                return Ok(t);
+            }
+        }
+    }
+
+    /// Publishes video (looping `ivf`'s inter frames, its first frame again whenever a
+    /// keyframe is requested) and, if `audio`, 20 ms Opus frames of silence.
+    pub async fn publish(&mut self, ivf: Option<Ivf>, audio: bool) -> anyhow::Result<()> {
+        let (pc, mut g, _tracks) = new_pc(&self.bind).await?;
+        let stream = format!("s{}", rand::random::<u32>());
+        let mut started = vec![];
+        if let Some(ivf) = ivf {
+            let ssrc: u32 = rand::random();
+            let track = Arc::new(TrackLocalStaticSample::new(
+                Instant::now(),
+                media_track(
+                    &stream,
+                    "video",
+                    RtpCodecKind::Video,
+                    ssrc,
+                    MIME_VP8,
+                    90000,
+                    0,
+                ),
+            )?);
+            let sender = pc.add_track(track.clone() as Arc<dyn TrackLocal>).await?;
+            started.push((track, sender, ssrc, Some(ivf)));
+        }
+        if audio {
+            let ssrc: u32 = rand::random();
+            let track = Arc::new(TrackLocalStaticSample::new(
+                Instant::now(),
+                media_track(
+                    &stream,
+                    "audio",
+                    RtpCodecKind::Audio,
+                    ssrc,
+                    MIME_OPUS,
+                    48000,
+                    2,
+                ),
+            )?);
+            let sender = pc.add_track(track.clone() as Arc<dyn TrackLocal>).await?;
+            started.push((track, sender, ssrc, None));
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        *self.publish_answer.lock().await = Some(tx);
+        let offer = pc.create_offer(None).await?;
+        pc.set_local_description(offer).await?;
+        let sdp = gathered(&pc, &mut g).await?;
+        self.send(ClientMsg::Publish {
+            sdp,
+            screen_stream: None,
+        });
+        let answer = tokio::time::timeout(Duration::from_secs(10), rx)
+            .await
+            .context("sin respuesta a la publicación")??;
+        pc.set_remote_description(answer).await?;
+        for (track, sender, ssrc, ivf) in started {
+            let pt = sender
+                .get_parameters()
+                .await?
+                .rtp_parameters
+                .codecs
+                .first()
+                .map(|c| c.payload_type)
+                .context("sin códec negociado")?;
+            let want_key = Arc::new(AtomicBool::new(true));
+            let (t2, w2, kr) = (
+                track.clone(),
+                want_key.clone(),
+                self.keyframe_requests.clone(),
+            );
+            self.tasks.push(tokio::spawn(async move {
+                while let Some(ev) = t2.poll().await {
+                    if let TrackLocalEvent::OnRtcpPacket(_) = ev {
+                        kr.fetch_add(1, Ordering::Relaxed);
+                        w2.store(true, Ordering::Relaxed);
+                    }
+                }
+            }));
+            self.tasks.push(tokio::spawn(async move {
+                match ivf {
+                    Some(ivf) => send_video(track, ssrc, pt, ivf, want_key).await,
+                    None => send_audio(track, ssrc, pt).await,
+                }
+            }));
+        }
+        self.publish_pc = Some(pc);
+        Ok(())
+    }
+
+    /// Closes the socket and both connections.
+    pub async fn leave(mut self) {
+        self.send(ClientMsg::Leave);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if let Some(pc) = self.publish_pc.take() {
+            let _ = pc.close().await;
+        }
+        if let Some(pc) = self.sub_pc.lock().await.take() {
+            let _ = pc.close().await;
+        }
+    }
+}
+
+fn media_track(
+    stream: &str,
+    id: &str,
+    kind: RtpCodecKind,
+    ssrc: u32,
+    mime: &str,
+    clock_rate: u32,
+    channels: u16,
+) -> MediaStreamTrack {
+    MediaStreamTrack::new(
+        stream.to_string(),
+        format!("{stream}-{id}"),
+        id.to_string(),
+        kind,
+        vec![RTCRtpEncodingParameters {
+            rtp_coding_parameters: RTCRtpCodingParameters {
+                ssrc: Some(ssrc),
+                ..Default::default()
+            },
+            codec: RTCRtpCodec {
+                mime_type: mime.into(),
+                clock_rate,
+                channels,
+                ..Default::default()
+            },
+            ..Default::default()
+        }],
+    )
+}
+
+async fn send_video(
+    track: Arc<TrackLocalStaticSample>,
+    ssrc: u32,
+    pt: u8,
+    ivf: Ivf,
+    want_key: Arc<AtomicBool>,
+) {
+    let mut tick = tokio::time::interval(ivf.frame_duration);
+    // Frame 0 is the keyframe; the rest loop so keyframes come only when asked for.
+    let mut next = 1usize;
+    loop {
+        tick.tick().await;
+        let i = if want_key.swap(false, Ordering::Relaxed) {
+            0
+        } else {
+            let i = next;
+            next = if next + 1 >= ivf.frames.len() {
+                1
+            } else {
+                next + 1
+            };
+            i
+        };
+        let sample = rtc::media::Sample {
+            data: ivf.frames[i].clone(),
+            timestamp: Instant::now(),
+            duration: ivf.frame_duration,
+            packet_timestamp: 0,
+            prev_dropped_packets: 0,
+            prev_padding_packets: 0,
+        };
+        if track
+            .sample_writer(ssrc, pt)
+            .write_sample(&sample)
+            .await
+            .is_err()
+            && i == 0
+        {
+            // Not bound yet right after negotiation: the keyframe is still owed.
+            want_key.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+async fn send_audio(track: Arc<TrackLocalStaticSample>, ssrc: u32, pt: u8) {
+    // An Opus TOC for a 20 ms SILK frame followed by a few bytes: valid enough to forward.
+    let frame = Bytes::from_static(&[0x78, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00]);
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    loop {
+        tick.tick().await;
+        let sample = rtc::media::Sample {
+            data: frame.clone(),
+            timestamp: Instant::now(),
+            duration: Duration::from_millis(20),
+            packet_timestamp: 0,
+            prev_dropped_packets: 0,
+            prev_padding_packets: 0,
+        };
+        let _ = track.sample_writer(ssrc, pt).write_sample(&sample).await;
+    }
+}
+
+async fn count_tracks(
+    mut tracks: mpsc::UnboundedReceiver<Arc<dyn TrackRemote>>,
+    received: Arc<Received>,
+) {
+    while let Some(t) = tracks.recv().await {
+        received.opened.fetch_add(1, Ordering::Relaxed);
+        let r = received.clone();
+        tokio::spawn(async move {
+            let kind = format!("{:?}", t.kind().await).to_lowercase();
+            let stream = t.stream_id().await.to_string();
+            while let Some(ev) = t.poll().await {
+                if let TrackRemoteEvent::OnRtpPacket(p) = ev {
+                    let mut all = r.tracks.lock().unwrap_or_else(|e| e.into_inner());
+                    let c = all.entry(p.header.ssrc).or_insert_with(|| TrackCounters {
+                        kind: kind.clone(),
+                        stream: stream.clone(),
+                        ..Default::default()
+                    });
+                    let now = Instant::now();
+                    c.packets += 1;
+                    c.bytes += p.payload.len() as u64;
+                    if kind == "video" && vp8_keyframe(&p.payload) {
+                        c.keyframes += 1;
+                    }
+                    if let Some(last) = c.last_seq {
+                        let gap = p.header.sequence_number.wrapping_sub(last);
+                        if gap > 1 && gap < 1000 {
+                            c.lost += (gap - 1) as u64;
+                        }
+                    }
+                    c.last_seq = Some(p.header.sequence_number);
+                    c.first_at.get_or_insert(now);
+                    c.last_at = Some(now);
+                }
+            }
+        });
+    }
+}
