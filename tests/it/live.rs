@@ -472,3 +472,80 @@ async fn attendance_counts_presence_and_keeps_the_instructors_corrections() {
         1
     );
 }
+
+/// The live room in real browsers: `node tests/browser/live.mjs` drives headless Chromium
+/// against this app. Needs Chromium and `npm install` in tests/browser (`.ci/run` does both),
+/// so it runs only when asked: `cargo test --test it browser_room -- --ignored`.
+#[tokio::test]
+#[ignore = "needs Chromium and playwright-core; run by .ci/run"]
+async fn browser_room_end_to_end() {
+    // Chromium gathers no loopback candidates: the SFU binds the real interfaces (default).
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let class = app.class_of(SLUG).await;
+    let teacher = app.learner("33000001").await;
+    admin
+        .grant("33000001", "instructor", &format!("class:{class}"))
+        .await;
+    let ana = app.learner("33000002").await;
+    let beto = app.learner("33000003").await;
+    for b in [&ana, &beto] {
+        let r = b
+            .post(&format!("/comisiones/{class}/inscribirme"), &[])
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    let c = Class {
+        app,
+        class,
+        teacher,
+        ana,
+        beto,
+        outsider: admin,
+    };
+    let session = schedule(&c, "Clase en el navegador", chrono::Duration::minutes(1)).await;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(
+        dir.join("node_modules/playwright-core").exists(),
+        "falta playwright-core: corré `npm install` en tests/browser (lo hace .ci/run)"
+    );
+    let session_of = |b: &Browser| b.cookie("aula_sesion").unwrap();
+    let cookies = serde_json::json!({
+        "teacher": session_of(&c.teacher),
+        "ana": session_of(&c.ana),
+        "beto": session_of(&c.beto),
+    });
+    let base = c.app.base.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("node")
+            .arg("live.mjs")
+            .current_dir(&dir)
+            .env("AULA_BASE", base)
+            .env("AULA_SESSION", session.to_string())
+            .env("AULA_COOKIES", cookies.to_string())
+            .env("AULA_DNIS", r#"["33000002","33000003"]"#)
+            .output()
+            .expect("node no está instalado")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}\n{stderr}");
+    assert!(
+        out.status.success() && stdout.contains("BROWSER TEST PASS"),
+        "la prueba en el navegador falló:\n{stdout}\n{stderr}"
+    );
+    // Both learners' presence was recorded, and closed when their pages left.
+    for dni in ["33000002", "33000003"] {
+        let person = person_of(&c.app, dni).await.unwrap();
+        let open_or_closed = c
+            .app
+            .scalar_i64(
+                "SELECT COUNT(*) FROM live_presence WHERE person_id = $1",
+                person,
+            )
+            .await;
+        assert!(open_or_closed >= 1, "presencia de {dni}");
+    }
+}
