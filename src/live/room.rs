@@ -29,6 +29,9 @@ pub const LAST_N: usize = 4;
 const SPEAKING_LEVEL: u8 = 60;
 const CHAT_HISTORY: usize = 100;
 const CHAT_MAX_CHARS: usize = 500;
+/// How long an empty room stays before it is dropped.
+const ROOM_LINGER: Duration = Duration::from_secs(10);
+const CLOSING: &str = "La sala se está cerrando; intentá de nuevo en unos segundos.";
 
 /// What the room tells a participant's task.
 pub enum PeerEvent {
@@ -47,6 +50,7 @@ fn say(m: ServerMsg) -> PeerEvent {
 }
 
 /// A participant's identity when joining.
+#[derive(Clone)]
 pub struct Joining {
     pub person_id: i64,
     pub name: String,
@@ -142,22 +146,37 @@ impl Rooms {
         h
     }
 
-    /// Joins the session's room (starting it if needed).
+    /// Joins the session's room (starting it if needed). A room whose last participant just
+    /// left may be closing as we arrive: then a fresh one is started.
     pub async fn join(
         &self,
         db: &Db,
         session_id: i64,
         joining: Joining,
     ) -> Result<(Joined, mpsc::UnboundedSender<RoomCmd>), String> {
-        let h = self.handle(db, session_id);
-        let (tx, rx) = oneshot::channel();
-        if h.tx.send(RoomCmd::Join(joining, tx)).is_err() {
-            return Err("La sala se está cerrando; intentá de nuevo.".into());
+        for _ in 0..3 {
+            let h = self.handle(db, session_id);
+            let (tx, rx) = oneshot::channel();
+            if h.tx.send(RoomCmd::Join(joining.clone(), tx)).is_ok() {
+                match rx.await {
+                    Ok(Ok(j)) => return Ok((j, h.tx)),
+                    Ok(Err(e)) => return Err(e),
+                    // The actor ended with our join unread: try a fresh room.
+                    Err(_) => {}
+                }
+            }
+            self.forget(session_id, h.generation);
         }
-        match rx.await {
-            Ok(Ok(j)) => Ok((j, h.tx)),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err("La sala se está cerrando; intentá de nuevo.".into()),
+        Err(CLOSING.into())
+    }
+
+    fn forget(&self, session_id: i64, generation: u64) {
+        let mut rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
+        if rooms
+            .get(&session_id)
+            .is_some_and(|h| h.generation == generation)
+        {
+            rooms.remove(&session_id);
         }
     }
 
@@ -223,14 +242,24 @@ impl Room {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<RoomCmd>) {
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        // An empty room lingers a little: a reconnecting participant finds it as it was.
+        let mut empty_since: Option<tokio::time::Instant> = None;
         loop {
             tokio::select! {
                 cmd = rx.recv() => {
                     let Some(cmd) = cmd else { break };
                     if !self.handle(cmd) { break; }
-                    if self.members.is_empty() { break; }
                 }
                 _ = tick.tick() => self.detect_speaker(),
+            }
+            if !self.members.is_empty() {
+                empty_since = None;
+            } else if empty_since
+                .get_or_insert_with(tokio::time::Instant::now)
+                .elapsed()
+                >= ROOM_LINGER
+            {
+                break;
             }
         }
         tracing::debug!(session = self.session_id, "sala cerrada");

@@ -26,9 +26,14 @@ struct Class {
 }
 
 async fn class_with_people() -> Class {
+    class_with_people_and(|_| {}).await
+}
+
+async fn class_with_people_and(adjust: impl FnOnce(&mut aula::Config)) -> Class {
     let app = TestApp::spawn_with(|c| {
         // Test peers bind loopback; so does the SFU.
         c.live.bind_ip = "127.0.0.1".parse().unwrap();
+        adjust(c);
     })
     .await;
     let admin = app.admin().await;
@@ -548,4 +553,50 @@ async fn browser_room_end_to_end() {
             .await;
         assert!(open_or_closed >= 1, "presencia de {dni}");
     }
+}
+
+#[tokio::test]
+async fn welcome_hands_out_stun_and_time_limited_turn_credentials() {
+    let c = class_with_people_and(|cfg| {
+        cfg.live.ice_servers = vec![aula::live::config::IceServer {
+            urls: vec!["stun:stun.aula.test:3478".into()],
+            username: None,
+            credential: None,
+        }];
+        cfg.live.turn_urls = vec!["turns:turn.aula.test:443?transport=tcp".into()];
+        cfg.live.turn_secret = Some("secreto-compartido".into());
+    })
+    .await;
+    let session = schedule(&c, "Clase con TURN", chrono::Duration::minutes(1)).await;
+    let mut p = ClientPeer::connect(&ws_url(&c, session), &cookie(&c.teacher), "127.0.0.1")
+        .await
+        .unwrap();
+    let servers = p
+        .wait_for(Duration::from_secs(5), |m| match m {
+            ServerMsg::Welcome { ice_servers, .. } => Some(ice_servers.clone()),
+            _ => None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(servers.len(), 2);
+    assert_eq!(
+        servers[0].urls,
+        vec!["stun:stun.aula.test:3478".to_string()]
+    );
+    let turn = &servers[1];
+    let user = turn.username.clone().unwrap();
+    let (expiry, user_id) = user.split_once(':').unwrap();
+    let expiry: i64 = expiry.parse().unwrap();
+    let ttl = expiry - chrono::Utc::now().timestamp();
+    assert!(
+        (6 * 3600 - 60..=6 * 3600).contains(&ttl),
+        "vence en 6 horas: {ttl}"
+    );
+    assert_eq!(user_id, user_of(&c.app, "32000001").await.to_string());
+    let (_, expected) = aula::live::config::turn_credentials(
+        "secreto-compartido",
+        user_id.parse().unwrap(),
+        expiry,
+    );
+    assert_eq!(turn.credential.as_deref(), Some(expected.as_str()));
 }
