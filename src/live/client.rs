@@ -171,6 +171,8 @@ pub struct ClientPeer {
     pub received: Arc<Received>,
     /// Keyframe requests (PLI/FIR) that reached this participant as a publisher.
     pub keyframe_requests: Arc<AtomicU64>,
+    /// Every SDP the server sent (answers and offers), newest last.
+    pub server_sdps: Arc<Mutex<Vec<String>>>,
     bind: String,
     publish_pc: Option<Arc<dyn PeerConnection>>,
     sub_pc: Arc<tokio::sync::Mutex<Option<Arc<dyn PeerConnection>>>>,
@@ -216,6 +218,8 @@ impl ClientPeer {
             }
             let _ = sink.close().await;
         });
+        let server_sdps: Arc<Mutex<Vec<String>>> = Arc::default();
+        let sdps2 = server_sdps.clone();
         let (sub_pc2, pa2, recv2, send2, bind2) = (
             sub_pc.clone(),
             publish_answer.clone(),
@@ -232,11 +236,19 @@ impl ClientPeer {
                 };
                 match m {
                     ServerMsg::PublishAnswer { sdp } => {
+                        sdps2
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push(sdp.sdp.clone());
                         if let Some(tx) = pa2.lock().await.take() {
                             let _ = tx.send(sdp);
                         }
                     }
                     ServerMsg::Offer { sdp, .. } => {
+                        sdps2
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push(sdp.sdp.clone());
                         let mut guard = sub_pc2.lock().await;
                         if guard.is_none() {
                             let Ok((pc, g, tracks)) = new_pc(&bind2).await else {
@@ -276,6 +288,7 @@ impl ClientPeer {
             inbox,
             received,
             keyframe_requests: Arc::default(),
+            server_sdps,
             bind: bind.to_string(),
             publish_pc: None,
             sub_pc,

@@ -153,6 +153,28 @@ mod tests {
     }
 
     #[test]
+    fn live_table_of_the_config_file_parses() {
+        let file: crate::web::config::FileConfig = toml::from_str(
+            r#"
+            [live]
+            udp_port_min = 40000
+            udp_port_max = 40999
+            public_ip = "203.0.113.10"
+            turn_urls = ["turns:turn.aula.test:443?transport=tcp"]
+            turn_secret = "s"
+            [[live.ice_servers]]
+            urls = ["stun:stun.aula.test:3478"]
+            "#,
+        )
+        .unwrap();
+        let live = file.live.unwrap();
+        live.validate().unwrap();
+        assert_eq!(live.udp_port_max, Some(40999));
+        assert_eq!(live.ice_servers_for(7, 100).len(), 2);
+        assert_eq!(live.early_join_minutes, 10);
+    }
+
+    #[test]
     fn turn_needs_secret_and_ports_need_both_ends() {
         let c = LiveConfig {
             turn_urls: vec!["turn:x:3478".into()],

@@ -72,6 +72,7 @@ impl PeerConnectionEventHandler for Handler {
 struct Pc {
     pc: Arc<dyn PeerConnection>,
     gathering: watch::Receiver<RTCIceGatheringState>,
+    public_ip: Option<std::net::IpAddr>,
 }
 
 impl Pc {
@@ -88,7 +89,11 @@ impl Pc {
                 kind,
             }))
             .await?;
-        Ok(Pc { pc, gathering: grx })
+        Ok(Pc {
+            pc,
+            gathering: grx,
+            public_ip: factory.cfg.public_ip,
+        })
     }
 
     /// The local description once candidates are gathered (the server does not trickle:
@@ -100,10 +105,13 @@ impl Pc {
                 .wait_for(|s| *s == RTCIceGatheringState::Complete),
         )
         .await;
-        self.pc
+        let mut sdp = self
+            .pc
             .local_description()
             .await
-            .ok_or_else(|| anyhow::anyhow!("sin descripción local"))
+            .ok_or_else(|| anyhow::anyhow!("sin descripción local"))?;
+        sdp.sdp = sfu::announce_public_ip(&sdp.sdp, self.public_ip);
+        Ok(sdp)
     }
 }
 

@@ -228,6 +228,8 @@ impl PcFactory {
             let registry = interceptors(&mut me)?;
             let mut se = SettingEngineBuilder::new();
             if let Some(ip) = self.cfg.public_ip {
+                // Ignored by webrtc 0.21.1's gatherer (host candidates always carry the
+                // socket's address); `announce_public_ip` rewrites the SDP instead.
                 se = se.with_nat_1to1_ips(vec![ip.to_string()], RTCIceCandidateType::Host);
             }
             if self.cfg.bind_ip.is_loopback() {
@@ -253,6 +255,31 @@ impl PcFactory {
             last_err.map(|e| e.to_string()).unwrap_or_default()
         ))
     }
+}
+
+/// Replaces the address of every host candidate in an SDP with the public IP of a 1:1 NAT
+/// (what pion's NAT1To1 "host" mode does; webrtc 0.21.1 stores that setting but never uses it).
+pub fn announce_public_ip(sdp: &str, public_ip: Option<std::net::IpAddr>) -> String {
+    let Some(ip) = public_ip else {
+        return sdp.to_string();
+    };
+    let ip = ip.to_string();
+    let mut out = String::with_capacity(sdp.len());
+    for line in sdp.split_inclusive('\n') {
+        let body = line.trim_end_matches(['\r', '\n']);
+        let ending = &line[body.len()..];
+        if body.starts_with("a=candidate:") && body.contains(" typ host") {
+            let mut f: Vec<&str> = body.split(' ').collect();
+            if f.len() > 5 {
+                f[4] = &ip;
+            }
+            out.push_str(&f.join(" "));
+            out.push_str(ending);
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
 }
 
 /// Where a published track comes from.
@@ -665,6 +692,30 @@ mod tests {
         m.apply(&mut n2);
         assert_eq!(n2.sequence_number, 1);
         assert_eq!(n2.timestamp, 10_000);
+    }
+
+    #[test]
+    fn host_candidates_announce_the_public_ip() {
+        let sdp = "v=0\r\na=candidate:1 1 udp 2130706431 10.0.0.5 40000 typ host\r\na=candidate:2 1 udp 1694498815 1.2.3.4 5000 typ srflx raddr 10.0.0.5 rport 40000\r\n";
+        let out = announce_public_ip(sdp, Some("203.0.113.10".parse().unwrap()));
+        assert_eq!(
+            out,
+            "v=0\r\na=candidate:1 1 udp 2130706431 203.0.113.10 40000 typ host\r\na=candidate:2 1 udp 1694498815 1.2.3.4 5000 typ srflx raddr 10.0.0.5 rport 40000\r\n"
+        );
+        assert_eq!(announce_public_ip(sdp, None), sdp);
+    }
+
+    #[test]
+    fn ports_come_from_the_configured_range_round_robin() {
+        let pool = PortPool::new(&LiveConfig {
+            udp_port_min: Some(40000),
+            udp_port_max: Some(40002),
+            ..Default::default()
+        });
+        assert_eq!(pool.candidates(), vec![40000, 40001, 40002]);
+        assert_eq!(pool.candidates(), vec![40001, 40002, 40000]);
+        let any = PortPool::new(&LiveConfig::default());
+        assert_eq!(any.candidates(), vec![0]);
     }
 
     #[test]

@@ -600,3 +600,30 @@ async fn welcome_hands_out_stun_and_time_limited_turn_credentials() {
     );
     assert_eq!(turn.credential.as_deref(), Some(expected.as_str()));
 }
+
+#[tokio::test]
+async fn the_sfu_binds_only_ports_of_the_configured_range_and_announces_the_public_ip() {
+    let c = class_with_people_and(|cfg| {
+        cfg.live.udp_port_min = Some(41_000);
+        cfg.live.udp_port_max = Some(41_019);
+        cfg.live.public_ip = Some("203.0.113.10".parse().unwrap());
+    })
+    .await;
+    let session = schedule(&c, "Clase con puertos", chrono::Duration::minutes(1)).await;
+    let mut t = join(&c, &c.teacher, session).await.unwrap();
+    t.publish(None, true).await.unwrap();
+    let sdps = t.server_sdps.lock().unwrap().clone();
+    let candidates: Vec<&str> = sdps
+        .iter()
+        .flat_map(|s| s.lines())
+        .filter(|l| l.starts_with("a=candidate:"))
+        .collect();
+    assert!(!candidates.is_empty(), "{sdps:?}");
+    for line in candidates {
+        // a=candidate:<foundation> <component> udp <priority> <ip> <port> typ host
+        let f: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(f[4], "203.0.113.10", "{line}");
+        let port: u16 = f[5].parse().unwrap();
+        assert!((41_000..=41_019).contains(&port), "{line}");
+    }
+}
