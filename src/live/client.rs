@@ -25,7 +25,10 @@ use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest, http::H
 use webrtc::{
     media_stream::{
         MediaStreamTrack,
-        track_local::{TrackLocal, TrackLocalEvent, static_sample::TrackLocalStaticSample},
+        track_local::{
+            TrackLocal, TrackLocalEvent, static_rtp::TrackLocalStaticRTP,
+            static_sample::TrackLocalStaticSample,
+        },
         track_remote::{TrackRemote, TrackRemoteEvent},
     },
     peer_connection::{
@@ -96,6 +99,10 @@ pub struct TrackCounters {
     /// Gaps in sequence numbers (packets missing).
     pub lost: u64,
     pub last_seq: Option<u16>,
+    /// Audio one-way latency (publisher in this process): sum, maximum and count, in ms.
+    pub latency_sum_ms: f64,
+    pub latency_max_ms: f64,
+    pub latency_count: u64,
     pub first_at: Option<Instant>,
     pub last_at: Option<Instant>,
 }
@@ -321,44 +328,62 @@ impl ClientPeer {
     }
 
     /// Publishes video (looping `ivf`'s inter frames, its first frame again whenever a
-    /// keyframe is requested) and, if `audio`, 20 ms Opus frames of silence.
+    /// keyframe is requested) and, if `audio`, 20 ms Opus frames whose RTP timestamps carry
+    /// the send time (see [`audio_latency_ms`]). With `simulcast`, the video goes out as three
+    /// layers `q`, `h`, `f` at a quarter, half and full frame rate.
     pub async fn publish(&mut self, ivf: Option<Ivf>, audio: bool) -> anyhow::Result<()> {
+        self.publish_with(ivf, false, audio).await
+    }
+
+    /// [`publish`](Self::publish) with a choice of simulcast.
+    pub async fn publish_with(
+        &mut self,
+        ivf: Option<Ivf>,
+        simulcast: bool,
+        audio: bool,
+    ) -> anyhow::Result<()> {
         let (pc, mut g, _tracks) = new_pc(&self.bind).await?;
         let stream = format!("s{}", rand::random::<u32>());
-        let mut started = vec![];
+        let mut video = None;
         if let Some(ivf) = ivf {
-            let ssrc: u32 = rand::random();
+            let layers: Vec<(&str, u32, usize)> = if simulcast {
+                vec![
+                    ("q", rand::random(), 4),
+                    ("h", rand::random(), 2),
+                    ("f", rand::random(), 1),
+                ]
+            } else {
+                vec![("", rand::random(), 1)]
+            };
+            let encodings = layers
+                .iter()
+                .map(|(rid, ssrc, _)| encoding(rid, *ssrc, MIME_VP8, 90000, 0))
+                .collect();
             let track = Arc::new(TrackLocalStaticSample::new(
                 Instant::now(),
-                media_track(
-                    &stream,
-                    "video",
+                MediaStreamTrack::new(
+                    stream.clone(),
+                    format!("{stream}-video"),
+                    "video".into(),
                     RtpCodecKind::Video,
-                    ssrc,
-                    MIME_VP8,
-                    90000,
-                    0,
+                    encodings,
                 ),
             )?);
             let sender = pc.add_track(track.clone() as Arc<dyn TrackLocal>).await?;
-            started.push((track, sender, ssrc, Some(ivf)));
+            video = Some((track, sender, layers, ivf));
         }
+        let mut sound = None;
         if audio {
             let ssrc: u32 = rand::random();
-            let track = Arc::new(TrackLocalStaticSample::new(
-                Instant::now(),
-                media_track(
-                    &stream,
-                    "audio",
-                    RtpCodecKind::Audio,
-                    ssrc,
-                    MIME_OPUS,
-                    48000,
-                    2,
-                ),
-            )?);
+            let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+                stream.clone(),
+                format!("{stream}-audio"),
+                "audio".into(),
+                RtpCodecKind::Audio,
+                vec![encoding("", ssrc, MIME_OPUS, 48000, 2)],
+            )));
             let sender = pc.add_track(track.clone() as Arc<dyn TrackLocal>).await?;
-            started.push((track, sender, ssrc, None));
+            sound = Some((track, sender, ssrc));
         }
         let (tx, rx) = tokio::sync::oneshot::channel();
         *self.publish_answer.lock().await = Some(tx);
@@ -373,35 +398,48 @@ impl ClientPeer {
             .await
             .context("sin respuesta a la publicación")??;
         pc.set_remote_description(answer).await?;
-        for (track, sender, ssrc, ivf) in started {
-            let pt = sender
-                .get_parameters()
-                .await?
-                .rtp_parameters
-                .codecs
-                .first()
-                .map(|c| c.payload_type)
-                .context("sin códec negociado")?;
-            let want_key = Arc::new(AtomicBool::new(true));
-            let (t2, w2, kr) = (
-                track.clone(),
-                want_key.clone(),
-                self.keyframe_requests.clone(),
-            );
+        if let Some((track, sender, layers, ivf)) = video {
+            let pt = negotiated_pt(&sender).await?;
+            let wants: Vec<Arc<AtomicBool>> = layers
+                .iter()
+                .map(|_| Arc::new(AtomicBool::new(true)))
+                .collect();
+            let (t2, w2, kr) = (track.clone(), wants.clone(), self.keyframe_requests.clone());
+            // A keyframe request for any layer restarts every layer at a keyframe.
             self.tasks.push(tokio::spawn(async move {
                 while let Some(ev) = t2.poll().await {
                     if let TrackLocalEvent::OnRtcpPacket(_) = ev {
                         kr.fetch_add(1, Ordering::Relaxed);
-                        w2.store(true, Ordering::Relaxed);
+                        for w in &w2 {
+                            w.store(true, Ordering::Relaxed);
+                        }
                     }
                 }
             }));
-            self.tasks.push(tokio::spawn(async move {
-                match ivf {
-                    Some(ivf) => send_video(track, ssrc, pt, ivf, want_key).await,
-                    None => send_audio(track, ssrc, pt).await,
-                }
-            }));
+            let mid = sender_mid(&pc, &sender).await;
+            for ((rid, ssrc, every), want) in layers.into_iter().zip(wants) {
+                self.tasks.push(tokio::spawn(send_video(
+                    track.clone(),
+                    VideoLayer {
+                        ssrc,
+                        pt,
+                        rid: rid.to_string(),
+                        mid: mid.clone(),
+                        every,
+                    },
+                    ivf.clone(),
+                    want,
+                )));
+            }
+        }
+        if let Some((track, sender, ssrc)) = sound {
+            let pt = negotiated_pt(&sender).await?;
+            let t2 = track.clone();
+            // Drain feedback events so their queue never fills.
+            self.tasks.push(tokio::spawn(
+                async move { while t2.poll().await.is_some() {} },
+            ));
+            self.tasks.push(tokio::spawn(send_audio(track, ssrc, pt)));
         }
         self.publish_pc = Some(pc);
         Ok(())
@@ -420,44 +458,123 @@ impl ClientPeer {
     }
 }
 
-fn media_track(
-    stream: &str,
-    id: &str,
-    kind: RtpCodecKind,
+fn encoding(
+    rid: &str,
     ssrc: u32,
     mime: &str,
     clock_rate: u32,
     channels: u16,
-) -> MediaStreamTrack {
-    MediaStreamTrack::new(
-        stream.to_string(),
-        format!("{stream}-{id}"),
-        id.to_string(),
-        kind,
-        vec![RTCRtpEncodingParameters {
-            rtp_coding_parameters: RTCRtpCodingParameters {
-                ssrc: Some(ssrc),
-                ..Default::default()
-            },
-            codec: RTCRtpCodec {
-                mime_type: mime.into(),
-                clock_rate,
-                channels,
-                ..Default::default()
-            },
+) -> RTCRtpEncodingParameters {
+    RTCRtpEncodingParameters {
+        rtp_coding_parameters: RTCRtpCodingParameters {
+            rid: rid.into(),
+            ssrc: Some(ssrc),
             ..Default::default()
-        }],
-    )
+        },
+        codec: RTCRtpCodec {
+            mime_type: mime.into(),
+            clock_rate,
+            channels,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+async fn negotiated_pt(sender: &Arc<dyn webrtc::rtp_transceiver::RtpSender>) -> anyhow::Result<u8> {
+    sender
+        .get_parameters()
+        .await?
+        .rtp_parameters
+        .codecs
+        .first()
+        .map(|c| c.payload_type)
+        .context("sin códec negociado")
+}
+
+/// The shared clock of audio timestamps: publishers and subscribers of one process agree.
+fn epoch() -> Instant {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+fn audio_clock_now() -> u32 {
+    (epoch().elapsed().as_micros() as u64 * 48 / 1000) as u32
+}
+
+/// One-way latency of an audio packet sent by a [`ClientPeer`] of this same process, in ms.
+pub fn audio_latency_ms(rtp_timestamp: u32) -> f64 {
+    audio_clock_now().wrapping_sub(rtp_timestamp) as i32 as f64 / 48.0
+}
+
+/// One simulcast layer (or the only stream) of a published video.
+struct VideoLayer {
+    ssrc: u32,
+    pt: u8,
+    /// Empty without simulcast.
+    rid: String,
+    mid: Option<String>,
+    /// Sends every `every`-th frame time (lower layers: lower frame rate).
+    every: usize,
+}
+
+/// An RTP header extension with a raw value (the `sdes:mid` and `sdes:rtp-stream-id` texts).
+struct RawExtension(Bytes);
+
+impl rtc::shared::marshal::MarshalSize for RawExtension {
+    fn marshal_size(&self) -> usize {
+        self.0.len()
+    }
+}
+
+impl rtc::shared::marshal::Marshal for RawExtension {
+    fn marshal_to(&self, buf: &mut [u8]) -> rtc::shared::error::Result<usize> {
+        let n = self.0.len();
+        if buf.len() < n {
+            return Err(rtc::shared::error::Error::ErrBufferTooSmall);
+        }
+        buf[..n].copy_from_slice(&self.0);
+        Ok(n)
+    }
+}
+
+fn text_extension(uri: &'static str, value: &str) -> rtc::rtp::extension::HeaderExtension {
+    rtc::rtp::extension::HeaderExtension::Custom {
+        uri: uri.into(),
+        extension: Box::new(RawExtension(Bytes::copy_from_slice(value.as_bytes()))),
+    }
+}
+
+/// The mid of the transceiver carrying `sender`, once negotiated.
+async fn sender_mid(
+    pc: &Arc<dyn PeerConnection>,
+    sender: &Arc<dyn webrtc::rtp_transceiver::RtpSender>,
+) -> Option<String> {
+    for t in pc.get_transceivers().await {
+        if let Ok(Some(s)) = t.sender().await
+            && s.id() == sender.id()
+        {
+            return t.mid().await.ok().flatten();
+        }
+    }
+    None
 }
 
 async fn send_video(
     track: Arc<TrackLocalStaticSample>,
-    ssrc: u32,
-    pt: u8,
+    layer: VideoLayer,
     ivf: Ivf,
     want_key: Arc<AtomicBool>,
 ) {
-    let mut tick = tokio::time::interval(ivf.frame_duration);
+    let VideoLayer {
+        ssrc,
+        pt,
+        rid,
+        mid,
+        every,
+    } = layer;
+    let duration = ivf.frame_duration * every as u32;
+    let mut tick = tokio::time::interval(duration);
     // Frame 0 is the keyframe; the rest loop so keyframes come only when asked for.
     let mut next = 1usize;
     loop {
@@ -476,39 +593,52 @@ async fn send_video(
         let sample = rtc::media::Sample {
             data: ivf.frames[i].clone(),
             timestamp: Instant::now(),
-            duration: ivf.frame_duration,
+            duration,
             packet_timestamp: 0,
             prev_dropped_packets: 0,
             prev_padding_packets: 0,
         };
-        if track
-            .sample_writer(ssrc, pt)
-            .write_sample(&sample)
-            .await
-            .is_err()
-            && i == 0
-        {
+        // webrtc-rs does not tag simulcast packets itself: without mid and rid the receiver
+        // cannot tell the layers apart (and drops them all).
+        let mut writer = track.sample_writer(ssrc, pt);
+        if !rid.is_empty() {
+            writer = writer.with_extension(text_extension(
+                "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id",
+                &rid,
+            ));
+            if let Some(m) = &mid {
+                writer =
+                    writer.with_extension(text_extension("urn:ietf:params:rtp-hdrext:sdes:mid", m));
+            }
+        }
+        if writer.write_sample(&sample).await.is_err() && i == 0 {
             // Not bound yet right after negotiation: the keyframe is still owed.
             want_key.store(true, Ordering::Relaxed);
         }
     }
 }
 
-async fn send_audio(track: Arc<TrackLocalStaticSample>, ssrc: u32, pt: u8) {
+async fn send_audio(track: Arc<TrackLocalStaticRTP>, ssrc: u32, pt: u8) {
     // An Opus TOC for a 20 ms SILK frame followed by a few bytes: valid enough to forward.
     let frame = Bytes::from_static(&[0x78, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00]);
     let mut tick = tokio::time::interval(Duration::from_millis(20));
+    let mut seq: u16 = rand::random();
     loop {
         tick.tick().await;
-        let sample = rtc::media::Sample {
-            data: frame.clone(),
-            timestamp: Instant::now(),
-            duration: Duration::from_millis(20),
-            packet_timestamp: 0,
-            prev_dropped_packets: 0,
-            prev_padding_packets: 0,
+        seq = seq.wrapping_add(1);
+        let pkt = rtc::rtp::Packet {
+            header: rtc::rtp::header::Header {
+                version: 2,
+                payload_type: pt,
+                sequence_number: seq,
+                timestamp: audio_clock_now(),
+                ssrc,
+                marker: false,
+                ..Default::default()
+            },
+            payload: frame.clone(),
         };
-        let _ = track.sample_writer(ssrc, pt).write_sample(&sample).await;
+        let _ = track.write_rtp(pkt).await;
     }
 }
 
@@ -535,6 +665,14 @@ async fn count_tracks(
                     c.bytes += p.payload.len() as u64;
                     if kind == "video" && vp8_keyframe(&p.payload) {
                         c.keyframes += 1;
+                    }
+                    if kind == "audio" {
+                        let l = audio_latency_ms(p.header.timestamp);
+                        if (0.0..10_000.0).contains(&l) {
+                            c.latency_sum_ms += l;
+                            c.latency_max_ms = c.latency_max_ms.max(l);
+                            c.latency_count += 1;
+                        }
                     }
                     if let Some(last) = c.last_seq {
                         let gap = p.header.sequence_number.wrapping_sub(last);

@@ -627,3 +627,66 @@ async fn the_sfu_binds_only_ports_of_the_configured_range_and_announces_the_publ
         assert!((41_000..=41_019).contains(&port), "{line}");
     }
 }
+
+/// Video packets per second received over `window`.
+async fn video_rate(p: &ClientPeer, window: Duration) -> f64 {
+    let before = video_packets(p);
+    tokio::time::sleep(window).await;
+    (video_packets(p) - before) as f64 / window.as_secs_f64()
+}
+
+#[tokio::test]
+async fn each_learner_gets_the_simulcast_layer_of_their_quality_and_switches_without_gaps() {
+    let c = class_with_people().await;
+    let session = schedule(&c, "Clase simulcast", chrono::Duration::minutes(1)).await;
+    let mut teacher = join(&c, &c.teacher, session).await.unwrap();
+    // Layers q/h/f at 7.5/15/30 frames per second.
+    teacher
+        .publish_with(Some(Ivf::parse(IVF).unwrap()), true, false)
+        .await
+        .unwrap();
+    let ana = join(&c, &c.ana, session).await.unwrap();
+    let beto = join(&c, &c.beto, session).await.unwrap();
+    ana.send(ClientMsg::Quality {
+        quality: aula::live::protocol::Quality::Baja,
+    });
+    eventually(&ana, "Ana recibe video", |p| video_packets(p) > 10).await;
+    eventually(&beto, "Beto recibe video", |p| video_packets(p) > 10).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (low, high) = tokio::join!(
+        video_rate(&ana, Duration::from_secs(2)),
+        video_rate(&beto, Duration::from_secs(2))
+    );
+    assert!(
+        high > low * 2.5,
+        "alta {high:.1} pkt/s, baja {low:.1} pkt/s"
+    );
+
+    // Ana moves up to "alta": same rate as Beto, and no hole in her sequence numbers.
+    ana.send(ClientMsg::Quality {
+        quality: aula::live::protocol::Quality::Alta,
+    });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let now_high = video_rate(&ana, Duration::from_secs(2)).await;
+    assert!(
+        now_high > low * 2.5,
+        "después de cambiar: {now_high:.1} pkt/s"
+    );
+    let video = ana
+        .received
+        .snapshot()
+        .into_values()
+        .find(|t| t.kind == "video")
+        .unwrap();
+    assert_eq!(
+        video.lost, 0,
+        "secuencia continua al cambiar de capa: {video:?}"
+    );
+
+    // "Solo audio": no video at all.
+    ana.send(ClientMsg::Quality {
+        quality: aula::live::protocol::Quality::Audio,
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(video_rate(&ana, Duration::from_secs(1)).await, 0.0);
+}
