@@ -180,6 +180,8 @@ pub struct ClientPeer {
     pub keyframe_requests: Arc<AtomicU64>,
     /// Every SDP the server sent (answers and offers), newest last.
     pub server_sdps: Arc<Mutex<Vec<String>>>,
+    /// Audio level sent with each Opus packet (RFC 6464 −dBov: 0 loudest, 127 silence).
+    pub loudness: Arc<std::sync::atomic::AtomicU8>,
     bind: String,
     publish_pc: Option<Arc<dyn PeerConnection>>,
     sub_pc: Arc<tokio::sync::Mutex<Option<Arc<dyn PeerConnection>>>>,
@@ -296,6 +298,7 @@ impl ClientPeer {
             received,
             keyframe_requests: Arc::default(),
             server_sdps,
+            loudness: Arc::new(std::sync::atomic::AtomicU8::new(127)),
             bind: bind.to_string(),
             publish_pc: None,
             sub_pc,
@@ -439,7 +442,12 @@ impl ClientPeer {
             self.tasks.push(tokio::spawn(
                 async move { while t2.poll().await.is_some() {} },
             ));
-            self.tasks.push(tokio::spawn(send_audio(track, ssrc, pt)));
+            self.tasks.push(tokio::spawn(send_audio(
+                track,
+                ssrc,
+                pt,
+                self.loudness.clone(),
+            )));
         }
         self.publish_pc = Some(pc);
         Ok(())
@@ -618,7 +626,12 @@ async fn send_video(
     }
 }
 
-async fn send_audio(track: Arc<TrackLocalStaticRTP>, ssrc: u32, pt: u8) {
+async fn send_audio(
+    track: Arc<TrackLocalStaticRTP>,
+    ssrc: u32,
+    pt: u8,
+    loudness: Arc<std::sync::atomic::AtomicU8>,
+) {
     // An Opus TOC for a 20 ms SILK frame followed by a few bytes: valid enough to forward.
     let frame = Bytes::from_static(&[0x78, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00]);
     let mut tick = tokio::time::interval(Duration::from_millis(20));
@@ -638,7 +651,14 @@ async fn send_audio(track: Arc<TrackLocalStaticRTP>, ssrc: u32, pt: u8) {
             },
             payload: frame.clone(),
         };
-        let _ = track.write_rtp(pkt).await;
+        let level = loudness.load(Ordering::Relaxed).min(127);
+        let ext = rtc::rtp::extension::HeaderExtension::AudioLevel(
+            rtc::rtp::extension::audio_level_extension::AudioLevelExtension {
+                level,
+                voice: level < 127,
+            },
+        );
+        let _ = track.write_rtp_with_extensions(pkt, &[ext]).await;
     }
 }
 

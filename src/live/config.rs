@@ -32,6 +32,8 @@ pub struct LiveConfig {
     pub turn_ttl_secs: u64,
     /// Learners may enter this many minutes before the start, even if the room is not open yet.
     pub early_join_minutes: i64,
+    /// How many learners' cameras are forwarded at once (the most recent speakers).
+    pub last_n: usize,
 }
 
 impl Default for LiveConfig {
@@ -46,6 +48,7 @@ impl Default for LiveConfig {
             turn_secret: None,
             turn_ttl_secs: 6 * 3600,
             early_join_minutes: 10,
+            last_n: 4,
         }
     }
 }

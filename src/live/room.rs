@@ -23,8 +23,6 @@ use crate::{
     },
 };
 
-/// How many learners' cameras are forwarded at once (the most recent speakers first).
-pub const LAST_N: usize = 4;
 /// Louder than this (0..127, 127 = 0 dBov) counts as speaking.
 const SPEAKING_LEVEL: u8 = 60;
 const CHAT_HISTORY: usize = 100;
@@ -131,6 +129,7 @@ impl Rooms {
             speaker: None,
             recent: VecDeque::new(),
             ids: self.ids.clone(),
+            last_n: self.factory.cfg.last_n,
         };
         let registry = self.rooms.clone();
         tokio::spawn(async move {
@@ -236,6 +235,8 @@ struct Room {
     /// Learners who spoke, most recent first (for last-N video).
     recent: VecDeque<u64>,
     ids: Arc<AtomicU64>,
+    /// How many learners' cameras are forwarded at once (the most recent speakers first).
+    last_n: usize,
 }
 
 impl Room {
@@ -506,7 +507,7 @@ impl Room {
             .iter()
             .copied()
             .filter(|id| learner_cams.iter().any(|t| t.owner == *id))
-            .take(LAST_N)
+            .take(self.last_n)
             .collect();
         let mut rest: Vec<u64> = learner_cams
             .iter()
@@ -514,7 +515,10 @@ impl Room {
             .filter(|o| !shown.contains(o))
             .collect();
         rest.sort_unstable();
-        shown.extend(rest.into_iter().take(LAST_N.saturating_sub(shown.len())));
+        shown.extend(
+            rest.into_iter()
+                .take(self.last_n.saturating_sub(shown.len())),
+        );
         for t in self.tracks.values() {
             if t.owner_is_instructor {
                 t.paused.store(false, Ordering::Relaxed);

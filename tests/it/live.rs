@@ -690,3 +690,79 @@ async fn each_learner_gets_the_simulcast_layer_of_their_quality_and_switches_wit
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(video_rate(&ana, Duration::from_secs(1)).await, 0.0);
 }
+
+async fn join_with_id(c: &Class, b: &Browser, session: i64) -> (ClientPeer, u64) {
+    let mut p = ClientPeer::connect(&ws_url(c, session), &cookie(b), "127.0.0.1")
+        .await
+        .unwrap();
+    let me = p
+        .wait_for(Duration::from_secs(5), |m| match m {
+            ServerMsg::Welcome { me, .. } => Some(*me),
+            _ => None,
+        })
+        .await
+        .unwrap();
+    (p, me)
+}
+
+/// Video packets per second of one participant's camera, as `p` receives it.
+async fn camera_rate(p: &ClientPeer, owner: u64, window: Duration) -> f64 {
+    let stream = format!("p{owner}-camera");
+    let count = || -> u64 {
+        p.received
+            .snapshot()
+            .values()
+            .filter(|t| t.stream == stream)
+            .map(|t| t.packets)
+            .sum()
+    };
+    let before = count();
+    tokio::time::sleep(window).await;
+    (count() - before) as f64 / window.as_secs_f64()
+}
+
+#[tokio::test]
+async fn the_loudest_learner_becomes_speaker_and_only_the_last_n_cameras_are_forwarded() {
+    let c = class_with_people_and(|cfg| cfg.live.last_n = 1).await;
+    let session = schedule(&c, "Clase last-N", chrono::Duration::minutes(1)).await;
+    let (mut teacher, _) = join_with_id(&c, &c.teacher, session).await;
+    let (mut ana, ana_id) = join_with_id(&c, &c.ana, session).await;
+    let (mut beto, beto_id) = join_with_id(&c, &c.beto, session).await;
+    let ivf = Ivf::parse(IVF).unwrap();
+    ana.publish(Some(ivf.clone()), true).await.unwrap();
+    beto.publish(Some(ivf), true).await.unwrap();
+    for p in [&ana, &beto] {
+        p.send(ClientMsg::Media {
+            audio: true,
+            video: true,
+        });
+    }
+    // Nobody spoke yet: the first learner's camera fills the single place.
+    eventually(&teacher, "el docente ve una cámara", |p| {
+        video_packets(p) > 20
+    })
+    .await;
+    let (a, b) = tokio::join!(
+        camera_rate(&teacher, ana_id, Duration::from_secs(1)),
+        camera_rate(&teacher, beto_id, Duration::from_secs(1))
+    );
+    assert!(a > 5.0 && b == 0.0, "Ana {a:.1} pkt/s, Beto {b:.1} pkt/s");
+
+    // Beto speaks up: he becomes the speaker and his camera takes the place.
+    beto.loudness
+        .store(20, std::sync::atomic::Ordering::Relaxed);
+    let speaker = teacher
+        .wait_for(Duration::from_secs(5), |m| match m {
+            ServerMsg::Speaker { id: Some(id) } => Some(*id),
+            _ => None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(speaker, beto_id);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (a, b) = tokio::join!(
+        camera_rate(&teacher, ana_id, Duration::from_secs(1)),
+        camera_rate(&teacher, beto_id, Duration::from_secs(1))
+    );
+    assert!(b > 5.0 && a == 0.0, "Ana {a:.1} pkt/s, Beto {b:.1} pkt/s");
+}
