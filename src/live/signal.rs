@@ -42,14 +42,16 @@ pub async fn socket(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> AppResult<Response> {
-    // Browsers send cookies on cross-site WebSocket handshakes: only our own pages may connect.
+    // Browsers send cookies on cross-site WebSocket handshakes: only our own pages may connect
+    // (the same host as requested, or the public address when a proxy rewrites Host).
     if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
         let host = headers
             .get(header::HOST)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
         let origin_host = origin.split("://").nth(1).unwrap_or("");
-        if origin_host != host {
+        let public_host = state.config.base_url.split("://").nth(1).unwrap_or("");
+        if origin_host != host && origin_host != public_host.trim_end_matches('/') {
             return Err(AppError::NotFound);
         }
     }
