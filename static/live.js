@@ -379,7 +379,41 @@
   $('btn-mic').addEventListener('click', () => setMic(!state.micOn));
   $('btn-cam').addEventListener('click', () => setCam(!state.camOn));
   $('btn-mano').addEventListener('click', () => send({ type: 'hand', raised: !state.hand }));
-  $('calidad').addEventListener('change', (e) => send({ type: 'quality', quality: e.target.value }));
+  $('calidad').addEventListener('change', (e) => {
+    if (e.target.value !== 'auto') send({ type: 'quality', quality: e.target.value });
+    else setAuto('alta');
+  });
+
+  // "Automática": follows the receiving connection's packet loss, as a bandwidth estimate
+  // seen from the learner's side: more than 4% lost in 3 s steps down one layer, 15 s
+  // under 1% steps back up.
+  const layers = ['baja', 'media', 'alta'];
+  const auto = { level: 'alta', lost: 0, received: 0, calm: 0 };
+  function setAuto(level) {
+    auto.level = level;
+    auto.calm = 0;
+    send({ type: 'quality', quality: level });
+  }
+  setInterval(async () => {
+    if (!state.subPc || $('calidad').value !== 'auto') return;
+    let lost = 0;
+    let received = 0;
+    (await state.subPc.getStats()).forEach((s) => {
+      if (s.type === 'inbound-rtp' && s.kind === 'video') {
+        lost += s.packetsLost || 0;
+        received += s.packetsReceived || 0;
+      }
+    });
+    const dl = lost - auto.lost;
+    const dr = received - auto.received;
+    auto.lost = lost;
+    auto.received = received;
+    if (dr + dl <= 0) return;
+    const i = layers.indexOf(auto.level);
+    const ratio = dl / (dr + dl);
+    if (ratio > 0.04 && i > 0) setAuto(layers[i - 1]);
+    else if (ratio < 0.01 && (auto.calm += 1) >= 5 && i < layers.length - 1) setAuto(layers[i + 1]);
+  }, 3000);
   $('chat-form').addEventListener('submit', (e) => {
     e.preventDefault();
     const text = $('chat-texto').value.trim();
