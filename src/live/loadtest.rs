@@ -44,6 +44,11 @@ pub struct LoadArgs {
     /// VP8 IVF file the instructor loops [default: tests/fixtures/vp8_176x144_30f.ivf]
     #[arg(long)]
     pub video: Option<PathBuf>,
+    /// Pads every video frame to this many times its size (the SFU does not decode), to reach
+    /// realistic bitrates and packet rates with the small test clip: 6 gives the full layer
+    /// about 1 Mbit/s.
+    #[arg(long, default_value_t = 1)]
+    pub video_scale: usize,
     /// Instead of a class: this many join/leave cycles of one learner (leak check).
     #[arg(long)]
     pub soak: Option<usize>,
@@ -54,9 +59,16 @@ pub async fn run(config: Config, args: LoadArgs) -> anyhow::Result<()> {
     let video = args.video.clone().unwrap_or_else(|| {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/vp8_176x144_30f.ivf")
     });
-    let ivf = Ivf::parse(
+    let mut ivf = Ivf::parse(
         &std::fs::read(&video).with_context(|| format!("no se pudo leer {}", video.display()))?,
     )?;
+    if args.video_scale > 1 {
+        for f in &mut ivf.frames {
+            let mut padded = f.to_vec();
+            padded.resize(f.len() * args.video_scale, 0);
+            *f = bytes::Bytes::from(padded);
+        }
+    }
     match args.soak {
         Some(cycles) => soak(config, ivf, cycles).await,
         None => class(config, ivf, &args).await,
@@ -300,6 +312,10 @@ async fn class(config: Config, ivf: Ivf, args: &LoadArgs) -> anyhow::Result<()> 
             };
             p.send(ClientMsg::Quality { quality: q });
             if i < args.audio_publishers {
+                // One learner talks; the other open microphones are silent.
+                if i == 0 {
+                    p.loudness.store(30, std::sync::atomic::Ordering::Relaxed);
+                }
                 p.publish(None, true).await?;
                 p.send(ClientMsg::Media { audio: true, video: false });
             }
@@ -325,7 +341,10 @@ async fn class(config: Config, ivf: Ivf, args: &LoadArgs) -> anyhow::Result<()> 
             .map(|((q, _), (b, a))| (*q, delta(b, a, secs)))
             .collect();
         let t = delta(&teacher_before, &teacher_after, secs);
-        println!("# aula loadtest-room: {} learners ({} publishing audio), {:.0} s measured", args.learners, args.audio_publishers, secs);
+        println!(
+            "# aula loadtest-room: {} learners ({} publishing audio), video frames x{}, {:.0} s measured",
+            args.learners, args.audio_publishers, args.video_scale, secs
+        );
         println!("setup (instructor + all learners joined): {:.1} s", setup.as_secs_f64());
         for q in [Quality::Alta, Quality::Media, Quality::Baja] {
             let of_q: Vec<&SubReport> = reports.iter().filter(|(x, _)| *x == q).map(|(_, r)| r).collect();

@@ -23,8 +23,6 @@ use crate::{
     },
 };
 
-/// Louder than this (0..127, 127 = 0 dBov) counts as speaking.
-const SPEAKING_LEVEL: u8 = 60;
 const CHAT_HISTORY: usize = 100;
 const CHAT_MAX_CHARS: usize = 500;
 /// How long an empty room stays before it is dropped.
@@ -541,7 +539,7 @@ impl Room {
             .values()
             .filter(|t| t.kind == RtpCodecKind::Audio && !t.paused.load(Ordering::Relaxed))
             .map(|t| (t.level.load(Ordering::Relaxed), t.owner))
-            .filter(|(l, _)| *l >= SPEAKING_LEVEL)
+            .filter(|(l, _)| *l >= crate::live::sfu::VOICE_LEVEL)
             .max()
             .map(|(_, owner)| owner);
         if loudest == self.speaker {

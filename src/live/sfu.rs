@@ -326,6 +326,10 @@ pub struct PublishedTrack {
     pub paused: AtomicBool,
     /// Smoothed audio level (0 = silence, 127 = loudest; inverted from RFC 6464's -dBov).
     pub level: AtomicU8,
+    /// A learner's microphone that reports its level: silent stretches are not forwarded.
+    pub voice_gated: AtomicBool,
+    /// When the microphone was last above the voice level (ms on [`clock_ms`]).
+    pub last_voice_ms: AtomicU64,
     last_keyframe_request: Mutex<Option<Instant>>,
 }
 
@@ -353,6 +357,8 @@ impl PublishedTrack {
             single_ssrc: AtomicU64::new(0),
             paused: AtomicBool::new(false),
             level: AtomicU8::new(0),
+            voice_gated: AtomicBool::new(false),
+            last_voice_ms: AtomicU64::new(0),
             last_keyframe_request: Mutex::new(None),
         }
     }
@@ -432,6 +438,17 @@ pub fn vp8_keyframe(payload: &[u8]) -> bool {
     payload.get(i).is_some_and(|h| h & 0x01 == 0)
 }
 
+/// Louder than this (0..127, 127 = 0 dBov) is voice rather than background noise.
+pub const VOICE_LEVEL: u8 = 60;
+/// A learner's microphone keeps being forwarded this long after the last voice.
+const VOICE_HANGOVER_MS: u64 = 1500;
+
+/// Milliseconds on a process-wide monotonic clock.
+pub fn clock_ms() -> u64 {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_millis() as u64
+}
+
 /// Reads the RFC 6464 audio level (0..127 -dBov) of a packet, if the extension is there.
 pub fn audio_level(pkt: &rtp::Packet, ext_id: u8) -> Option<u8> {
     if ext_id == 0 {
@@ -479,6 +496,13 @@ pub async fn ingest(track: Arc<PublishedTrack>, audio_level_ext: u8) {
                 if !video && let Some(l) = audio_level(&pkt, audio_level_ext) {
                     // 127 - level: bigger is louder; fast attack, slow release.
                     let loud = (127 - l) as f32;
+                    if !track.owner_is_instructor {
+                        track.voice_gated.store(true, Ordering::Relaxed);
+                    }
+                    if 127 - l >= VOICE_LEVEL {
+                        // +1: zero means "never".
+                        track.last_voice_ms.store(clock_ms() + 1, Ordering::Relaxed);
+                    }
                     smoothed = if loud > smoothed {
                         0.6 * loud + 0.4 * smoothed
                     } else {
@@ -532,6 +556,17 @@ impl Munger {
         }
     }
 
+    /// After packets of the same source were left out: keeps sequence numbers continuous (so
+    /// the receiver sees no loss) and timestamps as they are (time did pass, as with DTX).
+    pub fn skip_gap(&mut self, pkt: &rtp::header::Header) {
+        if self.started {
+            self.seq_offset = self
+                .last_seq
+                .wrapping_add(1)
+                .wrapping_sub(pkt.sequence_number);
+        }
+    }
+
     /// Rewrites one packet's sequence number and timestamp.
     pub fn apply(&mut self, h: &mut rtp::header::Header) {
         h.sequence_number = h.sequence_number.wrapping_add(self.seq_offset);
@@ -566,6 +601,8 @@ pub async fn forward(
     let mut munger = Munger::default();
     let mut current: Option<u32> = None;
     let mut was_paused = false;
+    // Packets of the current source were left out on purpose (silence).
+    let mut gap = false;
     loop {
         let f = match rx.recv().await {
             Ok(f) => f,
@@ -608,9 +645,23 @@ pub async fn forward(
             if current != Some(f.pkt.header.ssrc) {
                 continue;
             }
-        } else if current != Some(f.pkt.header.ssrc) {
-            munger.switch_to(&f.pkt.header, 960);
-            current = Some(f.pkt.header.ssrc);
+        } else {
+            // Open learner microphones in silence cost every subscriber 50 packets a second
+            // for nothing: forward them only while (and shortly after) someone speaks.
+            let last_voice = track.last_voice_ms.load(Ordering::Relaxed);
+            if track.voice_gated.load(Ordering::Relaxed)
+                && (last_voice == 0 || clock_ms().saturating_sub(last_voice) > VOICE_HANGOVER_MS)
+            {
+                gap = true;
+                continue;
+            }
+            if current != Some(f.pkt.header.ssrc) {
+                munger.switch_to(&f.pkt.header, 960);
+                current = Some(f.pkt.header.ssrc);
+            } else if gap {
+                munger.skip_gap(&f.pkt.header);
+            }
+            gap = false;
         }
         let mut pkt = f.pkt.clone();
         pkt.header.ssrc = egress.out_ssrc;
@@ -716,6 +767,27 @@ mod tests {
         assert_eq!(pool.candidates(), vec![40001, 40002, 40000]);
         let any = PortPool::new(&LiveConfig::default());
         assert_eq!(any.candidates(), vec![0]);
+    }
+
+    #[test]
+    fn silence_left_out_leaves_no_hole_in_sequence_numbers() {
+        let mut m = Munger::default();
+        let mut h = rtp::header::Header {
+            sequence_number: 10,
+            timestamp: 960,
+            ..Default::default()
+        };
+        m.apply(&mut h);
+        // Packets 11..=59 were silence and not forwarded.
+        let mut next = rtp::header::Header {
+            sequence_number: 60,
+            timestamp: 48_000,
+            ..Default::default()
+        };
+        m.skip_gap(&next);
+        m.apply(&mut next);
+        assert_eq!(next.sequence_number, 11);
+        assert_eq!(next.timestamp, 48_000, "time passed: timestamps keep it");
     }
 
     #[test]

@@ -312,7 +312,9 @@ async fn learners_receive_the_instructors_media_with_rewritten_ssrcs_and_a_late_
         );
     }
 
-    // A learner publishes audio; the instructor hears it, then the instructor mutes them.
+    // A learner publishes audio; the instructor hears it while she speaks, not while she is
+    // silent (open microphone), then the instructor mutes her.
+    ana.loudness.store(30, std::sync::atomic::Ordering::Relaxed);
     ana.publish(None, true).await.unwrap();
     ana.send(ClientMsg::Media {
         audio: true,
@@ -322,6 +324,25 @@ async fn learners_receive_the_instructors_media_with_rewritten_ssrcs_and_a_late_
         audio_packets(p) > 10
     })
     .await;
+    ana.loudness
+        .store(127, std::sync::atomic::Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    let quiet = audio_packets(&teacher);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(audio_packets(&teacher), quiet, "en silencio no se reenvía");
+    ana.loudness.store(30, std::sync::atomic::Ordering::Relaxed);
+    eventually(&teacher, "vuelve a hablar", |p| {
+        audio_packets(p) > quiet + 10
+    })
+    .await;
+    let lost: u64 = teacher
+        .received
+        .snapshot()
+        .values()
+        .filter(|t| t.kind == "audio")
+        .map(|t| t.lost)
+        .sum();
+    assert_eq!(lost, 0, "el silencio no deja huecos en la secuencia");
     let ana_id = participant_id(&mut teacher, "Lucía", false).await;
     teacher.send(ClientMsg::Moderate(Moderation::Mute { target: ana_id }));
     ana.wait_for(Duration::from_secs(5), |m| {
