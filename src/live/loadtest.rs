@@ -329,10 +329,12 @@ async fn class(config: Config, ivf: Ivf, args: &LoadArgs) -> anyhow::Result<()> 
         let before = snap(&learners);
         let teacher_before: Vec<TrackCounters> = teacher.received.snapshot().into_values().collect();
         let (cpu0, _) = proc_usage(pid).context("/proc")?;
+        let (gen0, _) = proc_usage(std::process::id()).context("/proc")?;
         let m0 = Instant::now();
         tokio::time::sleep(Duration::from_secs(args.duration)).await;
         let secs = m0.elapsed().as_secs_f64();
         let (cpu1, rss) = proc_usage(pid).context("/proc")?;
+        let (gen1, _) = proc_usage(std::process::id()).context("/proc")?;
         let after = snap(&learners);
         let teacher_after: Vec<TrackCounters> = teacher.received.snapshot().into_values().collect();
         let reports: Vec<(Quality, SubReport)> = learners
@@ -363,6 +365,10 @@ async fn class(config: Config, ivf: Ivf, args: &LoadArgs) -> anyhow::Result<()> 
         println!("  one-way audio latency publisher→SFU→learner: avg {lat_avg:.1} ms, max {lat_max:.1} ms");
         println!("  instructor receives learners' audio: {:.0} kbit/s", t.audio_kbps);
         println!("server: CPU {:.1}% of one core, RSS {:.1} MB (idle before the class: {:.1} MB)", (cpu1 - cpu0) / secs * 100.0, rss as f64 / 1e6, idle_rss as f64 / 1e6);
+        println!(
+            "load generator (instructor + learners' peer connections): CPU {:.1}% of one core",
+            (gen1 - gen0) / secs * 100.0
+        );
         teacher.leave().await;
         for (_, p) in learners {
             p.leave().await;
