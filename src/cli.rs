@@ -1,4 +1,5 @@
-//! The command line: `aula serve`, `aula migrate`, `aula import-courses`, `aula admin create`.
+//! The command line: `aula serve`, `aula migrate`, `aula import-courses`, `aula admin create`,
+//! `aula loadtest-room`.
 
 use std::{io::Read, path::PathBuf, process::ExitCode, time::Duration};
 
@@ -60,6 +61,8 @@ pub enum Command {
     /// Administrator accounts.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Simulate a live class on loopback (load test, or --soak leak check); by hand, release build.
+    LoadtestRoom(crate::live::loadtest::LoadArgs),
 }
 
 #[derive(Debug, Args, Default)]
@@ -166,6 +169,7 @@ pub fn config(common: &Common, serve: &ServeArgs) -> anyhow::Result<Config> {
                 .unwrap_or(DEFAULT_QUIZ_SWEEP_SECONDS)
                 .max(1),
         ),
+        live: crate::live::config::LiveConfig::resolve(file.live)?,
     })
 }
 
@@ -213,6 +217,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         None | Some(Command::Serve(_)) => {
             let app = Application::build(config).await?;
             app.run_until_stopped().await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::LoadtestRoom(args)) => {
+            crate::live::loadtest::run(config, args).await?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Migrate) => {

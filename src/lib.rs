@@ -10,6 +10,7 @@ pub mod cli;
 pub mod db;
 pub mod enrolment;
 pub mod learning;
+pub mod live;
 pub mod media;
 pub mod people;
 pub mod web;

@@ -66,6 +66,7 @@ impl Application {
                     .unwrap_or(2),
             )),
             storage: Arc::new(storage),
+            live: crate::live::Rooms::new(crate::live::sfu::PcFactory::new(config.live.clone())),
             config: Arc::new(config),
         };
         let listener = TcpListener::bind(state.config.listen)
@@ -140,6 +141,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(media::routes())
         .merge(certification::routes())
         .merge(assessment::routes())
+        .merge(crate::live::routes())
         .fallback(|| async { AppError::NotFound })
         .layer(middleware::from_fn_with_state(state.clone(), csrf::protect))
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -197,11 +199,17 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
+/// webrtc-rs logs every state change of every connection at info, and routine ICE/DTLS
+/// situations (no candidate pair yet, no server name) at warn: keep only what matters.
+const WEBRTC_QUIET: &str = "webrtc=warn,rtc=warn,rtc_ice=error,rtc_dtls=error,rtc_sctp=warn,rtc_srtp=warn,\
+                            rtc_interceptor=warn,rtc_datachannel=warn,rtc_mdns=warn,rtc_turn=warn,rtc_stun=warn";
+
 /// Structured logs; `RUST_LOG` overrides the default level, `AULA_LOG_JSON=1` for JSON lines.
 pub fn init_tracing() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn,sqlx=warn"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new(format!("info,tower_http=warn,sqlx=warn,{WEBRTC_QUIET}"))
+    });
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 const CSS: &str = include_str!("../../static/app.css");
 const QUIZ_JS: &str = include_str!("../../static/quiz.js");
+const LIVE_JS: &str = include_str!("../../static/live.js");
 
 struct Asset {
     stem: &'static str,
@@ -27,6 +28,12 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
             "quiz",
             "js",
             QUIZ_JS.as_bytes(),
+            "text/javascript; charset=utf-8",
+        ),
+        hashed(
+            "live",
+            "js",
+            LIVE_JS.as_bytes(),
             "text/javascript; charset=utf-8",
         ),
     ]
@@ -59,6 +66,11 @@ pub fn css_href() -> &'static str {
 /// The cache-busted address of the quiz page's script (autosave and countdown).
 pub fn quiz_js_href() -> &'static str {
     href("quiz")
+}
+
+/// The cache-busted address of the live room's script.
+pub fn live_js_href() -> &'static str {
+    href("live")
 }
 
 /// `GET /static/{file}`: an embedded asset, cacheable for a year.

@@ -44,6 +44,8 @@ pub struct Config {
     pub quiz_grace: std::time::Duration,
     /// How often overdue quiz attempts are looked for, closed and graded.
     pub quiz_sweep: std::time::Duration,
+    /// Live rooms: UDP ports, public IP, ICE servers (`[live]` table).
+    pub live: crate::live::config::LiveConfig,
 }
 
 /// The optional config file; every key is optional and mirrors an environment variable.
@@ -64,6 +66,7 @@ pub struct FileConfig {
     pub demo: Option<bool>,
     pub quiz_grace_seconds: Option<u64>,
     pub quiz_sweep_seconds: Option<u64>,
+    pub live: Option<crate::live::config::LiveConfig>,
 }
 
 impl FileConfig {
@@ -101,6 +104,7 @@ impl Config {
             demo: true,
             quiz_grace: std::time::Duration::from_secs(DEFAULT_QUIZ_GRACE_SECONDS),
             quiz_sweep: std::time::Duration::from_secs(DEFAULT_QUIZ_SWEEP_SECONDS),
+            live: Default::default(),
         }
     }
 }

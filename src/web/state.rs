@@ -15,4 +15,6 @@ pub struct AppState {
     pub hashing: Arc<Semaphore>,
     pub mailer: Mailer,
     pub storage: Arc<dyn Storage>,
+    /// Live rooms running in this process.
+    pub live: crate::live::Rooms,
 }

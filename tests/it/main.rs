@@ -8,6 +8,7 @@ mod assessment;
 mod catalog;
 mod enrolment;
 mod learning;
+mod live;
 mod media;
 mod operations;
 mod people;

@@ -1,0 +1,215 @@
+//! Live sessions of a class: scheduling, opening and ending, and who may enter.
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::{
+    accounts::auth::CurrentUser,
+    db::Db,
+    web::{error::AppError, time::now},
+    with_db,
+};
+
+/// Where a live session is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Scheduled,
+    Open,
+    Ended,
+}
+
+impl Status {
+    fn parse(s: &str) -> Status {
+        match s {
+            "open" => Status::Open,
+            "ended" => Status::Ended,
+            _ => Status::Scheduled,
+        }
+    }
+}
+
+/// A scheduled live session with its class and course.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct LiveSession {
+    pub id: i64,
+    pub class_id: i64,
+    pub title: String,
+    pub starts_at: DateTime<Utc>,
+    pub duration_minutes: i64,
+    status: String,
+    pub opened_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub class_name: String,
+    pub course_title: String,
+    pub course_slug: String,
+}
+
+impl LiveSession {
+    pub fn status(&self) -> Status {
+        Status::parse(&self.status)
+    }
+    pub fn ends_at(&self) -> DateTime<Utc> {
+        self.starts_at + Duration::minutes(self.duration_minutes)
+    }
+    /// Whether a learner may enter now: the instructor opened the room, or it is within
+    /// `early` minutes of the start and the scheduled time is not over.
+    pub fn learner_can_join(&self, at: DateTime<Utc>, early_minutes: i64) -> bool {
+        match self.status() {
+            Status::Open => true,
+            Status::Ended => false,
+            Status::Scheduled => {
+                at >= self.starts_at - Duration::minutes(early_minutes) && at < self.ends_at()
+            }
+        }
+    }
+    pub fn is_ended(&self) -> bool {
+        self.status() == Status::Ended
+    }
+    pub fn is_open(&self) -> bool {
+        self.status() == Status::Open
+    }
+    /// "26/11/2026 18:00 · 90 min"
+    pub fn when(&self) -> String {
+        format!(
+            "{} · {} min",
+            crate::web::time::local(&self.starts_at),
+            self.duration_minutes
+        )
+    }
+    pub fn status_label(&self) -> &'static str {
+        match self.status() {
+            Status::Scheduled => "Programada",
+            Status::Open => "En curso",
+            Status::Ended => "Terminada",
+        }
+    }
+}
+
+/// What a user is in a live session's class.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Teaches the class (or is an administrator): moderates the room.
+    Instructor,
+    /// Enrolled (confirmed or completed) in the class.
+    Learner,
+}
+
+const SELECT: &str = "SELECT s.id, s.class_id, s.title, s.starts_at, s.duration_minutes, s.status,
+        s.opened_at, s.ended_at, k.name AS class_name, c.title AS course_title, c.slug AS course_slug
+     FROM live_sessions s JOIN classes k ON k.id = s.class_id JOIN courses c ON c.id = k.course_id";
+
+/// One session by id.
+pub async fn get(db: &Db, id: i64) -> Result<Option<LiveSession>, sqlx::Error> {
+    let sql = format!("{SELECT} WHERE s.id = $1");
+    with_db!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+        .bind(id)
+        .fetch_optional(p)
+        .await)
+}
+
+/// The sessions of a class, in start order.
+pub async fn of_class(db: &Db, class_id: i64) -> Result<Vec<LiveSession>, sqlx::Error> {
+    let sql = format!("{SELECT} WHERE s.class_id = $1 ORDER BY s.starts_at, s.id");
+    with_db!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+        .bind(class_id)
+        .fetch_all(p)
+        .await)
+}
+
+/// The user's role in a class, or `None` if they have nothing to do with it.
+pub async fn role_in_class(
+    db: &Db,
+    user: &CurrentUser,
+    class_id: i64,
+) -> Result<Option<Role>, sqlx::Error> {
+    if user.is_admin() || user.teaches(class_id) {
+        return Ok(Some(Role::Instructor));
+    }
+    let enrolled: Option<i64> = with_db!(db, |p| sqlx::query_scalar(
+        "SELECT id FROM enrolments WHERE class_id = $1 AND person_id = $2
+           AND status IN ('confirmed', 'completed')"
+    )
+    .bind(class_id)
+    .bind(user.person_id)
+    .fetch_optional(p)
+    .await)?;
+    Ok(enrolled.map(|_| Role::Learner))
+}
+
+/// The session and the user's role in it; 404 for anyone outside the class.
+pub async fn authorise(
+    db: &Db,
+    user: &CurrentUser,
+    session_id: i64,
+) -> Result<(LiveSession, Role), AppError> {
+    let s = get(db, session_id).await?.ok_or(AppError::NotFound)?;
+    let role = role_in_class(db, user, s.class_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok((s, role))
+}
+
+/// A validated new session.
+pub struct NewSession {
+    pub title: String,
+    pub starts_at: DateTime<Utc>,
+    pub duration_minutes: i64,
+}
+
+/// Schedules a session and returns its id.
+pub async fn schedule(
+    db: &Db,
+    class_id: i64,
+    s: &NewSession,
+    by_user: i64,
+) -> Result<i64, sqlx::Error> {
+    with_db!(db, |p| {
+        sqlx::query_scalar(
+        "INSERT INTO live_sessions (class_id, title, starts_at, duration_minutes, status, created_by, created_at)
+         VALUES ($1, $2, $3, $4, 'scheduled', $5, $6) RETURNING id"
+    )
+    .bind(class_id)
+    .bind(&s.title)
+    .bind(s.starts_at)
+    .bind(s.duration_minutes)
+    .bind(by_user)
+    .bind(now())
+    .fetch_one(p)
+    .await
+    })
+}
+
+/// Opens the room (idempotent); false if the session already ended.
+pub async fn open(db: &Db, id: i64) -> Result<bool, sqlx::Error> {
+    let n = with_db!(db, |p| sqlx::query(
+        "UPDATE live_sessions SET status = 'open', opened_at = COALESCE(opened_at, $2)
+         WHERE id = $1 AND status <> 'ended'"
+    )
+    .bind(id)
+    .bind(now())
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n > 0)
+}
+
+/// Ends the session for good; open presence intervals end now.
+pub async fn end(db: &Db, id: i64) -> Result<(), sqlx::Error> {
+    let t = now();
+    with_db!(db, |p| sqlx::query(
+        "UPDATE live_sessions SET status = 'ended', ended_at = COALESCE(ended_at, $2) WHERE id = $1"
+    )
+    .bind(id)
+    .bind(t)
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected()))?;
+    with_db!(db, |p| sqlx::query(
+        "UPDATE live_presence SET left_at = $2 WHERE session_id = $1 AND left_at IS NULL"
+    )
+    .bind(id)
+    .bind(t)
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}

@@ -1,0 +1,191 @@
+//! The signalling WebSocket: authorised by the session cookie like every page, then one
+//! participant task per connection (see `peer.rs`) joined to the session's room.
+
+use std::sync::Arc;
+
+use axum::{
+    extract::{
+        Path, State,
+        ws::{Message, WebSocket, WebSocketUpgrade},
+    },
+    http::{HeaderMap, header},
+    response::Response,
+};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+
+use crate::{
+    accounts::auth::{CurrentUser, User},
+    live::{
+        attendance,
+        peer::{Peer, PeerInfo},
+        protocol::{ClientMsg, ServerMsg},
+        room::Joining,
+        sessions::{self, LiveSession, Role},
+    },
+    web::{
+        error::{AppError, AppResult},
+        state::AppState,
+        time::now,
+    },
+};
+
+/// Largest client message accepted (an SDP offer with simulcast is ~6 KB).
+const MAX_MESSAGE: usize = 64 * 1024;
+
+/// `GET /en-vivo/{id}/ws`: the room's signalling socket. Outside the class: 404, like the
+/// pages; before the room opens or after it ended: 409.
+pub async fn socket(
+    State(state): State<AppState>,
+    User(user): User,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> AppResult<Response> {
+    // Browsers send cookies on cross-site WebSocket handshakes: only our own pages may connect
+    // (the same host as requested, or the public address when a proxy rewrites Host).
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let origin_host = origin.split("://").nth(1).unwrap_or("");
+        let public_host = state.config.base_url.split("://").nth(1).unwrap_or("");
+        if origin_host != host && origin_host != public_host.trim_end_matches('/') {
+            return Err(AppError::NotFound);
+        }
+    }
+    let (session, role) = sessions::authorise(&state.db, &user, id).await?;
+    if session.is_ended() {
+        return Err(AppError::Conflict("Esta clase ya terminó.".into()));
+    }
+    match role {
+        Role::Learner if !session.learner_can_join(now(), state.config.live.early_join_minutes) => {
+            return Err(AppError::Conflict(
+                "La sala todavía no está abierta.".into(),
+            ));
+        }
+        // The instructor entering opens the room.
+        Role::Instructor if !session.is_open() => {
+            sessions::open(&state.db, session.id).await?;
+        }
+        _ => {}
+    }
+    Ok(ws
+        .max_message_size(MAX_MESSAGE)
+        .on_upgrade(move |socket| serve(state, user, session, role, socket)))
+}
+
+async fn serve(
+    state: AppState,
+    user: CurrentUser,
+    session: LiveSession,
+    role: Role,
+    socket: WebSocket,
+) {
+    let (mut sink, mut stream) = socket.split();
+    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<ServerMsg>();
+    let writer = tokio::spawn(async move {
+        while let Some(msg) = out_rx.recv().await {
+            let bye = matches!(msg, ServerMsg::Bye { .. });
+            let Ok(text) = serde_json::to_string(&msg) else {
+                continue;
+            };
+            if sink.send(Message::Text(text.into())).await.is_err() {
+                break;
+            }
+            if bye {
+                let _ = sink.send(Message::Close(None)).await;
+                break;
+            }
+        }
+    });
+    let (client_tx, client_rx) = mpsc::channel::<ClientMsg>(64);
+    let errors = out_tx.clone();
+    let reader = tokio::spawn(async move {
+        while let Some(Ok(msg)) = stream.next().await {
+            match msg {
+                Message::Text(t) => match serde_json::from_str::<ClientMsg>(t.as_str()) {
+                    Ok(m) => {
+                        if client_tx.send(m).await.is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = errors.send(ServerMsg::Error {
+                            message: format!("Mensaje inválido: {e}"),
+                        });
+                    }
+                },
+                Message::Close(_) => break,
+                _ => {}
+            }
+        }
+    });
+
+    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let joining = Joining {
+        person_id: user.person_id,
+        name: user.first_name.clone(),
+        instructor: role == Role::Instructor,
+        events: events_tx,
+    };
+    let rooms = state.live.clone();
+    let (joined, room_tx) = match rooms.join(&state.db, session.id, joining).await {
+        Ok(j) => j,
+        Err(message) => {
+            let _ = out_tx.send(ServerMsg::Error { message });
+            let _ = out_tx.send(ServerMsg::Bye {
+                reason: "refused".into(),
+            });
+            drop(out_tx);
+            let _ = writer.await;
+            reader.abort();
+            return;
+        }
+    };
+    let mut welcome = joined.welcome;
+    if let ServerMsg::Welcome { ice_servers, .. } = &mut welcome {
+        *ice_servers = state
+            .config
+            .live
+            .ice_servers_for(user.user_id, now().timestamp());
+    }
+    let _ = out_tx.send(welcome);
+    let presence = match attendance::joined(&state.db, session.id, user.person_id).await {
+        Ok(p) => Some(p),
+        Err(e) => {
+            tracing::error!(error = %e, "no se pudo registrar la presencia");
+            None
+        }
+    };
+    tracing::info!(
+        session = session.id,
+        participant = joined.id,
+        "entró a la clase en vivo"
+    );
+    let (peer, pc_events) = Peer::new(
+        PeerInfo {
+            id: joined.id,
+            instructor: role == Role::Instructor,
+        },
+        Arc::clone(&rooms.factory),
+        room_tx,
+        out_tx,
+    );
+    let exit = peer.run(client_rx, events_rx, pc_events).await;
+    if let Some(p) = presence
+        && let Err(e) = attendance::left(&state.db, p).await
+    {
+        tracing::error!(error = %e, "no se pudo registrar la salida");
+    }
+    tracing::info!(
+        session = session.id,
+        participant = joined.id,
+        ?exit,
+        "salió de la clase en vivo"
+    );
+    reader.abort();
+    // The writer ends once every sender is gone (after a `Bye`, it closes the socket).
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), writer).await;
+}

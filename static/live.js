@@ -1,0 +1,458 @@
+// Aula: the live class room. Vanilla JavaScript, no build step.
+// Protocol: docs/live-protocol.md. Two peer connections: "pub" (we offer, we send) and
+// "sub" (the server offers, we receive), so offers never cross.
+'use strict';
+(() => {
+  const root = document.getElementById('sala');
+  if (!root) return;
+  const $ = (id) => document.getElementById(id);
+  const instructor = root.dataset.instructor === '1';
+
+  const state = {
+    ws: null, me: null, iceServers: [], pubPc: null, subPc: null,
+    tx: {}, local: { audio: null, video: null, screen: null },
+    micOn: false, camOn: false, screenOn: false, hand: false,
+    camsAllowed: true, micsAllowed: true, views: new Map(), participants: [],
+    speaker: null, leaving: false, queue: Promise.resolve(), preview: null, meterStop: null,
+  };
+  // For the browser test and for support: the live connections, to read their stats.
+  window.aulaLive = { pub: () => state.pubPc, sub: () => state.subPc, state };
+
+  const say = (text) => { $('estado').textContent = text; };
+  const send = (msg) => { if (state.ws && state.ws.readyState === 1) state.ws.send(JSON.stringify(msg)); };
+
+  // ---- device check -------------------------------------------------------------------
+  async function listDevices() {
+    try {
+      const devices = await navigator.mediaDevices.enumerateDevices();
+      for (const [kind, select] of [['videoinput', $('camara')], ['audioinput', $('microfono')]]) {
+        const current = select.value;
+        select.length = 1;
+        devices.filter((d) => d.kind === kind).forEach((d, i) => {
+          const o = document.createElement('option');
+          o.value = d.deviceId;
+          o.textContent = d.label || (kind === 'videoinput' ? `Cámara ${i + 1}` : `Micrófono ${i + 1}`);
+          select.appendChild(o);
+        });
+        select.value = current;
+      }
+    } catch (_) { /* no device list: defaults are used */ }
+  }
+
+  function constraints(kind) {
+    if (kind === 'audio') {
+      const id = $('microfono').value;
+      return id ? { deviceId: { exact: id } } : true;
+    }
+    const id = $('camara').value;
+    const v = { width: { ideal: 1280 }, height: { ideal: 720 } };
+    return id ? { ...v, deviceId: { exact: id } } : v;
+  }
+
+  async function startPreview() {
+    stopPreview();
+    const wantVideo = !$('sin-camara').checked;
+    try {
+      const stream = await navigator.mediaDevices.getUserMedia({ audio: constraints('audio'), video: wantVideo ? constraints('video') : false });
+      state.preview = stream;
+      $('vista-previa').srcObject = stream;
+      meter(stream);
+      $('prueba-estado').textContent = wantVideo ? 'Si te ves y la barra se mueve al hablar, está todo listo.' : 'Si la barra se mueve al hablar, tu micrófono anda.';
+      listDevices();
+    } catch (e) {
+      $('prueba-estado').textContent = 'No pudimos usar la cámara o el micrófono. Podés entrar igual y escuchar la clase; revisá los permisos del navegador.';
+    }
+  }
+
+  function stopPreview() {
+    if (state.meterStop) state.meterStop();
+    if (state.preview) state.preview.getTracks().forEach((t) => t.stop());
+    state.preview = null;
+  }
+
+  function meter(stream) {
+    if (!stream.getAudioTracks().length || !window.AudioContext) return;
+    const ctx = new AudioContext();
+    const an = ctx.createAnalyser();
+    ctx.createMediaStreamSource(stream).connect(an);
+    const buf = new Uint8Array(an.fftSize);
+    let run = true;
+    const tick = () => {
+      if (!run) return;
+      an.getByteTimeDomainData(buf);
+      let peak = 0;
+      for (const b of buf) peak = Math.max(peak, Math.abs(b - 128));
+      $('nivel-mic').value = Math.min(100, peak * 100 / 64);
+      requestAnimationFrame(tick);
+    };
+    tick();
+    state.meterStop = () => { run = false; ctx.close(); };
+  }
+
+  $('camara').addEventListener('change', startPreview);
+  $('microfono').addEventListener('change', startPreview);
+  $('sin-camara').addEventListener('change', startPreview);
+  if (navigator.mediaDevices && navigator.mediaDevices.getUserMedia) startPreview();
+  else $('prueba-estado').textContent = 'Tu navegador no permite usar cámara ni micrófono aquí; vas a poder ver y escuchar la clase.';
+
+  $('entrar').addEventListener('click', () => {
+    stopPreview();
+    $('prueba').hidden = true;
+    $('en-vivo').hidden = false;
+    connect();
+  });
+
+  // ---- signalling ---------------------------------------------------------------------
+  function connect() {
+    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    say('Conectando…');
+    const ws = new WebSocket(`${proto}//${location.host}${root.dataset.ws}`);
+    state.ws = ws;
+    ws.onmessage = (e) => {
+      let m;
+      try { m = JSON.parse(e.data); } catch (_) { return; }
+      // One message at a time: SDP steps must not interleave.
+      state.queue = state.queue.then(() => handle(m)).catch((err) => say(`Error: ${err.message || err}`));
+    };
+    ws.onclose = () => {
+      if (state.leaving) return;
+      say('Se cortó la conexión. Reintentando en unos segundos…');
+      teardown();
+      setTimeout(() => { if (!state.leaving) connect(); }, 3000);
+    };
+  }
+
+  async function handle(m) {
+    switch (m.type) {
+      case 'welcome':
+        state.me = m.me;
+        state.iceServers = m.ice_servers || [];
+        state.camsAllowed = m.cams_allowed;
+        state.micsAllowed = m.mics_allowed;
+        $('chat').textContent = '';
+        (m.chat || []).forEach(addChat);
+        renderPeople(m.participants);
+        applyPermissions();
+        say('Estás en la clase.');
+        await startPublishing();
+        break;
+      case 'publish_answer':
+        await state.pubPc.setRemoteDescription(m.sdp);
+        break;
+      case 'offer':
+        await onOffer(m);
+        break;
+      case 'participants':
+        renderPeople(m.participants);
+        break;
+      case 'chat':
+        addChat(m);
+        break;
+      case 'permissions':
+        state.camsAllowed = m.cams_allowed;
+        state.micsAllowed = m.mics_allowed;
+        applyPermissions();
+        break;
+      case 'muted':
+        await setMic(false);
+        say('Tu docente silenció tu micrófono. Podés volver a activarlo cuando te den la palabra.');
+        break;
+      case 'speaker':
+        state.speaker = m.id;
+        renderPeople(state.participants);
+        break;
+      case 'bye':
+        state.leaving = true;
+        teardown();
+        $('en-vivo').hidden = true;
+        $('despedida').hidden = false;
+        $('despedida').textContent = m.reason === 'ended' ? 'La clase terminó. ¡Gracias por participar!'
+          : m.reason === 'removed' ? 'Tu docente te retiró de la clase.' : 'Saliste de la clase.';
+        break;
+      case 'error':
+        say(m.message);
+        break;
+      default:
+        break;
+    }
+  }
+
+  // ---- publishing (we offer) ----------------------------------------------------------
+  async function startPublishing() {
+    const pc = new RTCPeerConnection({ iceServers: state.iceServers });
+    state.pubPc = pc;
+    pc.onicecandidate = (e) => { if (e.candidate) send({ type: 'candidate', pc: 'pub', candidate: e.candidate.toJSON() }); };
+    const main = new MediaStream();
+    const screen = new MediaStream();
+    state.tx.audio = pc.addTransceiver('audio', { direction: 'sendonly', streams: [main] });
+    // The instructor sends three simulcast layers (rids q/h/f); learners one small layer.
+    const encodings = instructor
+      ? [{ rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150000 },
+        { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500000 },
+        { rid: 'f', maxBitrate: 1200000 }]
+      : [{ maxBitrate: 250000, scaleResolutionDownBy: 2 }];
+    state.tx.video = pc.addTransceiver('video', { direction: 'sendonly', streams: [main], sendEncodings: encodings });
+    if (instructor) state.tx.screen = pc.addTransceiver('video', { direction: 'sendonly', streams: [screen] });
+    const offer = await pc.createOffer();
+    await pc.setLocalDescription(offer);
+    send({ type: 'publish', sdp: pc.localDescription.toJSON(), screen_stream: instructor ? screen.id : null });
+    if (instructor) {
+      await setMic(true);
+      if (!$('sin-camara').checked) await setCam(true);
+    }
+  }
+
+  async function getTrack(kind) {
+    const s = await navigator.mediaDevices.getUserMedia(kind === 'audio' ? { audio: constraints('audio') } : { video: constraints('video') });
+    return kind === 'audio' ? s.getAudioTracks()[0] : s.getVideoTracks()[0];
+  }
+
+  function reportMedia() { send({ type: 'media', audio: state.micOn, video: state.camOn }); }
+
+  async function setMic(on) {
+    if (on && !instructor && !state.micsAllowed) { say('Tu docente no habilitó los micrófonos.'); on = false; }
+    try {
+      if (on && !state.local.audio) state.local.audio = await getTrack('audio');
+      if (state.tx.audio) await state.tx.audio.sender.replaceTrack(on ? state.local.audio : null);
+    } catch (_) { say('No pudimos usar tu micrófono.'); on = false; }
+    if (!on && state.local.audio) { state.local.audio.stop(); state.local.audio = null; }
+    state.micOn = on;
+    $('btn-mic').textContent = on ? 'Silenciar micrófono' : 'Activar micrófono';
+    $('btn-mic').setAttribute('aria-pressed', String(on));
+    reportMedia();
+  }
+
+  async function setCam(on) {
+    if (on && !instructor && !state.camsAllowed) { say('Tu docente no habilitó las cámaras.'); on = false; }
+    try {
+      if (on && !state.local.video) state.local.video = await getTrack('video');
+      if (state.tx.video) await state.tx.video.sender.replaceTrack(on ? state.local.video : null);
+    } catch (_) { say('No pudimos usar tu cámara.'); on = false; }
+    if (!on && state.local.video) { state.local.video.stop(); state.local.video = null; }
+    state.camOn = on;
+    $('btn-cam').textContent = on ? 'Apagar cámara' : 'Activar cámara';
+    $('btn-cam').setAttribute('aria-pressed', String(on));
+    reportMedia();
+  }
+
+  async function setScreen(on) {
+    try {
+      if (on) {
+        const s = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: 5 } });
+        state.local.screen = s.getVideoTracks()[0];
+        state.local.screen.onended = () => setScreen(false);
+      }
+      await state.tx.screen.sender.replaceTrack(on ? state.local.screen : null);
+    } catch (_) { on = false; }
+    if (!on && state.local.screen) { state.local.screen.stop(); state.local.screen = null; }
+    state.screenOn = on;
+    $('btn-pantalla').textContent = on ? 'Dejar de compartir' : 'Compartir pantalla';
+    $('btn-pantalla').setAttribute('aria-pressed', String(on));
+  }
+
+  function applyPermissions() {
+    if (instructor) {
+      $('mod-camaras').checked = state.camsAllowed;
+      $('mod-micros').checked = state.micsAllowed;
+      return;
+    }
+    $('btn-cam').disabled = !state.camsAllowed;
+    $('btn-mic').disabled = !state.micsAllowed;
+    if (!state.camsAllowed && state.camOn) setCam(false);
+    if (!state.micsAllowed && state.micOn) setMic(false);
+  }
+
+  // ---- receiving (the server offers) ---------------------------------------------------
+  async function onOffer(m) {
+    if (!state.subPc) {
+      const pc = new RTCPeerConnection({ iceServers: state.iceServers });
+      state.subPc = pc;
+      pc.onicecandidate = (e) => { if (e.candidate) send({ type: 'candidate', pc: 'sub', candidate: e.candidate.toJSON() }); };
+      pc.ontrack = onTrack;
+    }
+    state.views = new Map(m.tracks.map((t) => [t.stream, t]));
+    await state.subPc.setRemoteDescription(m.sdp);
+    const answer = await state.subPc.createAnswer();
+    await state.subPc.setLocalDescription(answer);
+    send({ type: 'answer', sdp: state.subPc.localDescription.toJSON() });
+    prune();
+  }
+
+  function nameOf(id) {
+    const p = state.participants.find((x) => x.id === id);
+    return p ? p.name : 'Participante';
+  }
+
+  function onTrack(e) {
+    const stream = e.streams[0] || new MediaStream([e.track]);
+    const view = state.views.get(stream.id) || { stream: stream.id, owner: 0, source: e.track.kind === 'audio' ? 'mic' : 'camera' };
+    const el = document.createElement(e.track.kind === 'audio' ? 'audio' : 'video');
+    el.autoplay = true;
+    el.playsInline = true;
+    el.dataset.stream = stream.id;
+    el.srcObject = new MediaStream([e.track]);
+    if (e.track.kind === 'audio') {
+      $('audios').appendChild(el);
+      return;
+    }
+    el.muted = true;
+    const owner = state.participants.find((p) => p.id === view.owner);
+    if (owner && owner.instructor) {
+      // The instructor's screen (or camera) is the main picture.
+      if (view.source === 'screen' || !$('principal').dataset.screen) {
+        $('principal').srcObject = el.srcObject;
+        $('principal').dataset.stream = stream.id;
+        if (view.source === 'screen') $('principal').dataset.screen = '1';
+        $('sin-video').hidden = true;
+      }
+      return;
+    }
+    const fig = document.createElement('figure');
+    fig.dataset.stream = stream.id;
+    const cap = document.createElement('figcaption');
+    cap.textContent = nameOf(view.owner);
+    fig.append(el, cap);
+    $('miniaturas').appendChild(fig);
+  }
+
+  // Removes the elements of tracks the server no longer forwards.
+  function prune() {
+    document.querySelectorAll('#audios [data-stream], #miniaturas [data-stream]').forEach((el) => {
+      if (!state.views.has(el.dataset.stream)) el.remove();
+    });
+    const main = $('principal');
+    if (main.dataset.stream && !state.views.has(main.dataset.stream)) {
+      main.srcObject = null;
+      delete main.dataset.stream;
+      delete main.dataset.screen;
+      $('sin-video').hidden = false;
+    }
+  }
+
+  // ---- people, hands, chat --------------------------------------------------------------
+  function renderPeople(list) {
+    state.participants = list;
+    const ul = $('participantes');
+    ul.textContent = '';
+    $('cantidad').textContent = String(list.length);
+    for (const p of list) {
+      const li = document.createElement('li');
+      li.dataset.id = p.id;
+      if (p.id === state.speaker) li.classList.add('speaking');
+      let text = p.name + (p.id === state.me ? ' (vos)' : '') + (p.instructor ? ' · docente' : '');
+      if (p.hand) text += ' · ✋ levantó la mano';
+      text += p.audio ? ' · 🎤' : '';
+      li.append(text);
+      if (instructor && !p.instructor) {
+        for (const [label, action] of [['Silenciar', 'mute'], ['Bajar mano', 'lower_hand'], ['Retirar', 'remove']]) {
+          if (action === 'lower_hand' && !p.hand) continue;
+          const b = document.createElement('button');
+          b.type = 'button';
+          b.className = 'btn btn-secondary btn-small';
+          b.textContent = label;
+          b.dataset.action = action;
+          b.dataset.target = p.id;
+          li.appendChild(b);
+        }
+      }
+      ul.appendChild(li);
+    }
+    const mine = list.find((p) => p.id === state.me);
+    if (mine && mine.hand !== state.hand) {
+      state.hand = mine.hand;
+      $('btn-mano').textContent = state.hand ? 'Bajar la mano' : 'Levantar la mano';
+      $('btn-mano').setAttribute('aria-pressed', String(state.hand));
+    }
+  }
+
+  function addChat(m) {
+    const li = document.createElement('li');
+    const when = new Date(m.at).toLocaleTimeString('es-AR', { hour: '2-digit', minute: '2-digit' });
+    const who = document.createElement('strong');
+    who.textContent = `${m.name}: `;
+    li.append(`${when} `, who, m.text);
+    $('chat').appendChild(li);
+    $('chat').scrollTop = $('chat').scrollHeight;
+  }
+
+  // ---- controls -------------------------------------------------------------------------
+  $('btn-mic').addEventListener('click', () => setMic(!state.micOn));
+  $('btn-cam').addEventListener('click', () => setCam(!state.camOn));
+  $('btn-mano').addEventListener('click', () => send({ type: 'hand', raised: !state.hand }));
+  $('calidad').addEventListener('change', (e) => {
+    if (e.target.value !== 'auto') send({ type: 'quality', quality: e.target.value });
+    else setAuto('alta');
+  });
+
+  // "Automática": follows the receiving connection's packet loss, as a bandwidth estimate
+  // seen from the learner's side: more than 4% lost in 3 s steps down one layer, 15 s
+  // under 1% steps back up.
+  const layers = ['baja', 'media', 'alta'];
+  const auto = { level: 'alta', lost: 0, received: 0, calm: 0 };
+  function setAuto(level) {
+    auto.level = level;
+    auto.calm = 0;
+    send({ type: 'quality', quality: level });
+  }
+  setInterval(async () => {
+    if (!state.subPc || $('calidad').value !== 'auto') return;
+    let lost = 0;
+    let received = 0;
+    (await state.subPc.getStats()).forEach((s) => {
+      if (s.type === 'inbound-rtp' && s.kind === 'video') {
+        lost += s.packetsLost || 0;
+        received += s.packetsReceived || 0;
+      }
+    });
+    const dl = lost - auto.lost;
+    const dr = received - auto.received;
+    auto.lost = lost;
+    auto.received = received;
+    if (dr + dl <= 0) return;
+    const i = layers.indexOf(auto.level);
+    const ratio = dl / (dr + dl);
+    if (ratio > 0.04 && i > 0) setAuto(layers[i - 1]);
+    else if (ratio < 0.01 && (auto.calm += 1) >= 5 && i < layers.length - 1) setAuto(layers[i + 1]);
+  }, 3000);
+  $('chat-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const text = $('chat-texto').value.trim();
+    if (text) send({ type: 'chat', text });
+    $('chat-texto').value = '';
+  });
+  $('btn-salir').addEventListener('click', () => {
+    state.leaving = true;
+    send({ type: 'leave' });
+    teardown();
+    location.href = root.dataset.back;
+  });
+  $('participantes').addEventListener('click', (e) => {
+    const b = e.target.closest('button[data-action]');
+    if (!b) return;
+    send({ type: 'moderate', action: b.dataset.action, target: Number(b.dataset.target) });
+  });
+  if (instructor) {
+    $('btn-pantalla').addEventListener('click', () => setScreen(!state.screenOn));
+    $('mod-silenciar').addEventListener('click', () => send({ type: 'moderate', action: 'mute_all' }));
+    $('mod-manos').addEventListener('click', () => send({ type: 'moderate', action: 'lower_hands' }));
+    const perms = () => send({ type: 'moderate', action: 'permissions', cams: $('mod-camaras').checked, mics: $('mod-micros').checked });
+    $('mod-camaras').addEventListener('change', perms);
+    $('mod-micros').addEventListener('change', perms);
+    $('mod-terminar').addEventListener('click', () => {
+      if (window.confirm('¿Terminar la clase para todos?')) send({ type: 'moderate', action: 'end' });
+    });
+  }
+
+  function teardown() {
+    for (const pc of [state.pubPc, state.subPc]) if (pc) pc.close();
+    state.pubPc = null;
+    state.subPc = null;
+    state.tx = {};
+    for (const k of ['audio', 'video', 'screen']) if (state.local[k]) { state.local[k].stop(); state.local[k] = null; }
+    state.micOn = false;
+    state.camOn = false;
+    state.views = new Map();
+    prune();
+  }
+  window.addEventListener('pagehide', () => { state.leaving = true; send({ type: 'leave' }); });
+})();

@@ -1,0 +1,128 @@
+// Browser test of the live room: an instructor page and two learner pages in headless
+// Chromium (fake camera and microphone) join the same session through the real server.
+// Each learner must decode the instructor's video and receive audio, the instructor's chat
+// message must reach both, and the attendance sheet must list both learners.
+//
+// Driven by the Rust test `live::browser_room_end_to_end` (cargo test --test it -- --ignored),
+// which starts the app, creates the people and the session, and passes:
+//   AULA_BASE, AULA_SESSION, AULA_COOKIES (JSON {teacher, ana, beto} session cookie values),
+//   AULA_DNIS (JSON [ana, beto]). Exit status 0 = pass.
+import { chromium } from 'playwright-core';
+
+const base = process.env.AULA_BASE;
+const session = process.env.AULA_SESSION;
+const cookies = JSON.parse(process.env.AULA_COOKIES);
+const dnis = JSON.parse(process.env.AULA_DNIS);
+const chromePath = process.env.CHROMIUM || '/usr/bin/chromium';
+
+const fail = (msg) => { console.error(`BROWSER TEST FAIL: ${msg}`); process.exitCode = 1; };
+
+const browser = await chromium.launch({
+  executablePath: chromePath,
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic',
+    '--disable-component-update', '--disable-sync', '--no-first-run',
+    '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+    '--autoplay-policy=no-user-gesture-required',
+    '--disable-features=WebRtcHideLocalIpsWithMdns'],
+});
+const host = new URL(base).hostname;
+
+async function open(who) {
+  const ctx = await browser.newContext();
+  await ctx.addCookies([{ name: 'aula_sesion', value: cookies[who], domain: host, path: '/' }]);
+  const page = await ctx.newPage();
+  page.on('console', (m) => { if (m.type() === 'error') console.error(`[${who}] ${m.text()}`); });
+  page.on('pageerror', (e) => fail(`[${who}] error de JavaScript: ${e.message}`));
+  const resp = await page.goto(`${base}/en-vivo/${session}`);
+  if (resp.status() !== 200) throw new Error(`${who}: la sala respondió ${resp.status()}`);
+  if (who !== 'teacher') await page.check('#sin-camara');
+  await page.click('#entrar');
+  await page.waitForFunction(() => document.getElementById('estado').textContent.includes('Estás en la clase'), null, { timeout: 15000 });
+  return page;
+}
+
+async function inbound(page) {
+  return page.evaluate(async () => {
+    const pc = window.aulaLive.sub();
+    const r = {};
+    if (!pc) return r;
+    (await pc.getStats()).forEach((s) => {
+      if (s.type === 'inbound-rtp') {
+        const prev = r[s.kind];
+        // Several inbound streams per kind: keep the one that got the most.
+        if (!prev || (s.bytesReceived || 0) > (prev.bytesReceived || 0)) {
+          r[s.kind] = { bytesReceived: s.bytesReceived, packetsReceived: s.packetsReceived, packetsLost: s.packetsLost,
+            framesDecoded: s.framesDecoded, keyFramesDecoded: s.keyFramesDecoded, frameWidth: s.frameWidth,
+            frameHeight: s.frameHeight, pliCount: s.pliCount, nackCount: s.nackCount };
+        }
+      }
+    });
+    r.connection = pc.connectionState;
+    r.audioElements = document.querySelectorAll('#audios audio').length;
+    return r;
+  });
+}
+
+try {
+  const teacher = await open('teacher');
+  const ana = await open('ana');
+  const beto = await open('beto');
+
+  const learners = { ana, beto };
+  const deadline = Date.now() + 30000;
+  const results = {};
+  for (const [name, page] of Object.entries(learners)) {
+    let s = {};
+    while (Date.now() < deadline) {
+      s = await inbound(page);
+      if (s.video?.framesDecoded > 10 && s.audio?.packetsReceived > 10) break;
+      await page.waitForTimeout(500);
+    }
+    results[name] = s;
+    if (!(s.video?.framesDecoded > 0)) fail(`${name} no decodificó video del docente: ${JSON.stringify(s)}`);
+    if (!(s.audio?.packetsReceived > 0 && s.audio?.bytesReceived > 0)) fail(`${name} no recibió audio: ${JSON.stringify(s)}`);
+    if (!(s.audioElements > 0)) fail(`${name} no reproduce el audio`);
+  }
+
+  // Quality selector: "baja" moves the learner to the smallest simulcast layer.
+  await beto.selectOption('#calidad', 'baja');
+  await beto.waitForTimeout(3000);
+  results.betoBaja = await inbound(beto);
+
+  // Chat from the instructor reaches both learners.
+  const text = `Hola a todos ${Date.now()}`;
+  await teacher.fill('#chat-texto', text);
+  await teacher.click('#chat-form button');
+  for (const [name, page] of Object.entries(learners)) {
+    try {
+      await page.waitForFunction((t) => document.getElementById('chat').textContent.includes(t), text, { timeout: 10000 });
+    } catch (_) { fail(`el chat no le llegó a ${name}`); }
+  }
+
+  // Both learners are on the participants list and on the attendance sheet.
+  const people = await teacher.textContent('#participantes');
+  if (!people.includes('docente')) fail(`lista de participantes sin docente: ${people}`);
+  const count = await teacher.textContent('#cantidad');
+  if (count !== '3') fail(`la lista debería tener 3 participantes y tiene ${count}`);
+  const sheet = await teacher.context().newPage();
+  await sheet.goto(`${base}/en-vivo/${session}/asistencia`);
+  const table = await sheet.textContent('#asistencia');
+  for (const dni of dnis) if (!table.includes(dni)) fail(`la planilla de asistencia no muestra a ${dni}`);
+
+  const pub = await teacher.evaluate(async () => {
+    const r = [];
+    (await window.aulaLive.pub().getStats()).forEach((s) => {
+      if (s.type === 'outbound-rtp' && s.kind === 'video') r.push({ rid: s.rid, frameWidth: s.frameWidth, framesEncoded: s.framesEncoded, pliCount: s.pliCount });
+    });
+    return r;
+  });
+  console.log(JSON.stringify({ learners: results, teacherOutbound: pub }, null, 1));
+  for (const p of [ana, beto, teacher]) await p.click('#btn-salir');
+  await teacher.waitForTimeout(500);
+} catch (e) {
+  fail(e.stack || String(e));
+} finally {
+  await browser.close();
+}
+console.log(process.exitCode ? 'BROWSER TEST FAIL' : 'BROWSER TEST PASS');

@@ -1,0 +1,789 @@
+//! Live classes: scheduling, who may enter, and the SFU end to end: webrtc-rs participants
+//! join through the real signalling socket, publish pre-encoded VP8 and Opus, and receive
+//! each other's media with the server's SSRCs; keyframe requests travel back to publishers.
+
+use std::time::Duration;
+
+use aula::live::{
+    client::{ClientPeer, Ivf},
+    protocol::{ClientMsg, Moderation, ServerMsg},
+};
+use reqwest::StatusCode;
+
+use crate::helpers::*;
+
+const SLUG: &str = "herramientas-digitales-empleo";
+const IVF: &[u8] = include_bytes!("../fixtures/vp8_176x144_30f.ivf");
+
+/// A class with an instructor, two enrolled learners and an outsider.
+struct Class {
+    app: TestApp,
+    class: i64,
+    teacher: Browser,
+    ana: Browser,
+    beto: Browser,
+    outsider: Browser,
+}
+
+async fn class_with_people() -> Class {
+    class_with_people_and(|_| {}).await
+}
+
+async fn class_with_people_and(adjust: impl FnOnce(&mut aula::Config)) -> Class {
+    let app = TestApp::spawn_with(|c| {
+        // Test peers bind loopback; so does the SFU.
+        c.live.bind_ip = "127.0.0.1".parse().unwrap();
+        adjust(c);
+    })
+    .await;
+    let admin = app.admin().await;
+    let class = app.class_of(SLUG).await;
+    let teacher = app.learner("32000001").await;
+    admin
+        .grant("32000001", "instructor", &format!("class:{class}"))
+        .await;
+    let ana = app.learner("32000002").await;
+    let beto = app.learner("32000003").await;
+    for b in [&ana, &beto] {
+        let r = b
+            .post(&format!("/comisiones/{class}/inscribirme"), &[])
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    let outsider = app.learner("32000004").await;
+    Class {
+        app,
+        class,
+        teacher,
+        ana,
+        beto,
+        outsider,
+    }
+}
+
+/// Schedules a session through the instructor's form; returns its id.
+async fn schedule(c: &Class, title: &str, starts_in: chrono::Duration) -> i64 {
+    let starts = aula::web::time::local_input(&(chrono::Utc::now() + starts_in));
+    let r = c
+        .teacher
+        .post(
+            &format!("/comisiones/{}/en-vivo", c.class),
+            &[
+                ("title", title.into()),
+                ("starts_at", starts),
+                ("duration_minutes", "60".into()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("Clase en vivo programada.")
+    );
+    c.app.count("SELECT MAX(id) FROM live_sessions").await
+}
+
+fn ws_url(c: &Class, session: i64) -> String {
+    format!(
+        "{}/en-vivo/{session}/ws",
+        c.app.base.replace("http://", "ws://")
+    )
+}
+
+fn cookie(b: &Browser) -> String {
+    format!("aula_sesion={}", b.cookie("aula_sesion").expect("sesión"))
+}
+
+async fn join(c: &Class, b: &Browser, session: i64) -> anyhow::Result<ClientPeer> {
+    let mut p = ClientPeer::connect(&ws_url(c, session), &cookie(b), "127.0.0.1").await?;
+    p.wait_for(Duration::from_secs(5), |m| {
+        matches!(m, ServerMsg::Welcome { .. }).then_some(())
+    })
+    .await?;
+    Ok(p)
+}
+
+/// Waits until `pred` holds for what the peer received (polling), or fails with `what`.
+async fn eventually(p: &ClientPeer, what: &str, pred: impl Fn(&ClientPeer) -> bool) {
+    for _ in 0..100 {
+        if pred(p) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what}: {:?}", p.received.snapshot());
+}
+
+fn video_packets(p: &ClientPeer) -> u64 {
+    p.received
+        .snapshot()
+        .values()
+        .filter(|t| t.kind == "video")
+        .map(|t| t.packets)
+        .sum()
+}
+
+fn audio_packets(p: &ClientPeer) -> u64 {
+    p.received
+        .snapshot()
+        .values()
+        .filter(|t| t.kind == "audio")
+        .map(|t| t.packets)
+        .sum()
+}
+
+#[tokio::test]
+async fn instructor_schedules_and_enrolled_learners_see_the_session_with_its_entry_button() {
+    let c = class_with_people().await;
+    let later = schedule(&c, "Clase 1: tu CV", chrono::Duration::days(2)).await;
+    let soon = schedule(&c, "Clase 2: entrevistas", chrono::Duration::minutes(5)).await;
+
+    let (status, html) = c
+        .ana
+        .get_text(&format!("/comisiones/{}/en-vivo", c.class))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Clase 1: tu CV") && html.contains("Clase 2: entrevistas"));
+    // The one starting in 5 minutes is enterable (10 minutes early by default); the other is not.
+    assert!(
+        html.contains(&format!("href=\"/en-vivo/{soon}\"")),
+        "{html}"
+    );
+    assert!(!html.contains(&format!("href=\"/en-vivo/{later}\"")));
+    assert!(html.contains("disabled>Entrar a la clase"));
+
+    // Learners cannot schedule; outsiders do not see the page at all.
+    let r = c
+        .ana
+        .post(
+            &format!("/comisiones/{}/en-vivo", c.class),
+            &[
+                ("title", "x".into()),
+                ("starts_at", "2030-01-01T10:00".into()),
+                ("duration_minutes", "30".into()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let (status, _) = c
+        .outsider
+        .get_text(&format!("/comisiones/{}/en-vivo", c.class))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = c.outsider.get_text(&format!("/en-vivo/{soon}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // The learner cannot enter the later one until the instructor opens it.
+    let (status, _) = c.ana.get_text(&format!("/en-vivo/{later}")).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let r = c
+        .teacher
+        .post(&format!("/en-vivo/{later}/abrir"), &[])
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let (status, html) = c.ana.get_text(&format!("/en-vivo/{later}")).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let (_, list) = c
+        .ana
+        .get_text(&format!("/comisiones/{}/en-vivo", c.class))
+        .await;
+    assert!(list.contains(&format!("href=\"/en-vivo/{later}\"")));
+
+    // Bad input is explained at the field and changes nothing.
+    let before = c.app.count("SELECT COUNT(*) FROM live_sessions").await;
+    let r = c
+        .teacher
+        .post(
+            &format!("/comisiones/{}/en-vivo", c.class),
+            &[
+                ("title", " ".into()),
+                ("starts_at", "mañana".into()),
+                ("duration_minutes", "9000".into()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Poné un título") && html.contains("entre 5 y 600"));
+    assert_eq!(
+        c.app.count("SELECT COUNT(*) FROM live_sessions").await,
+        before
+    );
+}
+
+#[tokio::test]
+async fn signalling_refuses_outsiders_anonymous_users_and_closed_rooms() {
+    let c = class_with_people().await;
+    let later = schedule(&c, "Clase cerrada", chrono::Duration::days(2)).await;
+    // Anonymous: no session cookie.
+    assert!(
+        ClientPeer::connect(&ws_url(&c, later), "x=1", "127.0.0.1")
+            .await
+            .is_err()
+    );
+    // Someone outside the class.
+    assert!(
+        ClientPeer::connect(&ws_url(&c, later), &cookie(&c.outsider), "127.0.0.1")
+            .await
+            .is_err()
+    );
+    // An enrolled learner before the room opens.
+    assert!(
+        ClientPeer::connect(&ws_url(&c, later), &cookie(&c.ana), "127.0.0.1")
+            .await
+            .is_err()
+    );
+    // A page of another site cannot use the learner's cookie (cross-site WebSocket).
+    let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+        ws_url(&c, later),
+    )
+    .unwrap();
+    req.headers_mut()
+        .insert("cookie", cookie(&c.teacher).parse().unwrap());
+    req.headers_mut()
+        .insert("origin", "https://evil.example".parse().unwrap());
+    assert!(tokio_tungstenite::connect_async(req).await.is_err());
+    // The instructor may enter (which opens the room), then the learner too.
+    let t = join(&c, &c.teacher, later).await.expect("docente entra");
+    let a = join(&c, &c.ana, later).await.expect("estudiante entra");
+    // Ended: nobody gets in any more.
+    let r = c
+        .teacher
+        .post(&format!("/en-vivo/{later}/terminar"), &[])
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        ClientPeer::connect(&ws_url(&c, later), &cookie(&c.beto), "127.0.0.1")
+            .await
+            .is_err()
+    );
+    drop((t, a));
+}
+
+#[tokio::test]
+async fn learners_receive_the_instructors_media_with_rewritten_ssrcs_and_a_late_joiner_gets_a_keyframe()
+ {
+    let c = class_with_people().await;
+    let session = schedule(&c, "Clase en vivo", chrono::Duration::minutes(1)).await;
+    let ivf = Ivf::parse(IVF).unwrap();
+
+    let mut teacher = join(&c, &c.teacher, session).await.unwrap();
+    let mut ana = join(&c, &c.ana, session).await.unwrap();
+    teacher.publish(Some(ivf.clone()), true).await.unwrap();
+
+    eventually(&ana, "Ana recibe video y audio del docente", |p| {
+        video_packets(p) > 20 && audio_packets(p) > 20
+    })
+    .await;
+    let got = ana.received.snapshot();
+    let video = got.values().find(|t| t.kind == "video").unwrap();
+    assert!(video.keyframes >= 1, "el primer cuadro es clave: {video:?}");
+    assert_eq!(video.lost, 0, "en loopback no se pierde nada: {video:?}");
+    // SSRCs are the server's, not the publisher's: each subscriber leg has its own.
+    let ana_ssrcs: Vec<u32> = got.keys().copied().collect();
+
+    // Beto joins late: the publisher only sends a keyframe when asked, so receiving one
+    // proves his keyframe request travelled SFU → instructor.
+    let before = teacher
+        .keyframe_requests
+        .load(std::sync::atomic::Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut beto = join(&c, &c.beto, session).await.unwrap();
+    eventually(&beto, "Beto recibe un cuadro clave", |p| {
+        p.received
+            .snapshot()
+            .values()
+            .any(|t| t.kind == "video" && t.keyframes >= 1)
+    })
+    .await;
+    assert!(
+        teacher
+            .keyframe_requests
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > before
+    );
+    let beto_ssrcs: Vec<u32> = beto.received.snapshot().keys().copied().collect();
+    for s in &beto_ssrcs {
+        assert!(
+            !ana_ssrcs.contains(s),
+            "cada suscriptor tiene sus propios SSRC"
+        );
+    }
+
+    // A learner publishes audio; the instructor hears it while she speaks, not while she is
+    // silent (open microphone), then the instructor mutes her.
+    ana.loudness.store(30, std::sync::atomic::Ordering::Relaxed);
+    ana.publish(None, true).await.unwrap();
+    ana.send(ClientMsg::Media {
+        audio: true,
+        video: false,
+    });
+    eventually(&teacher, "el docente escucha a Ana", |p| {
+        audio_packets(p) > 10
+    })
+    .await;
+    ana.loudness
+        .store(127, std::sync::atomic::Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    let quiet = audio_packets(&teacher);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(audio_packets(&teacher), quiet, "en silencio no se reenvía");
+    ana.loudness.store(30, std::sync::atomic::Ordering::Relaxed);
+    eventually(&teacher, "vuelve a hablar", |p| {
+        audio_packets(p) > quiet + 10
+    })
+    .await;
+    let lost: u64 = teacher
+        .received
+        .snapshot()
+        .values()
+        .filter(|t| t.kind == "audio")
+        .map(|t| t.lost)
+        .sum();
+    assert_eq!(lost, 0, "el silencio no deja huecos en la secuencia");
+    let ana_id = participant_id(&mut teacher, "Lucía", false).await;
+    teacher.send(ClientMsg::Moderate(Moderation::Mute { target: ana_id }));
+    ana.wait_for(Duration::from_secs(5), |m| {
+        matches!(m, ServerMsg::Muted).then_some(())
+    })
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let heard = audio_packets(&teacher);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        audio_packets(&teacher),
+        heard,
+        "silenciada: el servidor no reenvía su micrófono"
+    );
+
+    // Chat reaches everyone.
+    teacher.send(ClientMsg::Chat {
+        text: "¡Bienvenidos!".into(),
+    });
+    for p in [&mut ana, &mut beto] {
+        let line = p
+            .wait_for(Duration::from_secs(5), |m| match m {
+                ServerMsg::Chat(l) => Some(l.text.clone()),
+                _ => None,
+            })
+            .await
+            .unwrap();
+        assert_eq!(line, "¡Bienvenidos!");
+    }
+
+    // When everyone leaves, the room goes away.
+    teacher.leave().await;
+    ana.leave().await;
+    beto.leave().await;
+    for _ in 0..50 {
+        if c.app
+            .count("SELECT COUNT(*) FROM live_presence WHERE left_at IS NULL")
+            .await
+            == 0
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        c.app
+            .count("SELECT COUNT(*) FROM live_presence WHERE left_at IS NULL")
+            .await,
+        0,
+        "cada salida queda registrada"
+    );
+    assert_eq!(
+        c.app
+            .count("SELECT COUNT(DISTINCT person_id) FROM live_presence")
+            .await,
+        3
+    );
+}
+
+/// The id of the first participant named `name` (instructor or not), from the list.
+async fn participant_id(p: &mut ClientPeer, name: &str, instructor: bool) -> u64 {
+    p.send(ClientMsg::Hand { raised: false });
+    p.wait_for(Duration::from_secs(5), |m| match m {
+        ServerMsg::Participants { participants } => participants
+            .iter()
+            .find(|v| v.name == name && v.instructor == instructor)
+            .map(|v| v.id),
+        _ => None,
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn attendance_counts_presence_and_keeps_the_instructors_corrections() {
+    let c = class_with_people().await;
+    let session = schedule(&c, "Clase con asistencia", chrono::Duration::minutes(1)).await;
+    let a = join(&c, &c.ana, session).await.unwrap();
+    // Ana's connection drops (no `leave`): her presence must end anyway.
+    drop(a);
+    for _ in 0..50 {
+        if c.app
+            .count("SELECT COUNT(*) FROM live_presence WHERE left_at IS NULL")
+            .await
+            == 0
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        c.app
+            .count("SELECT COUNT(*) FROM live_presence WHERE left_at IS NULL")
+            .await,
+        0
+    );
+
+    let (status, html) = c
+        .teacher
+        .get_text(&format!("/en-vivo/{session}/asistencia"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("32000002") && html.contains("32000003"),
+        "{html}"
+    );
+    // Learners and outsiders do not see the sheet.
+    let (status, _) = c
+        .ana
+        .get_text(&format!("/en-vivo/{session}/asistencia"))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let beto_id = person_of(&c.app, "32000003").await.unwrap();
+    let r = c
+        .teacher
+        .post(
+            &format!("/en-vivo/{session}/asistencia"),
+            &[
+                ("person_id", beto_id.to_string()),
+                ("minutes", "45".into()),
+                ("reason", "Se conectó por teléfono".into()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Asistencia corregida."));
+    assert!(html.contains("Corregido: Se conectó por teléfono"));
+    let row = html
+        .split(&format!("data-person=\"{beto_id}\""))
+        .nth(1)
+        .unwrap();
+    assert!(row.contains("<td class=\"minutes\">45</td>"), "{row}");
+    // Without a reason, nothing changes.
+    let r = c
+        .teacher
+        .post(
+            &format!("/en-vivo/{session}/asistencia"),
+            &[
+                ("person_id", beto_id.to_string()),
+                ("minutes", "10".into()),
+                ("reason", "".into()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        c.app
+            .count("SELECT COUNT(*) FROM live_attendance_corrections")
+            .await,
+        1
+    );
+}
+
+/// The live room in real browsers: `node tests/browser/live.mjs` drives headless Chromium
+/// against this app. Needs Chromium and `npm install` in tests/browser (`.ci/run` does both),
+/// so it runs only when asked: `cargo test --test it browser_room -- --ignored`.
+#[tokio::test]
+#[ignore = "needs Chromium and playwright-core; run by .ci/run"]
+async fn browser_room_end_to_end() {
+    // Chromium gathers no loopback candidates: the SFU binds the real interfaces (default).
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let class = app.class_of(SLUG).await;
+    let teacher = app.learner("33000001").await;
+    admin
+        .grant("33000001", "instructor", &format!("class:{class}"))
+        .await;
+    let ana = app.learner("33000002").await;
+    let beto = app.learner("33000003").await;
+    for b in [&ana, &beto] {
+        let r = b
+            .post(&format!("/comisiones/{class}/inscribirme"), &[])
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    let c = Class {
+        app,
+        class,
+        teacher,
+        ana,
+        beto,
+        outsider: admin,
+    };
+    let session = schedule(&c, "Clase en el navegador", chrono::Duration::minutes(1)).await;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(
+        dir.join("node_modules/playwright-core").exists(),
+        "falta playwright-core: corré `npm install` en tests/browser (lo hace .ci/run)"
+    );
+    let session_of = |b: &Browser| b.cookie("aula_sesion").unwrap();
+    let cookies = serde_json::json!({
+        "teacher": session_of(&c.teacher),
+        "ana": session_of(&c.ana),
+        "beto": session_of(&c.beto),
+    });
+    let base = c.app.base.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("node")
+            .arg("live.mjs")
+            .current_dir(&dir)
+            .env("AULA_BASE", base)
+            .env("AULA_SESSION", session.to_string())
+            .env("AULA_COOKIES", cookies.to_string())
+            .env("AULA_DNIS", r#"["33000002","33000003"]"#)
+            .output()
+            .expect("node no está instalado")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}\n{stderr}");
+    assert!(
+        out.status.success() && stdout.contains("BROWSER TEST PASS"),
+        "la prueba en el navegador falló:\n{stdout}\n{stderr}"
+    );
+    // Both learners' presence was recorded, and closed when their pages left.
+    for dni in ["33000002", "33000003"] {
+        let person = person_of(&c.app, dni).await.unwrap();
+        let open_or_closed = c
+            .app
+            .scalar_i64(
+                "SELECT COUNT(*) FROM live_presence WHERE person_id = $1",
+                person,
+            )
+            .await;
+        assert!(open_or_closed >= 1, "presencia de {dni}");
+    }
+}
+
+#[tokio::test]
+async fn welcome_hands_out_stun_and_time_limited_turn_credentials() {
+    let c = class_with_people_and(|cfg| {
+        cfg.live.ice_servers = vec![aula::live::config::IceServer {
+            urls: vec!["stun:stun.aula.test:3478".into()],
+            username: None,
+            credential: None,
+        }];
+        cfg.live.turn_urls = vec!["turns:turn.aula.test:443?transport=tcp".into()];
+        cfg.live.turn_secret = Some("secreto-compartido".into());
+    })
+    .await;
+    let session = schedule(&c, "Clase con TURN", chrono::Duration::minutes(1)).await;
+    let mut p = ClientPeer::connect(&ws_url(&c, session), &cookie(&c.teacher), "127.0.0.1")
+        .await
+        .unwrap();
+    let servers = p
+        .wait_for(Duration::from_secs(5), |m| match m {
+            ServerMsg::Welcome { ice_servers, .. } => Some(ice_servers.clone()),
+            _ => None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(servers.len(), 2);
+    assert_eq!(
+        servers[0].urls,
+        vec!["stun:stun.aula.test:3478".to_string()]
+    );
+    let turn = &servers[1];
+    let user = turn.username.clone().unwrap();
+    let (expiry, user_id) = user.split_once(':').unwrap();
+    let expiry: i64 = expiry.parse().unwrap();
+    let ttl = expiry - chrono::Utc::now().timestamp();
+    assert!(
+        (6 * 3600 - 60..=6 * 3600).contains(&ttl),
+        "vence en 6 horas: {ttl}"
+    );
+    assert_eq!(user_id, user_of(&c.app, "32000001").await.to_string());
+    let (_, expected) = aula::live::config::turn_credentials(
+        "secreto-compartido",
+        user_id.parse().unwrap(),
+        expiry,
+    );
+    assert_eq!(turn.credential.as_deref(), Some(expected.as_str()));
+}
+
+#[tokio::test]
+async fn the_sfu_binds_only_ports_of_the_configured_range_and_announces_the_public_ip() {
+    let c = class_with_people_and(|cfg| {
+        cfg.live.udp_port_min = Some(41_000);
+        cfg.live.udp_port_max = Some(41_019);
+        cfg.live.public_ip = Some("203.0.113.10".parse().unwrap());
+    })
+    .await;
+    let session = schedule(&c, "Clase con puertos", chrono::Duration::minutes(1)).await;
+    let mut t = join(&c, &c.teacher, session).await.unwrap();
+    t.publish(None, true).await.unwrap();
+    let sdps = t.server_sdps.lock().unwrap().clone();
+    let candidates: Vec<&str> = sdps
+        .iter()
+        .flat_map(|s| s.lines())
+        .filter(|l| l.starts_with("a=candidate:"))
+        .collect();
+    assert!(!candidates.is_empty(), "{sdps:?}");
+    for line in candidates {
+        // a=candidate:<foundation> <component> udp <priority> <ip> <port> typ host
+        let f: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(f[4], "203.0.113.10", "{line}");
+        let port: u16 = f[5].parse().unwrap();
+        assert!((41_000..=41_019).contains(&port), "{line}");
+    }
+}
+
+/// Video packets per second received over `window`.
+async fn video_rate(p: &ClientPeer, window: Duration) -> f64 {
+    let before = video_packets(p);
+    tokio::time::sleep(window).await;
+    (video_packets(p) - before) as f64 / window.as_secs_f64()
+}
+
+#[tokio::test]
+async fn each_learner_gets_the_simulcast_layer_of_their_quality_and_switches_without_gaps() {
+    let c = class_with_people().await;
+    let session = schedule(&c, "Clase simulcast", chrono::Duration::minutes(1)).await;
+    let mut teacher = join(&c, &c.teacher, session).await.unwrap();
+    // Layers q/h/f at 7.5/15/30 frames per second.
+    teacher
+        .publish_with(Some(Ivf::parse(IVF).unwrap()), true, false)
+        .await
+        .unwrap();
+    let ana = join(&c, &c.ana, session).await.unwrap();
+    let beto = join(&c, &c.beto, session).await.unwrap();
+    ana.send(ClientMsg::Quality {
+        quality: aula::live::protocol::Quality::Baja,
+    });
+    eventually(&ana, "Ana recibe video", |p| video_packets(p) > 10).await;
+    eventually(&beto, "Beto recibe video", |p| video_packets(p) > 10).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (low, high) = tokio::join!(
+        video_rate(&ana, Duration::from_secs(2)),
+        video_rate(&beto, Duration::from_secs(2))
+    );
+    assert!(
+        high > low * 2.5,
+        "alta {high:.1} pkt/s, baja {low:.1} pkt/s"
+    );
+
+    // Ana moves up to "alta": same rate as Beto, and no hole in her sequence numbers.
+    ana.send(ClientMsg::Quality {
+        quality: aula::live::protocol::Quality::Alta,
+    });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let now_high = video_rate(&ana, Duration::from_secs(2)).await;
+    assert!(
+        now_high > low * 2.5,
+        "después de cambiar: {now_high:.1} pkt/s"
+    );
+    let video = ana
+        .received
+        .snapshot()
+        .into_values()
+        .find(|t| t.kind == "video")
+        .unwrap();
+    assert_eq!(
+        video.lost, 0,
+        "secuencia continua al cambiar de capa: {video:?}"
+    );
+
+    // "Solo audio": no video at all.
+    ana.send(ClientMsg::Quality {
+        quality: aula::live::protocol::Quality::Audio,
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(video_rate(&ana, Duration::from_secs(1)).await, 0.0);
+}
+
+async fn join_with_id(c: &Class, b: &Browser, session: i64) -> (ClientPeer, u64) {
+    let mut p = ClientPeer::connect(&ws_url(c, session), &cookie(b), "127.0.0.1")
+        .await
+        .unwrap();
+    let me = p
+        .wait_for(Duration::from_secs(5), |m| match m {
+            ServerMsg::Welcome { me, .. } => Some(*me),
+            _ => None,
+        })
+        .await
+        .unwrap();
+    (p, me)
+}
+
+/// Video packets per second of one participant's camera, as `p` receives it.
+async fn camera_rate(p: &ClientPeer, owner: u64, window: Duration) -> f64 {
+    let stream = format!("p{owner}-camera");
+    let count = || -> u64 {
+        p.received
+            .snapshot()
+            .values()
+            .filter(|t| t.stream == stream)
+            .map(|t| t.packets)
+            .sum()
+    };
+    let before = count();
+    tokio::time::sleep(window).await;
+    (count() - before) as f64 / window.as_secs_f64()
+}
+
+#[tokio::test]
+async fn the_loudest_learner_becomes_speaker_and_only_the_last_n_cameras_are_forwarded() {
+    let c = class_with_people_and(|cfg| cfg.live.last_n = 1).await;
+    let session = schedule(&c, "Clase last-N", chrono::Duration::minutes(1)).await;
+    let (mut teacher, _) = join_with_id(&c, &c.teacher, session).await;
+    let (mut ana, ana_id) = join_with_id(&c, &c.ana, session).await;
+    let (mut beto, beto_id) = join_with_id(&c, &c.beto, session).await;
+    let ivf = Ivf::parse(IVF).unwrap();
+    ana.publish(Some(ivf.clone()), true).await.unwrap();
+    beto.publish(Some(ivf), true).await.unwrap();
+    for p in [&ana, &beto] {
+        p.send(ClientMsg::Media {
+            audio: true,
+            video: true,
+        });
+    }
+    // Nobody spoke yet: the first learner's camera fills the single place.
+    eventually(&teacher, "el docente ve una cámara", |p| {
+        video_packets(p) > 20
+    })
+    .await;
+    let (a, b) = tokio::join!(
+        camera_rate(&teacher, ana_id, Duration::from_secs(1)),
+        camera_rate(&teacher, beto_id, Duration::from_secs(1))
+    );
+    assert!(a > 5.0 && b == 0.0, "Ana {a:.1} pkt/s, Beto {b:.1} pkt/s");
+
+    // Beto speaks up: he becomes the speaker and his camera takes the place.
+    beto.loudness
+        .store(20, std::sync::atomic::Ordering::Relaxed);
+    let speaker = teacher
+        .wait_for(Duration::from_secs(5), |m| match m {
+            ServerMsg::Speaker { id: Some(id) } => Some(*id),
+            _ => None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(speaker, beto_id);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (a, b) = tokio::join!(
+        camera_rate(&teacher, ana_id, Duration::from_secs(1)),
+        camera_rate(&teacher, beto_id, Duration::from_secs(1))
+    );
+    assert!(b > 5.0 && a == 0.0, "Ana {a:.1} pkt/s, Beto {b:.1} pkt/s");
+}
