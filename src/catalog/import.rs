@@ -73,6 +73,9 @@ struct CompetencyToml {
 #[serde(deny_unknown_fields)]
 struct CompletionToml {
     min_lessons_percent: i64,
+    /// Share of the class's held live sessions the learner must attend.
+    #[serde(default)]
+    min_attendance_percent: Option<i64>,
     /// "Pass quiz X with at least N%": every rule must hold to complete the course.
     #[serde(default)]
     quizzes: Vec<QuizRuleToml>,
@@ -111,6 +114,7 @@ pub struct CourseFile {
     pub description_html: String,
     pub competencies: Vec<(String, String)>,
     pub min_lessons_percent: i64,
+    pub min_attendance_percent: Option<i64>,
     pub lessons: Vec<LessonFile>,
     pub assessments: CourseAssessments,
     pub content_hash: String,
@@ -283,6 +287,17 @@ pub fn load_course(folder: &Path, media_dir: &Path) -> Result<CourseFile, Vec<Im
             ),
         );
     }
+    if course
+        .completion
+        .min_attendance_percent
+        .is_some_and(|p| !(1..=100).contains(&p))
+    {
+        err(
+            &mut errors,
+            "min_attendance_percent",
+            "«min_attendance_percent» debe estar entre 1 y 100".into(),
+        );
+    }
     if !(1..=100).contains(&course.completion.min_lessons_percent) {
         err(
             &mut errors,
@@ -383,6 +398,7 @@ pub fn load_course(folder: &Path, media_dir: &Path) -> Result<CourseFile, Vec<Im
             .map(|c| (c.code, c.name))
             .collect(),
         min_lessons_percent: course.completion.min_lessons_percent,
+        min_attendance_percent: course.completion.min_attendance_percent,
         lessons,
         assessments,
         content_hash: hasher
@@ -591,13 +607,14 @@ async fn store_one(db: &Db, c: &CourseFile) -> Result<(), sqlx::Error> {
         let mut tx = p.begin().await?;
         let course_id: i64 = sqlx::query_scalar(
             "INSERT INTO courses (slug, title, summary, category, hours, modality, audience, description_html, cover,
-                                  min_lessons_percent, search_text, content_hash, imported_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                                  min_lessons_percent, search_text, content_hash, imported_at, min_attendance_percent)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
              ON CONFLICT (slug) DO UPDATE SET title = excluded.title, summary = excluded.summary,
                 category = excluded.category, hours = excluded.hours, modality = excluded.modality,
                 audience = excluded.audience, description_html = excluded.description_html, cover = excluded.cover,
                 min_lessons_percent = excluded.min_lessons_percent, search_text = excluded.search_text,
-                content_hash = excluded.content_hash, imported_at = excluded.imported_at
+                content_hash = excluded.content_hash, imported_at = excluded.imported_at,
+                min_attendance_percent = excluded.min_attendance_percent
              RETURNING id",
         )
         .bind(&c.slug)
@@ -613,6 +630,7 @@ async fn store_one(db: &Db, c: &CourseFile) -> Result<(), sqlx::Error> {
         .bind(&search_text)
         .bind(&c.content_hash)
         .bind(now)
+        .bind(c.min_attendance_percent)
         .fetch_one(&mut *tx)
         .await?;
         sqlx::query("DELETE FROM competencies WHERE course_id = $1")

@@ -101,6 +101,7 @@ pub struct Course {
     pub description_html: String,
     pub cover: Option<String>,
     pub min_lessons_percent: i64,
+    pub min_attendance_percent: Option<i64>,
 }
 
 impl Course {
@@ -112,7 +113,8 @@ impl Course {
 pub async fn course_by_slug(db: &Db, slug: &str) -> Result<Option<Course>, sqlx::Error> {
     with_db!(db, |p| {
         sqlx::query_as(
-        "SELECT id, slug, title, summary, category, hours, modality, audience, description_html, cover, min_lessons_percent
+        "SELECT id, slug, title, summary, category, hours, modality, audience, description_html, cover, min_lessons_percent,
+                min_attendance_percent
          FROM courses WHERE slug = $1"
     )
     .bind(slug)

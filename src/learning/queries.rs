@@ -95,8 +95,12 @@ pub async fn mark_done(db: &Db, person_id: i64, lesson_id: i64) -> Result<(), sq
 }
 
 /// Marks the enrolment completed when the course's completion rules are met: enough lessons
-/// done and every quiz named in `[completion]` passed with its minimum grade.
+/// done, every quiz named in `[completion]` passed with its minimum grade, and enough of the
+/// class's live sessions attended.
 pub async fn complete_if_met(db: &Db, class_id: i64, person_id: i64) -> Result<bool, sqlx::Error> {
+    if !attendance_met(db, class_id, person_id).await? {
+        return Ok(false);
+    }
     let n = with_db!(db, |p| {
         sqlx::query(
         "UPDATE enrolments SET status = 'completed', updated_at = $3
@@ -171,4 +175,78 @@ pub async fn roster(db: &Db, class_id: i64) -> Result<Vec<RosterRow>, sqlx::Erro
     .fetch_all(p)
     .await
     })
+}
+
+/// A live session counts as attended when the learner was there for at least this share of
+/// its length (measured presence, or the instructor's correction).
+pub const SESSION_ATTENDED_PERCENT: i64 = 50;
+
+/// Whether the learner attended enough of the class's held (ended) live sessions for the
+/// course's `min_attendance_percent`; true when the course has no such rule or no session has
+/// been held yet.
+pub async fn attendance_met(db: &Db, class_id: i64, person_id: i64) -> Result<bool, sqlx::Error> {
+    let required: Option<i64> = with_db!(db, |p| sqlx::query_scalar(
+        "SELECT c.min_attendance_percent FROM classes k JOIN courses c ON c.id = k.course_id WHERE k.id = $1"
+    )
+    .bind(class_id)
+    .fetch_optional(p)
+    .await)?
+    .flatten();
+    let Some(required) = required else {
+        return Ok(true);
+    };
+    let (held, attended) = sessions_attended(db, class_id, person_id).await?;
+    Ok(held == 0 || attended * 100 >= required * held)
+}
+
+/// `(held, attended)`: the class's ended live sessions, and how many of them this learner
+/// attended (see [`SESSION_ATTENDED_PERCENT`]).
+pub async fn sessions_attended(
+    db: &Db,
+    class_id: i64,
+    person_id: i64,
+) -> Result<(i64, i64), sqlx::Error> {
+    let sessions: Vec<(i64, i64, Option<DateTime<Utc>>)> = with_db!(db, |p| sqlx::query_as(
+        "SELECT id, duration_minutes, ended_at FROM live_sessions WHERE class_id = $1 AND status = 'ended'"
+    )
+    .bind(class_id)
+    .fetch_all(p)
+    .await)?;
+    let spans: Vec<(i64, DateTime<Utc>, Option<DateTime<Utc>>)> = with_db!(db, |p| sqlx::query_as(
+        "SELECT pr.session_id, pr.joined_at, pr.left_at FROM live_presence pr
+         JOIN live_sessions s ON s.id = pr.session_id
+         WHERE s.class_id = $1 AND s.status = 'ended' AND pr.person_id = $2"
+    )
+    .bind(class_id)
+    .bind(person_id)
+    .fetch_all(p)
+    .await)?;
+    // The latest correction of each session wins (corrections are kept as history).
+    let corrections: Vec<(i64, i64)> = with_db!(db, |p| sqlx::query_as(
+        "SELECT co.session_id, co.minutes FROM live_attendance_corrections co
+         JOIN live_sessions s ON s.id = co.session_id
+         WHERE s.class_id = $1 AND co.person_id = $2 ORDER BY co.id"
+    )
+    .bind(class_id)
+    .bind(person_id)
+    .fetch_all(p)
+    .await)?;
+    let mut attended = 0;
+    for (id, length, ended_at) in &sessions {
+        let minutes = match corrections.iter().rev().find(|(s, _)| s == id) {
+            Some((_, m)) => *m,
+            None => crate::live::attendance::union_minutes(
+                spans
+                    .iter()
+                    .filter(|(s, _, _)| s == id)
+                    .map(|(_, a, b)| (*a, *b))
+                    .collect(),
+                ended_at.unwrap_or_else(now),
+            ),
+        };
+        if minutes * 100 >= SESSION_ATTENDED_PERCENT * length {
+            attended += 1;
+        }
+    }
+    Ok((sessions.len() as i64, attended))
 }
