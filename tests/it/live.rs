@@ -787,3 +787,57 @@ async fn the_loudest_learner_becomes_speaker_and_only_the_last_n_cameras_are_for
     );
     assert!(b > 5.0 && a == 0.0, "Ana {a:.1} pkt/s, Beto {b:.1} pkt/s");
 }
+
+#[tokio::test]
+async fn a_participant_that_never_answers_is_disconnected_and_its_presence_closed() {
+    use futures_util::StreamExt;
+    let c = class_with_people().await;
+    let session = schedule(&c, "Clase sin respuesta", chrono::Duration::minutes(1)).await;
+    let mut teacher = join(&c, &c.teacher, session).await.unwrap();
+    teacher
+        .publish(Some(Ivf::parse(IVF).unwrap()), false)
+        .await
+        .unwrap();
+    // A client that reads its messages but never answers the server's offer.
+    let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+        ws_url(&c, session),
+    )
+    .unwrap();
+    req.headers_mut()
+        .insert("cookie", cookie(&c.ana).parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut got_offer = false;
+    let closed = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(Ok(m)) = ws.next().await {
+            if let tokio_tungstenite::tungstenite::Message::Text(t) = m {
+                got_offer |= t.as_str().contains("\"type\":\"offer\"");
+            }
+        }
+    })
+    .await;
+    assert!(got_offer, "el servidor ofreció el video del docente");
+    assert!(closed.is_ok(), "el servidor cerró la conexión");
+    assert!(
+        started.elapsed() >= Duration::from_secs(9),
+        "{:?}",
+        started.elapsed()
+    );
+    for _ in 0..50 {
+        if c.app
+            .count("SELECT COUNT(*) FROM live_presence WHERE left_at IS NULL")
+            .await
+            == 1
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Only the instructor is still present.
+    assert_eq!(
+        c.app
+            .count("SELECT COUNT(*) FROM live_presence WHERE left_at IS NULL")
+            .await,
+        1
+    );
+}
