@@ -182,6 +182,7 @@
     const pc = new RTCPeerConnection({ iceServers: state.iceServers });
     state.pubPc = pc;
     pc.onicecandidate = (e) => { if (e.candidate) send({ type: 'candidate', pc: 'pub', candidate: e.candidate.toJSON() }); };
+    pc.onconnectionstatechange = () => watchConnection(pc);
     const main = new MediaStream();
     const screen = new MediaStream();
     state.tx.audio = pc.addTransceiver('audio', { direction: 'sendonly', streams: [main] });
@@ -269,6 +270,7 @@
       state.subPc = pc;
       pc.onicecandidate = (e) => { if (e.candidate) send({ type: 'candidate', pc: 'sub', candidate: e.candidate.toJSON() }); };
       pc.ontrack = onTrack;
+      pc.onconnectionstatechange = () => watchConnection(pc);
     }
     state.views = new Map(m.tracks.map((t) => [t.stream, t]));
     await state.subPc.setRemoteDescription(m.sdp);
@@ -326,6 +328,16 @@
       delete main.dataset.stream;
       delete main.dataset.screen;
       $('sin-video').hidden = false;
+    }
+  }
+
+  // A media connection that fails (network change on a phone, Wi-Fi to mobile data) is
+  // rebuilt by reconnecting: closing the socket makes the server clean up, and onclose
+  // connects again.
+  function watchConnection(pc) {
+    if (pc.connectionState === 'failed' && state.ws && !state.leaving) {
+      say('Se perdió la conexión de audio y video. Reconectando…');
+      state.ws.close();
     }
   }
 

@@ -42,6 +42,9 @@ use crate::live::{
 /// Batches subscription changes (many learners joining at once) into one offer.
 const NEGOTIATION_DEBOUNCE: Duration = Duration::from_millis(50);
 const GATHERING_TIMEOUT: Duration = Duration::from_secs(3);
+/// A participant that does not answer an offer within this time is disconnected (the page
+/// reconnects from scratch), so subscriptions never queue up behind a dead negotiation.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Peer connection events, handed off without blocking the connection's driver.
 struct Handler {
@@ -158,6 +161,8 @@ pub struct Peer {
     subs: HashMap<String, Subscription>,
     pending: VecDeque<PeerEvent>,
     offer_in_flight: bool,
+    /// When the outstanding offer was sent.
+    offer_sent_at: Option<Instant>,
     /// The receiving connection is up (packets written before that are lost, keyframe too).
     sub_connected: bool,
     negotiate_at: Option<Instant>,
@@ -198,6 +203,7 @@ impl Peer {
                 subs: HashMap::new(),
                 pending: VecDeque::new(),
                 offer_in_flight: false,
+                offer_sent_at: None,
                 sub_connected: false,
                 negotiate_at: None,
                 quality,
@@ -230,6 +236,13 @@ impl Peer {
                     if let Err(e) = self.negotiate().await {
                         tracing::warn!(error = %e, "renegociación fallida");
                     }
+                }
+                _ = sleep_until(self.offer_sent_at.map(|t| t + ANSWER_TIMEOUT)) => {
+                    tracing::warn!(participant = self.info.id, "sin respuesta a la oferta: se desconecta");
+                    let _ = self.out.send(ServerMsg::Error {
+                        message: "Tu navegador no respondió a tiempo; reconectando.".into(),
+                    });
+                    break Exit::Left;
                 }
             }
         };
@@ -324,6 +337,7 @@ impl Peer {
         }
         p.pc.set_remote_description(sdp).await?;
         self.offer_in_flight = false;
+        self.offer_sent_at = None;
         for s in self.subs.values_mut() {
             s.negotiated = true;
         }
@@ -477,6 +491,7 @@ impl Peer {
         p.pc.set_local_description(offer).await?;
         let sdp = p.local_after_gathering().await?;
         self.offer_in_flight = true;
+        self.offer_sent_at = Some(Instant::now());
         let tracks = self.subs.values().map(|s| s.view.clone()).collect();
         let _ = self.out.send(ServerMsg::Offer { sdp, tracks });
         Ok(())

@@ -444,8 +444,8 @@ impl Room {
                 self.each(|_| Some(say(msg.clone())));
             }
             Moderation::End => {
-                // Persisted by the peer task that asked (it has the database at hand too),
-                // then everyone leaves.
+                // Recorded in the database off the actor (it must not wait on I/O), then
+                // everyone leaves.
                 let db = self.db.clone();
                 let id = self.session_id;
                 tokio::spawn(async move {

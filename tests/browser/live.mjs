@@ -54,7 +54,8 @@ async function inbound(page) {
         if (!prev || (s.bytesReceived || 0) > (prev.bytesReceived || 0)) {
           r[s.kind] = { bytesReceived: s.bytesReceived, packetsReceived: s.packetsReceived, packetsLost: s.packetsLost,
             framesDecoded: s.framesDecoded, keyFramesDecoded: s.keyFramesDecoded, frameWidth: s.frameWidth,
-            frameHeight: s.frameHeight, pliCount: s.pliCount, nackCount: s.nackCount };
+            frameHeight: s.frameHeight, pliCount: s.pliCount, nackCount: s.nackCount,
+            totalSamplesReceived: s.totalSamplesReceived };
         }
       }
     });
@@ -76,12 +77,13 @@ try {
     let s = {};
     while (Date.now() < deadline) {
       s = await inbound(page);
-      if (s.video?.framesDecoded > 10 && s.audio?.packetsReceived > 10) break;
+      if (s.video?.framesDecoded > 10 && s.audio?.totalSamplesReceived > 0) break;
       await page.waitForTimeout(500);
     }
     results[name] = s;
     if (!(s.video?.framesDecoded > 0)) fail(`${name} no decodificó video del docente: ${JSON.stringify(s)}`);
-    if (!(s.audio?.packetsReceived > 0 && s.audio?.bytesReceived > 0)) fail(`${name} no recibió audio: ${JSON.stringify(s)}`);
+    // Samples count only once the track is played and decoded: proof the <audio> plays it.
+    if (!(s.audio?.packetsReceived > 0 && s.audio?.totalSamplesReceived > 0)) fail(`${name} no recibió ni decodificó audio: ${JSON.stringify(s)}`);
     if (!(s.audioElements > 0)) fail(`${name} no reproduce el audio`);
   }
 

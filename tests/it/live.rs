@@ -787,3 +787,188 @@ async fn the_loudest_learner_becomes_speaker_and_only_the_last_n_cameras_are_for
     );
     assert!(b > 5.0 && a == 0.0, "Ana {a:.1} pkt/s, Beto {b:.1} pkt/s");
 }
+
+#[tokio::test]
+async fn a_participant_that_never_answers_is_disconnected_and_its_presence_closed() {
+    use futures_util::StreamExt;
+    let c = class_with_people().await;
+    let session = schedule(&c, "Clase sin respuesta", chrono::Duration::minutes(1)).await;
+    let mut teacher = join(&c, &c.teacher, session).await.unwrap();
+    teacher
+        .publish(Some(Ivf::parse(IVF).unwrap()), false)
+        .await
+        .unwrap();
+    // A client that reads its messages but never answers the server's offer.
+    let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+        ws_url(&c, session),
+    )
+    .unwrap();
+    req.headers_mut()
+        .insert("cookie", cookie(&c.ana).parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut got_offer = false;
+    let closed = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(Ok(m)) = ws.next().await {
+            if let tokio_tungstenite::tungstenite::Message::Text(t) = m {
+                got_offer |= t.as_str().contains("\"type\":\"offer\"");
+            }
+        }
+    })
+    .await;
+    assert!(got_offer, "el servidor ofreció el video del docente");
+    assert!(closed.is_ok(), "el servidor cerró la conexión");
+    assert!(
+        started.elapsed() >= Duration::from_secs(9),
+        "{:?}",
+        started.elapsed()
+    );
+    for _ in 0..50 {
+        if c.app
+            .count("SELECT COUNT(*) FROM live_presence WHERE left_at IS NULL")
+            .await
+            == 1
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Only the instructor is still present.
+    assert_eq!(
+        c.app
+            .count("SELECT COUNT(*) FROM live_presence WHERE left_at IS NULL")
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn instructor_moderates_hands_permissions_removal_and_ends_the_class() {
+    let c = class_with_people().await;
+    let session = schedule(&c, "Clase moderada", chrono::Duration::minutes(1)).await;
+    let (mut teacher, _) = join_with_id(&c, &c.teacher, session).await;
+    let (mut ana, ana_id) = join_with_id(&c, &c.ana, session).await;
+    let (mut beto, _) = join_with_id(&c, &c.beto, session).await;
+
+    // Hands go up and down.
+    ana.send(ClientMsg::Hand { raised: true });
+    let hand_of = |id: u64| {
+        move |m: &ServerMsg| match m {
+            ServerMsg::Participants { participants } => {
+                participants.iter().find(|p| p.id == id).map(|p| p.hand)
+            }
+            _ => None,
+        }
+    };
+    while !teacher
+        .wait_for(Duration::from_secs(5), hand_of(ana_id))
+        .await
+        .unwrap()
+    {}
+    teacher.send(ClientMsg::Moderate(Moderation::LowerHands));
+    while teacher
+        .wait_for(Duration::from_secs(5), hand_of(ana_id))
+        .await
+        .unwrap()
+    {}
+
+    // Learners cannot moderate.
+    beto.send(ClientMsg::Moderate(Moderation::MuteAll));
+    let refused = beto
+        .wait_for(Duration::from_secs(5), |m| match m {
+            ServerMsg::Error { message } => Some(message.clone()),
+            _ => None,
+        })
+        .await
+        .unwrap();
+    assert!(refused.contains("Solo tu docente"), "{refused}");
+
+    // Microphones blocked: a speaking learner is not forwarded.
+    teacher.send(ClientMsg::Moderate(Moderation::Permissions {
+        cams: true,
+        mics: false,
+    }));
+    let perms = ana
+        .wait_for(Duration::from_secs(5), |m| match m {
+            ServerMsg::Permissions {
+                cams_allowed,
+                mics_allowed,
+            } => Some((*cams_allowed, *mics_allowed)),
+            _ => None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(perms, (true, false));
+    ana.loudness.store(20, std::sync::atomic::Ordering::Relaxed);
+    ana.publish(None, true).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(audio_packets(&teacher), 0, "micrófonos bloqueados");
+    teacher.send(ClientMsg::Moderate(Moderation::Permissions {
+        cams: true,
+        mics: true,
+    }));
+    eventually(&teacher, "micrófonos habilitados", |p| {
+        audio_packets(p) > 10
+    })
+    .await;
+
+    // Removed: Ana is sent away and cannot come back to this session.
+    teacher.send(ClientMsg::Moderate(Moderation::Remove { target: ana_id }));
+    let bye = ana
+        .wait_for(Duration::from_secs(5), |m| match m {
+            ServerMsg::Bye { reason } => Some(reason.clone()),
+            _ => None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(bye, "removed");
+    let mut again = ClientPeer::connect(&ws_url(&c, session), &cookie(&c.ana), "127.0.0.1")
+        .await
+        .unwrap();
+    let refused = again
+        .wait_for(Duration::from_secs(5), |m| match m {
+            ServerMsg::Bye { reason } => Some(reason.clone()),
+            ServerMsg::Welcome { .. } => Some("welcome".into()),
+            _ => None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(refused, "refused");
+
+    // The instructor ends the class for everyone.
+    teacher.send(ClientMsg::Moderate(Moderation::End));
+    for p in [&mut beto, &mut teacher] {
+        let bye = p
+            .wait_for(Duration::from_secs(5), |m| match m {
+                ServerMsg::Bye { reason } => Some(reason.clone()),
+                _ => None,
+            })
+            .await
+            .unwrap();
+        assert_eq!(bye, "ended");
+    }
+    for _ in 0..50 {
+        if c.app
+            .scalar_i64(
+                "SELECT COUNT(*) FROM live_sessions WHERE id = $1 AND status = 'ended'",
+                session,
+            )
+            .await
+            == 1
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        c.app
+            .scalar_i64(
+                "SELECT COUNT(*) FROM live_sessions WHERE id = $1 AND status = 'ended'",
+                session
+            )
+            .await,
+        1
+    );
+    let (status, _) = c.beto.get_text(&format!("/en-vivo/{session}")).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+}
