@@ -181,9 +181,10 @@ pub async fn roster(db: &Db, class_id: i64) -> Result<Vec<RosterRow>, sqlx::Erro
 /// its length (measured presence, or the instructor's correction).
 pub const SESSION_ATTENDED_PERCENT: i64 = 50;
 
-/// Whether the learner attended enough of the class's held (ended) live sessions for the
-/// course's `min_attendance_percent`; true when the course has no such rule or no session has
-/// been held yet.
+/// Whether the learner attended enough of the class's live sessions for the course's
+/// `min_attendance_percent`. Every session the instructor scheduled counts, held or not (a
+/// learner cannot complete the course before the sessions happen); only held ones can have
+/// been attended. True when the course has no such rule or the class has no live sessions.
 pub async fn attendance_met(db: &Db, class_id: i64, person_id: i64) -> Result<bool, sqlx::Error> {
     let required: Option<i64> = with_db!(db, |p| sqlx::query_scalar(
         "SELECT c.min_attendance_percent FROM classes k JOIN courses c ON c.id = k.course_id WHERE k.id = $1"
@@ -195,32 +196,34 @@ pub async fn attendance_met(db: &Db, class_id: i64, person_id: i64) -> Result<bo
     let Some(required) = required else {
         return Ok(true);
     };
-    let (held, attended) = sessions_attended(db, class_id, person_id).await?;
-    Ok(held == 0 || attended * 100 >= required * held)
+    let (scheduled, attended) = sessions_attended(db, class_id, person_id).await?;
+    Ok(scheduled == 0 || attended * 100 >= required * scheduled)
 }
 
-/// `(held, attended)`: the class's ended live sessions, and how many of them this learner
-/// attended (see [`SESSION_ATTENDED_PERCENT`]).
+/// `(scheduled, attended)`: the class's live sessions, and how many of the held (ended) ones
+/// this learner attended (see [`SESSION_ATTENDED_PERCENT`]).
 pub async fn sessions_attended(
     db: &Db,
     class_id: i64,
     person_id: i64,
 ) -> Result<(i64, i64), sqlx::Error> {
-    let sessions: Vec<(i64, i64, Option<DateTime<Utc>>)> = with_db!(db, |p| sqlx::query_as(
-        "SELECT id, duration_minutes, ended_at FROM live_sessions WHERE class_id = $1 AND status = 'ended'"
-    )
-    .bind(class_id)
-    .fetch_all(p)
-    .await)?;
-    let spans: Vec<(i64, DateTime<Utc>, Option<DateTime<Utc>>)> = with_db!(db, |p| sqlx::query_as(
-        "SELECT pr.session_id, pr.joined_at, pr.left_at FROM live_presence pr
+    let sessions: Vec<(i64, i64, Option<DateTime<Utc>>, String)> =
+        with_db!(db, |p| sqlx::query_as(
+            "SELECT id, duration_minutes, ended_at, status FROM live_sessions WHERE class_id = $1"
+        )
+        .bind(class_id)
+        .fetch_all(p)
+        .await)?;
+    let spans: Vec<(i64, DateTime<Utc>, Option<DateTime<Utc>>)> =
+        with_db!(db, |p| sqlx::query_as(
+            "SELECT pr.session_id, pr.joined_at, pr.left_at FROM live_presence pr
          JOIN live_sessions s ON s.id = pr.session_id
          WHERE s.class_id = $1 AND s.status = 'ended' AND pr.person_id = $2"
-    )
-    .bind(class_id)
-    .bind(person_id)
-    .fetch_all(p)
-    .await)?;
+        )
+        .bind(class_id)
+        .bind(person_id)
+        .fetch_all(p)
+        .await)?;
     // The latest correction of each session wins (corrections are kept as history).
     let corrections: Vec<(i64, i64)> = with_db!(db, |p| sqlx::query_as(
         "SELECT co.session_id, co.minutes FROM live_attendance_corrections co
@@ -232,7 +235,10 @@ pub async fn sessions_attended(
     .fetch_all(p)
     .await)?;
     let mut attended = 0;
-    for (id, length, ended_at) in &sessions {
+    for (id, length, ended_at, status) in &sessions {
+        if status != "ended" {
+            continue;
+        }
         let minutes = match corrections.iter().rev().find(|(s, _)| s == id) {
             Some((_, m)) => *m,
             None => crate::live::attendance::union_minutes(

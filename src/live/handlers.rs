@@ -331,6 +331,7 @@ pub async fn correct_attendance(
     }
     if let (Some(p), Some(m), true) = (person, minutes, errors.is_empty()) {
         attendance::correct(&state.db, s.id, p, m, &reason, user.user_id).await?;
+        crate::learning::queries::complete_if_met(&state.db, s.class_id, p).await?;
         return Ok(redirect_with_notice(
             &format!("/en-vivo/{}/asistencia", s.id),
             "Asistencia corregida.",

@@ -211,5 +211,19 @@ pub async fn end(db: &Db, id: i64) -> Result<(), sqlx::Error> {
     .execute(p)
     .await
     .map(|r| r.rows_affected()))?;
+    // A held session may complete the course of learners whose other rules were met and who
+    // now reach the attendance the course asks for.
+    let learners: Vec<(i64, i64)> = with_db!(db, |p| {
+        sqlx::query_as(
+        "SELECT e.class_id, e.person_id FROM live_sessions s JOIN enrolments e ON e.class_id = s.class_id
+         WHERE s.id = $1 AND e.status = 'confirmed'"
+    )
+    .bind(id)
+    .fetch_all(p)
+    .await
+    })?;
+    for (class_id, person_id) in learners {
+        crate::learning::queries::complete_if_met(db, class_id, person_id).await?;
+    }
     Ok(())
 }

@@ -972,3 +972,76 @@ async fn instructor_moderates_hands_permissions_removal_and_ends_the_class() {
     let (status, _) = c.beto.get_text(&format!("/en-vivo/{session}")).await;
     assert_eq!(status, StatusCode::CONFLICT);
 }
+
+#[tokio::test]
+async fn attending_enough_live_sessions_is_part_of_completing_the_course() {
+    // "Herramientas digitales" asks for every lesson and 75% of the class's live sessions.
+    let c = class_with_people().await;
+    let first = schedule(&c, "Clase 1", chrono::Duration::minutes(1)).await;
+    let second = schedule(&c, "Clase 2", chrono::Duration::days(1)).await;
+    for key in [
+        "tu-celular-y-tu-correo",
+        "armar-tu-cv",
+        "buscar-ofertas-con-seguridad",
+        "postulacion-y-entrevista-virtual",
+        "tu-kit-digital",
+    ] {
+        let r = c
+            .ana
+            .post(&format!("/cursos/{SLUG}/lecciones/{key}/completar"), &[])
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    // Every lesson done, but neither session held yet.
+    assert_eq!(
+        c.app.enrolment_status(c.class, "32000002").await,
+        "confirmed"
+    );
+    let ana = person_of(&c.app, "32000002").await.unwrap();
+    let correct = |session: i64, minutes: &'static str| {
+        let teacher = &c.teacher;
+        async move {
+            teacher
+                .post(
+                    &format!("/en-vivo/{session}/asistencia"),
+                    &[
+                        ("person_id", ana.to_string()),
+                        ("minutes", minutes.to_string()),
+                        ("reason", "Se conectó por teléfono".to_string()),
+                    ],
+                )
+                .await
+        }
+    };
+    // The first session is held; Ana was there 45 of its 60 minutes (corrected by hand): one
+    // of two sessions is not 75%.
+    let r = correct(first, "45").await;
+    assert!(r.text().await.unwrap().contains("Asistencia corregida."));
+    c.teacher
+        .post(&format!("/en-vivo/{first}/terminar"), &[])
+        .await;
+    assert_eq!(
+        c.app.enrolment_status(c.class, "32000002").await,
+        "confirmed"
+    );
+    // She attends the second one too: when it ends, the course is complete.
+    correct(second, "50").await;
+    assert_eq!(
+        c.app.enrolment_status(c.class, "32000002").await,
+        "confirmed"
+    );
+    let r = c
+        .teacher
+        .post(&format!("/en-vivo/{second}/terminar"), &[])
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        c.app.enrolment_status(c.class, "32000002").await,
+        "completed"
+    );
+    // Beto, with no lesson done, is not.
+    assert_eq!(
+        c.app.enrolment_status(c.class, "32000003").await,
+        "confirmed"
+    );
+}
