@@ -34,6 +34,55 @@ pub async fn left(db: &Db, presence_id: i64) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
+/// How often an open connection records that it is alive.
+pub const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(30);
+/// An open interval not refreshed for this long belongs to a connection (or a process) that
+/// died without saying so: the sweep closes it at its last sign of life.
+pub const STALE_AFTER_SECONDS: i64 = 120;
+
+/// Records that the connection of a presence interval is still alive.
+pub async fn seen(db: &Db, presence_id: i64) -> Result<(), sqlx::Error> {
+    with_db!(db, |p| sqlx::query(
+        "UPDATE live_presence SET seen_at = $2 WHERE id = $1 AND left_at IS NULL"
+    )
+    .bind(presence_id)
+    .bind(now())
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Closes open intervals whose last sign of life (heartbeat, or joining) is older than
+/// [`STALE_AFTER_SECONDS`] at `at`, ending them at that last sign of life. Returns how many.
+pub async fn close_stale(db: &Db, at: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+    let before = at - chrono::Duration::seconds(STALE_AFTER_SECONDS);
+    with_db!(db, |p| sqlx::query(
+        "UPDATE live_presence SET left_at = COALESCE(seen_at, joined_at)
+         WHERE left_at IS NULL AND COALESCE(seen_at, joined_at) < $1"
+    )
+    .bind(before)
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected()))
+}
+
+/// Sweeps stale presence every minute until the process ends (the first sweep at start
+/// closes what a crashed process left open). Safe with several processes: live connections
+/// refresh their intervals every [`HEARTBEAT`].
+pub async fn sweep(db: Db) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match close_stale(&db, now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(cerradas = n, "presencias sin señal de vida cerradas"),
+            Err(e) => tracing::warn!(error = %e, "no se pudieron cerrar presencias viejas"),
+        }
+    }
+}
+
 /// Minutes covered by a set of intervals, overlaps counted once; open intervals end at `until`.
 pub fn union_minutes(
     mut spans: Vec<(DateTime<Utc>, Option<DateTime<Utc>>)>,

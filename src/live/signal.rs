@@ -173,7 +173,25 @@ async fn serve(
         room_tx,
         out_tx,
     );
+    // While connected, the presence interval is refreshed, so that a crash of this process
+    // ends it at its last sign of life instead of leaving it open (see attendance::sweep).
+    let heartbeat = presence.map(|p| {
+        let db = state.db.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(attendance::HEARTBEAT);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                if let Err(e) = attendance::seen(&db, p).await {
+                    tracing::warn!(error = %e, "no se pudo registrar la presencia");
+                }
+            }
+        })
+    });
     let exit = peer.run(client_rx, events_rx, pc_events).await;
+    if let Some(h) = heartbeat {
+        h.abort();
+    }
     if let Some(p) = presence
         && let Err(e) = attendance::left(&state.db, p).await
     {

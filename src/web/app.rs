@@ -94,6 +94,7 @@ impl Application {
             self.state.config.quiz_sweep,
             chrono::Duration::from_std(self.state.config.quiz_grace)?,
         ));
+        let presence = tokio::spawn(crate::live::attendance::sweep(self.state.db.clone()));
         axum::serve(
             self.listener,
             self.router
@@ -102,6 +103,7 @@ impl Application {
         .with_graceful_shutdown(shutdown_signal())
         .await?;
         closer.abort();
+        presence.abort();
         self.state.db.close().await;
         tracing::info!("Aula detenida");
         Ok(())

@@ -1046,3 +1046,45 @@ async fn attending_enough_live_sessions_is_part_of_completing_the_course() {
         "confirmed"
     );
 }
+
+#[tokio::test]
+async fn presence_left_open_by_a_crashed_process_ends_at_its_last_sign_of_life() {
+    let c = class_with_people().await;
+    let session = schedule(&c, "Clase interrumpida", chrono::Duration::minutes(1)).await;
+    let ana = person_of(&c.app, "32000002").await.unwrap();
+    let beto = person_of(&c.app, "32000003").await.unwrap();
+    let now = aula::web::time::now();
+    let ago = |m: i64| now - chrono::Duration::minutes(m);
+    // Ana's connection was in a process that crashed: joined 10 minutes ago, last heartbeat 5
+    // minutes ago, never closed. Beto is connected right now to a live process.
+    for (person, joined, seen) in [(ana, ago(10), Some(ago(5))), (beto, ago(1), None)] {
+        aula::with_db!(&c.app.db, |p| sqlx::query(
+            "INSERT INTO live_presence (session_id, person_id, joined_at, seen_at) VALUES ($1, $2, $3, $4)"
+        )
+        .bind(session)
+        .bind(person)
+        .bind(joined)
+        .bind(seen)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))
+        .unwrap();
+    }
+    let closed = aula::live::attendance::close_stale(&c.app.db, now)
+        .await
+        .unwrap();
+    assert_eq!(closed, 1, "solo la de Ana");
+    assert_eq!(
+        c.app
+            .count("SELECT COUNT(*) FROM live_presence WHERE left_at IS NULL")
+            .await,
+        1
+    );
+    // The sheet counts Ana's 5 minutes, not the time since the crash.
+    let sheet = c
+        .teacher
+        .get_text(&format!("/en-vivo/{session}/asistencia"))
+        .await
+        .1;
+    assert!(sheet.contains("<td>32000002</td><td>5</td>"), "{sheet}");
+}
