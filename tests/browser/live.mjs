@@ -1,7 +1,8 @@
 // Browser test of the live room: an instructor page and two learner pages in headless
 // Chromium (fake camera and microphone) join the same session through the real server.
 // Each learner must decode the instructor's video and receive audio, the instructor's chat
-// message must reach both, and the attendance sheet must list both learners.
+// message must reach both, the instructor's shared screen must reach both, and the attendance
+// sheet must list both learners.
 //
 // Driven by the Rust test `live::browser_room_end_to_end` (cargo test --test it -- --ignored),
 // which starts the app, creates the people and the session, and passes:
@@ -100,6 +101,22 @@ try {
     try {
       await page.waitForFunction((t) => document.getElementById('chat').textContent.includes(t), text, { timeout: 10000 });
     } catch (_) { fail(`el chat no le llegó a ${name}`); }
+  }
+
+  // The instructor shares the screen: each learner decodes it as a second video, shown as the
+  // main picture.
+  await teacher.click('#btn-pantalla');
+  for (const [name, page] of Object.entries(learners)) {
+    const ok = await page.waitForFunction(async () => {
+      const pc = window.aulaLive.sub();
+      if (!pc || document.getElementById('principal').dataset.screen !== '1') return false;
+      let decoding = 0;
+      (await pc.getStats()).forEach((s) => {
+        if (s.type === 'inbound-rtp' && s.kind === 'video' && s.framesDecoded > 0) decoding += 1;
+      });
+      return decoding >= 2;
+    }, null, { timeout: 20000, polling: 500 }).then(() => true, () => false);
+    if (!ok) fail(`${name} no ve la pantalla compartida del docente: ${JSON.stringify(await inbound(page))}`);
   }
 
   // Both learners are on the participants list and on the attendance sheet.
