@@ -1175,3 +1175,96 @@ async fn review_after_close_waits_for_the_class_closing_time() {
     );
     assert!(result.contains("RETRO-BIEN"));
 }
+
+#[tokio::test]
+async fn edge_cases_tampered_values_ticking_everything_decimal_commas_and_a_blank_essay() {
+    let (app, _courses) = spawn().await;
+    let learner = enrolled(&app, "32000050").await;
+    let (id, page1) = start(&learner, "final").await;
+    // A tampered option value counts as no answer; ticking every box cannot earn full marks
+    // (two right +50% each, the wrong one -50%); "Falso" to a true statement is wrong.
+    let everything: Vec<(&str, String)> = ["Cruz Alta", "Lules", "Rosario"]
+        .iter()
+        .map(|t| ("r1", value_of(&page1, "r1", t)))
+        .collect();
+    let mut fields = vec![
+        ("pagina", "1".to_string()),
+        ("r0", "99".to_string()),
+        ("r2", "false".to_string()),
+        ("ir", "2".to_string()),
+    ];
+    fields.extend(everything);
+    let page2 = learner
+        .post(&format!("/intentos/{id}"), &fields)
+        .await
+        .text()
+        .await
+        .unwrap();
+    // Partial credit of a short answer; a number with a decimal comma; every pair right.
+    let page3 = learner
+        .post(
+            &format!("/intentos/{id}"),
+            &[
+                ("pagina", "2".into()),
+                ("r3", "dulce".into()),
+                ("r4", "1816,0".into()),
+                ("r5_0", value_of(&page2, "r5_0", "Cruz Alta")),
+                ("r5_1", value_of(&page2, "r5_1", "Yerba Buena")),
+                ("r5_2", value_of(&page2, "r5_2", "Tafí Viejo")),
+                ("ir", "3".into()),
+            ],
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    // The right order; the essay left blank (nothing for the instructor to grade).
+    let rank_field = |item: &str| {
+        let at = page3.find(&format!(">{item}</label>")).unwrap();
+        let f = page3[..at].rfind("for=\"").unwrap() + 5;
+        page3[f..].split('"').next().unwrap().to_string()
+    };
+    learner
+        .post(
+            &format!("/intentos/{id}"),
+            &[
+                ("pagina", "3".into()),
+                (&rank_field("Leer el aviso"), "1".into()),
+                (&rank_field("Preparar el CV"), "2".into()),
+                (&rank_field("Enviar la postulación"), "3".into()),
+                ("r7", "   ".into()),
+                ("ir", "entregar".into()),
+            ],
+        )
+        .await;
+    assert_eq!(
+        attempt_state(&app, id).await,
+        "graded",
+        "sin ensayo que corregir"
+    );
+    assert_eq!(
+        fractions(&app, id).await,
+        vec![
+            Some(0.0),
+            Some(0.5),
+            Some(0.0),
+            Some(0.5),
+            Some(1.0),
+            Some(1.0),
+            Some(1.0),
+            Some(0.0),
+            Some(0.0),
+            Some(0.0)
+        ]
+    );
+    let class = app.class_of(SLUG).await;
+    let admin = app.admin().await;
+    admin
+        .grant("32000050", "instructor", &format!("class:{class}"))
+        .await;
+    let queue = learner
+        .get_text(&format!("/comisiones/{class}/corregir"))
+        .await
+        .1;
+    assert!(queue.contains("No hay respuestas esperando corrección."));
+}
