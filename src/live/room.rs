@@ -239,6 +239,12 @@ struct Room {
 
 impl Room {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<RoomCmd>) {
+        // The session's recent chat, kept in the database, for whoever joins (the room may be
+        // starting again after a restart or on another process). Joins wait in the channel.
+        match sessions::recent_chat(&self.db, self.session_id, CHAT_HISTORY).await {
+            Ok(lines) => self.chat = lines.into(),
+            Err(e) => tracing::warn!(error = %e, "no se pudo leer el chat guardado"),
+        }
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         // An empty room lingers a little: a reconnecting participant finds it as it was.
@@ -362,6 +368,14 @@ impl Room {
                         self.chat.pop_front();
                     }
                     self.chat.push_back(line.clone());
+                    // Kept off the actor (it must not wait on I/O).
+                    let (db, session, person) = (self.db.clone(), self.session_id, m.person_id);
+                    let kept = line.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = sessions::keep_chat(&db, session, person, &kept).await {
+                            tracing::error!(error = %e, "no se pudo guardar el mensaje del chat");
+                        }
+                    });
                     self.each(|_| Some(say(ServerMsg::Chat(line.clone()))));
                 }
             }

@@ -227,3 +227,55 @@ pub async fn end(db: &Db, id: i64) -> Result<(), sqlx::Error> {
     }
     Ok(())
 }
+
+/// Keeps a chat line of a session.
+pub async fn keep_chat(
+    db: &Db,
+    session_id: i64,
+    person_id: i64,
+    line: &crate::live::protocol::ChatLine,
+) -> Result<(), sqlx::Error> {
+    let at = chrono::DateTime::from_timestamp_millis(line.at).unwrap_or_else(now);
+    with_db!(db, |p| {
+        sqlx::query(
+        "INSERT INTO live_chat (session_id, person_id, name, text, sent_at) VALUES ($1, $2, $3, $4, $5)"
+    )
+    .bind(session_id)
+    .bind(person_id)
+    .bind(&line.name)
+    .bind(&line.text)
+    .bind(at)
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}
+
+/// The last `n` chat lines of a session, oldest first (`from` is 0: the participants of an
+/// earlier room are gone).
+pub async fn recent_chat(
+    db: &Db,
+    session_id: i64,
+    n: usize,
+) -> Result<Vec<crate::live::protocol::ChatLine>, sqlx::Error> {
+    let rows: Vec<(String, String, chrono::DateTime<chrono::Utc>)> = with_db!(db, |p| {
+        sqlx::query_as(
+        "SELECT name, text, sent_at FROM live_chat WHERE session_id = $1 ORDER BY sent_at DESC, id DESC LIMIT $2"
+    )
+    .bind(session_id)
+    .bind(n as i64)
+    .fetch_all(p)
+    .await
+    })?;
+    Ok(rows
+        .into_iter()
+        .rev()
+        .map(|(name, text, at)| crate::live::protocol::ChatLine {
+            from: 0,
+            name,
+            text,
+            at: at.timestamp_millis(),
+        })
+        .collect())
+}

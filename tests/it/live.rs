@@ -1088,3 +1088,47 @@ async fn presence_left_open_by_a_crashed_process_ends_at_its_last_sign_of_life()
         .1;
     assert!(sheet.contains("<td>32000002</td><td>5</td>"), "{sheet}");
 }
+
+#[tokio::test]
+async fn the_chat_is_kept_and_shown_again_by_a_room_started_on_another_process() {
+    let c = class_with_people().await;
+    let session = schedule(&c, "Clase con chat", chrono::Duration::minutes(1)).await;
+    let teacher = join(&c, &c.teacher, session).await.unwrap();
+    teacher.send(ClientMsg::Chat {
+        text: "Abran el material de la lección 2".into(),
+    });
+    for _ in 0..50 {
+        if c.app.count("SELECT COUNT(*) FROM live_chat").await == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(c.app.count("SELECT COUNT(*) FROM live_chat").await, 1);
+    // Another process on the same database (a restart, or a second node) starts the room
+    // afresh: who joins there gets the line in the welcome.
+    let other = c.app.second_instance().await;
+    let url = format!(
+        "{}/en-vivo/{session}/ws",
+        other.base.replace("http://", "ws://")
+    );
+    let mut ana = ClientPeer::connect(&url, &cookie(&c.ana), "127.0.0.1")
+        .await
+        .unwrap();
+    let chat = ana
+        .wait_for(Duration::from_secs(5), |m| match m {
+            ServerMsg::Welcome { chat, .. } => Some(chat.clone()),
+            _ => None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(chat.len(), 1);
+    assert_eq!(chat[0].text, "Abran el material de la lección 2");
+    let teacher_name: String = aula::with_db!(&c.app.db, |p| sqlx::query_scalar(
+        "SELECT first_name FROM persons WHERE dni = '32000001'"
+    )
+    .fetch_one(p)
+    .await)
+    .unwrap();
+    assert_eq!(chat[0].name, teacher_name);
+    drop(teacher);
+}
