@@ -148,6 +148,9 @@ pub struct GradeForm {
     puntos: String,
     #[serde(default)]
     comentario: String,
+    /// `intento`: the form is on the attempt's review page (a regrade); else the queue.
+    #[serde(default)]
+    volver: String,
 }
 
 /// `POST /comisiones/{id}/corregir/{attempt}/{slot}`: grades one essay.
@@ -159,18 +162,17 @@ pub async fn grade(
     Form(form): Form<GradeForm>,
 ) -> AppResult<Response> {
     let class = taught_class(&state, &user, class_id).await?;
-    let items = results::queue(&state.db, class_id).await?;
-    let max: f64 = match items
-        .iter()
-        .find(|i| i.attempt_id == attempt_id && i.slot == slot)
-    {
-        Some(i) => i.max_points,
-        None => {
-            return Ok(redirect_with_notice(
-                &format!("/comisiones/{class_id}/corregir"),
-                "Esa respuesta ya estaba corregida o no existe; no se cambió nada.",
-            ));
-        }
+    let from_review = form.volver == "intento";
+    let back = if from_review {
+        format!("/comisiones/{class_id}/intentos/{attempt_id}")
+    } else {
+        format!("/comisiones/{class_id}/corregir")
+    };
+    let Some(max) = results::essay_max_points(&state.db, class_id, attempt_id, slot).await? else {
+        return Ok(redirect_with_notice(
+            &back,
+            "Esa respuesta no existe o no se corrige a mano; no se cambió nada.",
+        ));
     };
     let points = super::grading::parse_number(&form.puntos);
     let field = "puntos";
@@ -192,15 +194,24 @@ pub async fn grade(
         );
     }
     if !errors.is_empty() {
-        return render(&QueuePage {
-            page: ctx.page(format!("Para corregir — {}", class.name)),
-            class,
-            items,
-            errors,
-            error_at: Some((attempt_id, slot)),
-            entered: (form.puntos.clone(), form.comentario.clone()),
-        })
-        .map(|r| (axum::http::StatusCode::UNPROCESSABLE_ENTITY, r).into_response());
+        let entered = (form.puntos.clone(), form.comentario.clone());
+        let page = if from_review {
+            let mut page = review_page(&state, &ctx, class, attempt_id).await?;
+            page.errors = errors;
+            page.error_slot = Some(slot);
+            page.entered = entered;
+            render(&page)
+        } else {
+            render(&QueuePage {
+                page: ctx.page(format!("Para corregir — {}", class.name)),
+                items: results::queue(&state.db, class_id).await?,
+                class,
+                errors,
+                error_at: Some((attempt_id, slot)),
+                entered,
+            })
+        };
+        return page.map(|r| (axum::http::StatusCode::UNPROCESSABLE_ENTITY, r).into_response());
     }
     let fraction = points.unwrap_or(0.0) / max;
     attempts::grade_manual(
@@ -214,10 +225,7 @@ pub async fn grade(
         now(),
     )
     .await?;
-    Ok(redirect_with_notice(
-        &format!("/comisiones/{class_id}/corregir"),
-        "Corrección guardada.",
-    ))
+    Ok(redirect_with_notice(&back, "Corrección guardada."))
 }
 
 #[derive(Template)]
@@ -439,20 +447,27 @@ pub struct AttemptReviewPage {
     attempt: attempts::AttemptRow,
     learner: String,
     review: Vec<super::view::ReviewView>,
+    errors: FieldErrors,
+    /// The essay the errors belong to, and what was typed there.
+    error_slot: Option<i64>,
+    entered: (String, String),
 }
 
-/// `GET /comisiones/{id}/intentos/{attempt}`: an attempt of the class with every answer, the
-/// key and the grades (instructors always see it; learners only as the review rules allow).
-pub async fn attempt_review(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    User(user): User,
-    Path((class_id, attempt_id)): Path<(i64, i64)>,
-) -> AppResult<Response> {
-    let class = taught_class(&state, &user, class_id).await?;
+impl AttemptReviewPage {
+    pub fn has_error(&self, slot: &i64) -> bool {
+        self.error_slot == Some(*slot)
+    }
+}
+
+async fn review_page(
+    state: &AppState,
+    ctx: &Ctx,
+    class: ClassInfo,
+    attempt_id: i64,
+) -> AppResult<AttemptReviewPage> {
     let (attempt, quiz, _) = attempts::attempt_of(&state.db, attempt_id, None)
         .await?
-        .filter(|(a, _, _)| a.class_id == class_id)
+        .filter(|(a, _, _)| a.class_id == class.id)
         .ok_or(AppError::NotFound)?;
     let learner: (String, String, String) = crate::with_db!(&state.db, |p| sqlx::query_as(
         "SELECT dni, first_name, last_name FROM persons WHERE id = $1"
@@ -467,12 +482,28 @@ pub async fn attempt_review(
             .map_err(|e| AppError::Internal(anyhow::anyhow!("pregunta ilegible: {e}")))?;
         review.push(super::view::review(&row, &q));
     }
-    render(&AttemptReviewPage {
+    Ok(AttemptReviewPage {
         page: ctx.page(format!("Intento {} — {}", attempt.number, quiz.title)),
         learner: format!("{}, {} (DNI {})", learner.2, learner.1, learner.0),
         class,
         quiz,
         attempt,
         review,
+        errors: FieldErrors::default(),
+        error_slot: None,
+        entered: Default::default(),
     })
+}
+
+/// `GET /comisiones/{id}/intentos/{attempt}`: an attempt of the class with every answer, the
+/// key and the grades (instructors always see it; learners only as the review rules allow),
+/// and the essays' grades, which can be changed here.
+pub async fn attempt_review(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    User(user): User,
+    Path((class_id, attempt_id)): Path<(i64, i64)>,
+) -> AppResult<Response> {
+    let class = taught_class(&state, &user, class_id).await?;
+    render(&review_page(&state, &ctx, class, attempt_id).await?)
 }

@@ -439,3 +439,30 @@ pub async fn learner_quizzes(db: &Db, person_id: i64) -> Result<Vec<LearnerQuiz>
     .await
     })
 }
+
+/// The value of an essay of a closed attempt of the class (graded or not), or `None` when
+/// there is no such essay (other class, open attempt, another kind of question).
+pub async fn essay_max_points(
+    db: &Db,
+    class_id: i64,
+    attempt_id: i64,
+    slot: i64,
+) -> Result<Option<f64>, sqlx::Error> {
+    let row: Option<(f64, String)> = with_db!(db, |p| {
+        sqlx::query_as(
+        "SELECT aa.max_points, aa.question FROM attempt_answers aa JOIN attempts a ON a.id = aa.attempt_id
+         WHERE a.class_id = $1 AND a.id = $2 AND aa.slot = $3 AND a.state <> 'in_progress'"
+    )
+    .bind(class_id)
+    .bind(attempt_id)
+    .bind(slot)
+    .fetch_optional(p)
+    .await
+    })?;
+    Ok(row.and_then(|(max, q)| {
+        serde_json::from_str::<super::question::Question>(&q)
+            .ok()
+            .filter(|q| !q.kind.is_auto_graded())
+            .map(|_| max)
+    }))
+}

@@ -145,6 +145,9 @@ pub fn question_view(row: &AnswerRow, question: &Question) -> QuestionView {
 #[derive(Clone, Debug)]
 pub struct ReviewView {
     pub number: i64,
+    pub slot: i64,
+    /// Graded by an instructor (essays): the grade can be changed.
+    pub manual: bool,
     pub text_html: String,
     pub your_answer: String,
     pub right_answer: String,
@@ -320,6 +323,8 @@ pub fn review(row: &AnswerRow, question: &Question) -> ReviewView {
     };
     ReviewView {
         number: row.slot + 1,
+        slot: row.slot,
+        manual: !question.kind.is_auto_graded(),
         text_html: text_html(question.format, &question.text),
         your_answer: if your.is_empty() {
             "Sin responder".into()

@@ -460,6 +460,46 @@ async fn every_question_type_is_graded_with_partial_credit_and_the_essay_by_the_
     assert!(result.contains("RETRO-GENERAL-CAPITAL"));
     assert!(result.contains("Contá un poco más."));
     assert_eq!(app.enrolment_status(class, "32000001").await, "completed");
+
+    // The instructor reconsiders the essay from the attempt's page: a bad number is refused
+    // at the field on that page; a good one changes the attempt's and the quiz's grade.
+    let review_url = format!("/comisiones/{class}/intentos/{id}");
+    let review = teacher.get_text(&review_url).await.1;
+    assert!(review.contains("Cambiar la corrección"));
+    let regrade = |points: &'static str, slot: i64| {
+        let teacher = &teacher;
+        async move {
+            teacher
+                .post(
+                    &format!("/comisiones/{class}/corregir/{id}/{slot}"),
+                    &[
+                        ("puntos", points.into()),
+                        ("comentario", "Releído: está muy bien.".into()),
+                        ("volver", "intento".into()),
+                    ],
+                )
+                .await
+        }
+    };
+    let resp = regrade("5", 7).await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = resp.text().await.unwrap();
+    assert!(body.contains("id=\"puntos-error\"") && body.contains("entre 0 y 1"));
+    assert!(body.contains("value=\"5\""), "lo escrito se conserva");
+    // An auto-graded question is not graded by hand.
+    let resp = regrade("1", 0).await;
+    assert!(resp.text().await.unwrap().contains("no se corrige a mano"));
+    let resp = regrade("1", 7).await;
+    assert_eq!(resp.url().path(), review_url);
+    assert!(resp.text().await.unwrap().contains("Corrección guardada."));
+    let grade: f64 = aula::with_db!(&app.db, |p| sqlx::query_scalar(
+        "SELECT percent FROM quiz_grades WHERE person_id = (SELECT person_id FROM attempts WHERE id = $1)"
+    )
+    .bind(id)
+    .fetch_one(p)
+    .await)
+    .unwrap();
+    assert!((grade - 75.0).abs() < 1e-6, "{grade}");
 }
 
 #[tokio::test]
