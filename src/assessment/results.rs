@@ -10,14 +10,7 @@ use super::{
 };
 use crate::{db::Db, with_db};
 
-/// A learner of the class.
-#[derive(Clone, Debug, sqlx::FromRow)]
-pub struct Learner {
-    pub person_id: i64,
-    pub dni: String,
-    pub first_name: String,
-    pub last_name: String,
-}
+pub use crate::enrolment::queries::ClassLearner as Learner;
 
 /// One cell of the gradebook: a learner's standing in a quiz.
 #[derive(Clone, Debug, Default)]
@@ -57,15 +50,7 @@ pub struct Gradebook {
 
 pub async fn gradebook(db: &Db, class_id: i64, course_id: i64) -> Result<Gradebook, sqlx::Error> {
     let quizzes = super::attempts::course_quizzes(db, course_id, Some(class_id)).await?;
-    let learners: Vec<Learner> = with_db!(db, |p| sqlx::query_as(
-        "SELECT p.id AS person_id, p.dni, p.first_name, p.last_name
-         FROM enrolments e JOIN persons p ON p.id = e.person_id
-         WHERE e.class_id = $1 AND e.status IN ('confirmed', 'completed')
-         ORDER BY p.last_name, p.first_name, p.id"
-    )
-    .bind(class_id)
-    .fetch_all(p)
-    .await)?;
+    let learners = crate::enrolment::queries::class_learners(db, class_id).await?;
     let stats: Vec<(i64, i64, i64, Option<f64>, i64, i64)> = with_db!(db, |p| sqlx::query_as(
         "SELECT person_id, quiz_id, COUNT(*),
                 MAX(CASE WHEN state = 'graded' THEN percent END),

@@ -306,3 +306,26 @@ pub async fn summaries(db: &Db, person_id: i64) -> Result<Vec<EnrolmentSummary>,
     .await
     })
 }
+
+/// A learner studying in a class (confirmed or completed enrolment).
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct ClassLearner {
+    pub person_id: i64,
+    pub dni: String,
+    pub first_name: String,
+    pub last_name: String,
+}
+
+/// The learners studying in a class, by last name: the rows of gradebooks and attendance
+/// sheets (waitlisted and withdrawn people are not there).
+pub async fn class_learners(db: &Db, class_id: i64) -> Result<Vec<ClassLearner>, sqlx::Error> {
+    with_db!(db, |p| sqlx::query_as(
+        "SELECT p.id AS person_id, p.dni, p.first_name, p.last_name
+         FROM enrolments e JOIN persons p ON p.id = e.person_id
+         WHERE e.class_id = $1 AND e.status IN ('confirmed', 'completed')
+         ORDER BY p.last_name, p.first_name, p.id"
+    )
+    .bind(class_id)
+    .fetch_all(p)
+    .await)
+}

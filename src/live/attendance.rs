@@ -142,14 +142,6 @@ impl SheetRow {
 }
 
 #[derive(sqlx::FromRow)]
-struct LearnerRow {
-    person_id: i64,
-    dni: String,
-    last_name: String,
-    first_name: String,
-}
-
-#[derive(sqlx::FromRow)]
 struct SpanRow {
     person_id: i64,
     joined_at: DateTime<Utc>,
@@ -171,15 +163,7 @@ pub async fn sheet(
     session_minutes: i64,
     ended_at: Option<DateTime<Utc>>,
 ) -> Result<Vec<SheetRow>, sqlx::Error> {
-    let learners: Vec<LearnerRow> = with_db!(db, |p| sqlx::query_as(
-        "SELECT p.id AS person_id, p.dni, p.last_name, p.first_name
-         FROM enrolments e JOIN persons p ON p.id = e.person_id
-         WHERE e.class_id = $1 AND e.status IN ('confirmed', 'completed')
-         ORDER BY p.last_name, p.first_name, p.id"
-    )
-    .bind(class_id)
-    .fetch_all(p)
-    .await)?;
+    let learners = crate::enrolment::queries::class_learners(db, class_id).await?;
     let spans: Vec<SpanRow> = with_db!(db, |p| sqlx::query_as(
         "SELECT person_id, joined_at, left_at FROM live_presence WHERE session_id = $1"
     )

@@ -273,6 +273,17 @@ async fn fractions(app: &TestApp, id: i64) -> Vec<Option<f64>> {
     .unwrap()
 }
 
+/// The stored responses of an attempt, by slot, as JSON.
+async fn responses(app: &TestApp, id: i64) -> Vec<Option<String>> {
+    aula::with_db!(&app.db, |p| sqlx::query_scalar(
+        "SELECT response FROM attempt_answers WHERE attempt_id = $1 ORDER BY slot"
+    )
+    .bind(id)
+    .fetch_all(p)
+    .await)
+    .unwrap()
+}
+
 /// Moves an attempt's deadline to `seconds` from now (negative: in the past), as time passing
 /// would.
 async fn set_deadline(app: &TestApp, id: i64, seconds: i64) {
@@ -662,15 +673,8 @@ async fn an_attempt_resumes_on_another_phone_with_its_answers_and_remaining_time
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    let responses: Vec<Option<String>> = aula::with_db!(&app.db, |p| sqlx::query_scalar(
-        "SELECT response FROM attempt_answers WHERE attempt_id = $1 ORDER BY slot"
-    )
-    .bind(id)
-    .fetch_all(p)
-    .await)
-    .unwrap();
     assert_eq!(
-        responses,
+        responses(&app, id).await,
         vec![
             Some(r#"{"Choice":0}"#.to_string()),
             Some(r#"{"Bool":true}"#.to_string())
@@ -1060,15 +1064,8 @@ async fn browser_quiz_autosave() {
         "la prueba en el navegador falló:\n{stdout}\n{stderr}"
     );
     // What the browser saved is in the database: the right option (index 0) and "true".
-    let responses: Vec<Option<String>> = aula::with_db!(&app.db, |p| sqlx::query_scalar(
-        "SELECT response FROM attempt_answers WHERE attempt_id = $1 ORDER BY slot"
-    )
-    .bind(id)
-    .fetch_all(p)
-    .await)
-    .unwrap();
     assert_eq!(
-        responses,
+        responses(&app, id).await,
         vec![
             Some(r#"{"Choice":0}"#.to_string()),
             Some(r#"{"Bool":true}"#.to_string())
