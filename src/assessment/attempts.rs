@@ -343,17 +343,7 @@ pub async fn attempt_of(
 ) -> Result<Option<(AttemptRow, QuizRow, String)>, sqlx::Error> {
     // Two small queries: attempts and quizzes share column names (id), which flattening into
     // one row would confuse.
-    let attempt: Option<AttemptRow> = {
-        let sql = format!(
-            "SELECT {ATTEMPT_COLUMNS} FROM attempts a WHERE a.id = $1 AND ($2 IS NULL OR a.person_id = $2)"
-        );
-        with_db!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(attempt_id)
-            .bind(person_id)
-            .fetch_optional(p)
-            .await)?
-    };
-    let Some(attempt) = attempt else {
+    let Some(attempt) = attempt_row(db, attempt_id, person_id).await? else {
         return Ok(None);
     };
     let sql = format!(
@@ -373,6 +363,22 @@ pub async fn attempt_of(
         .fetch_optional(p)
         .await)?;
     Ok(q.map(|q| (attempt, q.quiz, q.course_slug)))
+}
+
+/// Just the attempt (of `person_id`, when given): what the autosave and the page posts need.
+pub async fn attempt_row(
+    db: &Db,
+    attempt_id: i64,
+    person_id: Option<i64>,
+) -> Result<Option<AttemptRow>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {ATTEMPT_COLUMNS} FROM attempts a WHERE a.id = $1 AND ($2 IS NULL OR a.person_id = $2)"
+    );
+    with_db!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(attempt_id)
+        .bind(person_id)
+        .fetch_optional(p)
+        .await)
 }
 
 /// The questions of an attempt (one page, or all with `None`), in slot order.

@@ -196,7 +196,14 @@ pub async fn start(
     }
 }
 
-/// The learner's own attempt; anyone else's is 404.
+/// The learner's own attempt (without its quiz); anyone else's is 404.
+async fn own_attempt_row(state: &AppState, user: &CurrentUser, id: i64) -> AppResult<AttemptRow> {
+    attempts::attempt_row(&state.db, id, Some(user.person_id))
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+/// The learner's own attempt with its quiz and course slug; anyone else's is 404.
 async fn own_attempt(
     state: &AppState,
     user: &CurrentUser,
@@ -367,7 +374,7 @@ pub async fn answer(
     Path(id): Path<i64>,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
-    let (attempt, _, _) = own_attempt(&state, &user, id).await?;
+    let attempt = own_attempt_row(&state, &user, id).await?;
     if attempt.finished() {
         return Ok(redirect_with_notice(
             &result_url(id),
@@ -377,7 +384,7 @@ pub async fn answer(
     if save_page(&state, &user, &attempt, &fields).await? == Saved::Closed {
         // Past the deadline, or closed meanwhile (another tab submitted): say which.
         settle(&state, &attempt).await?;
-        let (now_closed, _, _) = own_attempt(&state, &user, id).await?;
+        let now_closed = own_attempt_row(&state, &user, id).await?;
         return Ok(redirect_with_notice(
             &result_url(id),
             already_closed(&now_closed),
@@ -417,7 +424,7 @@ pub async fn autosave(
     Path(id): Path<i64>,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
-    let (attempt, _, _) = own_attempt(&state, &user, id).await?;
+    let attempt = own_attempt_row(&state, &user, id).await?;
     let closed = || {
         (
             StatusCode::CONFLICT,
@@ -499,7 +506,7 @@ pub async fn submit(
     User(user): User,
     Path(id): Path<i64>,
 ) -> AppResult<Response> {
-    let (attempt, _, _) = own_attempt(&state, &user, id).await?;
+    let attempt = own_attempt_row(&state, &user, id).await?;
     let closed = attempts::close(&state.db, id, Closer::Learner, now()).await?;
     let message = if closed {
         if attempt.overdue(now(), grace(&state)) {
@@ -539,7 +546,7 @@ pub async fn result(
                 axum::response::Redirect::to(&format!("/intentos/{id}/resumen")).into_response(),
             );
         }
-        attempt = own_attempt(&state, &user, id).await?.0;
+        attempt = own_attempt_row(&state, &user, id).await?;
     }
     let now = now();
     let show_score = quiz.score_visible(true, now) && attempt.state == "graded";

@@ -212,11 +212,12 @@ pub async fn end(db: &Db, id: i64) -> Result<(), sqlx::Error> {
     .await
     .map(|r| r.rows_affected()))?;
     // A held session may complete the course of learners whose other rules were met and who
-    // now reach the attendance the course asks for.
+    // now reach the attendance the course asks for (only courses with such a rule).
     let learners: Vec<(i64, i64)> = with_db!(db, |p| {
         sqlx::query_as(
         "SELECT e.class_id, e.person_id FROM live_sessions s JOIN enrolments e ON e.class_id = s.class_id
-         WHERE s.id = $1 AND e.status = 'confirmed'"
+         JOIN classes k ON k.id = s.class_id JOIN courses c ON c.id = k.course_id
+         WHERE s.id = $1 AND e.status = 'confirmed' AND c.min_attendance_percent IS NOT NULL"
     )
     .bind(id)
     .fetch_all(p)

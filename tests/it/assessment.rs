@@ -416,12 +416,7 @@ async fn every_question_type_is_graded_with_partial_credit_and_the_essay_by_the_
 
     // The instructor grades the essay from the queue: a bad number is refused at the field.
     let admin = app.admin().await;
-    app.learner("32000009").await;
-    admin
-        .grant("32000009", "instructor", &format!("class:{class}"))
-        .await;
-    let teacher = app.browser();
-    teacher.login("32000009", crate::helpers::PASSWORD).await;
+    let teacher = app.instructor(&admin, "32000009", class).await;
     let queue = teacher
         .get_text(&format!("/comisiones/{class}/corregir"))
         .await
@@ -590,6 +585,11 @@ async fn the_answer_key_never_reaches_the_browser_before_review_is_allowed() {
 async fn an_attempt_resumes_on_another_phone_with_its_answers_and_remaining_time() {
     let (app, _courses) = spawn().await;
     let phone1 = enrolled(&app, "32000003").await;
+    // The learner finds the quiz on the course page.
+    let course = phone1.get_text(&format!("/cursos/{SLUG}")).await.1;
+    assert!(course.contains(&format!(
+        "href=\"/cursos/{SLUG}/evaluaciones/cronometrada\">Cronometrada</a>"
+    )));
     let (id, page) = start(&phone1, "cronometrada").await;
     assert!(page.contains("data-restante=\"29"), "5 minutos: {page}");
     let csrf = phone1.csrf().await;
@@ -831,12 +831,13 @@ async fn instructors_see_the_gradebook_its_csv_and_item_statistics_and_nobody_el
     )
     .await;
     let admin = app.admin().await;
-    app.learner("32000010").await;
-    admin
-        .grant("32000010", "instructor", &format!("class:{class}"))
-        .await;
-    let teacher = app.browser();
-    teacher.login("32000010", crate::helpers::PASSWORD).await;
+    let teacher = app.instructor(&admin, "32000010", class).await;
+    // The instructor gets there from the class's roster.
+    let roster = teacher
+        .get_text(&format!("/comisiones/{class}/participantes"))
+        .await
+        .1;
+    assert!(roster.contains(&format!("href=\"/comisiones/{class}/calificaciones\"")));
     let (status, book) = teacher
         .get_text(&format!("/comisiones/{class}/calificaciones"))
         .await;
@@ -1079,12 +1080,7 @@ async fn an_instructor_sets_the_quiz_dates_of_their_class() {
     let class = app.class_of(SLUG).await;
     let learner = enrolled(&app, "32000030").await;
     let admin = app.admin().await;
-    app.learner("32000031").await;
-    admin
-        .grant("32000031", "instructor", &format!("class:{class}"))
-        .await;
-    let teacher = app.browser();
-    teacher.login("32000031", crate::helpers::PASSWORD).await;
+    let teacher = app.instructor(&admin, "32000031", class).await;
     let url = format!("/comisiones/{class}/evaluaciones/final/fechas");
     // A closing time before the opening is refused at the field, and nothing changes.
     let resp = teacher
@@ -1181,12 +1177,7 @@ async fn review_after_close_waits_for_the_class_closing_time() {
     // The instructor closes the quiz for the class (a closing time already past): the review
     // and the score are now the learner's to see.
     let admin = app.admin().await;
-    app.learner("32000041").await;
-    admin
-        .grant("32000041", "instructor", &format!("class:{class}"))
-        .await;
-    let teacher = app.browser();
-    teacher.login("32000041", crate::helpers::PASSWORD).await;
+    let teacher = app.instructor(&admin, "32000041", class).await;
     let past = (aula::web::time::now() - chrono::Duration::minutes(5))
         .with_timezone(&chrono_tz::America::Argentina::Tucuman)
         .format("%Y-%m-%dT%H:%M")

@@ -134,6 +134,16 @@ impl TestApp {
         b
     }
 
+    /// A browser logged in as a new person (registered through the real form) whom `admin`
+    /// makes an instructor of `class`.
+    pub async fn instructor(&self, admin: &Browser, dni: &str, class: i64) -> Browser {
+        let b = self.learner(dni).await;
+        admin
+            .grant(dni, "instructor", &format!("class:{class}"))
+            .await;
+        b
+    }
+
     /// A browser logged in as an administrator created with the CLI's code path.
     pub async fn admin(&self) -> Browser {
         let dni = Dni::parse("20111222").unwrap();

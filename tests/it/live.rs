@@ -38,10 +38,7 @@ async fn class_with_people_and(adjust: impl FnOnce(&mut aula::Config)) -> Class 
     .await;
     let admin = app.admin().await;
     let class = app.class_of(SLUG).await;
-    let teacher = app.learner("32000001").await;
-    admin
-        .grant("32000001", "instructor", &format!("class:{class}"))
-        .await;
+    let teacher = app.instructor(&admin, "32000001", class).await;
     let ana = app.learner("32000002").await;
     let beto = app.learner("32000003").await;
     for b in [&ana, &beto] {
@@ -507,29 +504,10 @@ async fn attendance_counts_presence_and_keeps_the_instructors_corrections() {
 #[ignore = "needs Chromium and playwright-core; run by .ci/run"]
 async fn browser_room_end_to_end() {
     // Chromium gathers no loopback candidates: the SFU binds the real interfaces (default).
-    let app = TestApp::spawn().await;
-    let admin = app.admin().await;
-    let class = app.class_of(SLUG).await;
-    let teacher = app.learner("33000001").await;
-    admin
-        .grant("33000001", "instructor", &format!("class:{class}"))
-        .await;
-    let ana = app.learner("33000002").await;
-    let beto = app.learner("33000003").await;
-    for b in [&ana, &beto] {
-        let r = b
-            .post(&format!("/comisiones/{class}/inscribirme"), &[])
-            .await;
-        assert_eq!(r.status(), StatusCode::OK);
-    }
-    let c = Class {
-        app,
-        class,
-        teacher,
-        ana,
-        beto,
-        outsider: admin,
-    };
+    let c = class_with_people_and(|cfg| {
+        cfg.live.bind_ip = aula::live::config::LiveConfig::default().bind_ip;
+    })
+    .await;
     let session = schedule(&c, "Clase en el navegador", chrono::Duration::minutes(1)).await;
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
     assert!(
@@ -550,7 +528,7 @@ async fn browser_room_end_to_end() {
             .env("AULA_BASE", base)
             .env("AULA_SESSION", session.to_string())
             .env("AULA_COOKIES", cookies.to_string())
-            .env("AULA_DNIS", r#"["33000002","33000003"]"#)
+            .env("AULA_DNIS", r#"["32000002","32000003"]"#)
             .output()
             .expect("node no está instalado")
     })
@@ -564,7 +542,7 @@ async fn browser_room_end_to_end() {
         "la prueba en el navegador falló:\n{stdout}\n{stderr}"
     );
     // Both learners' presence was recorded, and closed when their pages left.
-    for dni in ["33000002", "33000003"] {
+    for dni in ["32000002", "32000003"] {
         let person = person_of(&c.app, dni).await.unwrap();
         let open_or_closed = c
             .app
