@@ -151,7 +151,8 @@ async fn serve(
             .live
             .ice_servers_for(user.user_id, now().timestamp());
     }
-    let _ = out_tx.send(welcome);
+    // Presence is on record before the welcome: a participant that has been welcomed is
+    // counted, even if its connection drops right away.
     let presence = match attendance::joined(&state.db, session.id, user.person_id).await {
         Ok(p) => Some(p),
         Err(e) => {
@@ -159,6 +160,7 @@ async fn serve(
             None
         }
     };
+    let _ = out_tx.send(welcome);
     tracing::info!(
         session = session.id,
         participant = joined.id,

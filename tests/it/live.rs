@@ -419,10 +419,16 @@ async fn attendance_counts_presence_and_keeps_the_instructors_corrections() {
     let c = class_with_people().await;
     let session = schedule(&c, "Clase con asistencia", chrono::Duration::minutes(1)).await;
     let a = join(&c, &c.ana, session).await.unwrap();
-    // Ana's connection drops (no `leave`): her presence must end anyway. (Waits up to 30 s:
-    // on a loaded CI machine the close can take a few seconds to be noticed.)
+    // Welcomed means counted: her presence is on record before the welcome arrives.
+    assert_eq!(
+        c.app
+            .count("SELECT COUNT(*) FROM live_presence WHERE left_at IS NULL")
+            .await,
+        1
+    );
+    // Ana's connection drops (no `leave`): her presence must end anyway.
     drop(a);
-    for _ in 0..300 {
+    for _ in 0..100 {
         if c.app
             .count("SELECT COUNT(*) FROM live_presence WHERE left_at IS NULL")
             .await
