@@ -277,42 +277,85 @@ pub async fn course_quizzes(
 /// Opening and closing times; `None` on a side means no limit there.
 pub type Window = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
-/// Sets (or, with `None`, removes) a class's own opening and closing times for a quiz.
-/// Attempts already started keep the deadline they got.
+/// The deadline of an attempt started at `started`: the end of the time limit, capped by the
+/// closing time.
+fn deadline_for(
+    started: DateTime<Utc>,
+    limit_seconds: Option<i64>,
+    closes: Option<DateTime<Utc>>,
+) -> Option<DateTime<Utc>> {
+    let limit_end = limit_seconds.map(|s| started + Duration::seconds(s));
+    match (limit_end, closes) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Sets (or, with `None`, removes) a class's own opening and closing times for `quiz` (the
+/// course file's settings). Attempts of the class in progress follow the new closing time, as
+/// attempts started now would: a later closing gives them back the rest of their time limit,
+/// an earlier one ends them sooner. One transaction; returns how many deadlines moved.
 pub async fn set_window(
     db: &Db,
-    quiz_id: i64,
+    quiz: &QuizRow,
     class_id: i64,
     window: Option<Window>,
     by: i64,
     now: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    match window {
-        Some((opens, closes)) => with_db!(db, |p| sqlx::query(
-            "INSERT INTO quiz_windows (quiz_id, class_id, opens_at, closes_at, set_by, set_at)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (quiz_id, class_id) DO UPDATE SET opens_at = excluded.opens_at,
-                closes_at = excluded.closes_at, set_by = excluded.set_by, set_at = excluded.set_at"
-        )
-        .bind(quiz_id)
-        .bind(class_id)
-        .bind(opens)
-        .bind(closes)
-        .bind(by)
-        .bind(now)
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected()))?,
-        None => with_db!(db, |p| sqlx::query(
-            "DELETE FROM quiz_windows WHERE quiz_id = $1 AND class_id = $2"
-        )
-        .bind(quiz_id)
-        .bind(class_id)
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected()))?,
+) -> Result<u64, sqlx::Error> {
+    let closes = match window {
+        Some((_, closes)) => closes,
+        None => quiz.closes_at,
     };
-    Ok(())
+    with_db!(db, |p| {
+        let mut tx = p.begin().await?;
+        match window {
+            Some((opens, closes)) => sqlx::query(
+                "INSERT INTO quiz_windows (quiz_id, class_id, opens_at, closes_at, set_by, set_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (quiz_id, class_id) DO UPDATE SET opens_at = excluded.opens_at,
+                    closes_at = excluded.closes_at, set_by = excluded.set_by, set_at = excluded.set_at",
+            )
+            .bind(quiz.id)
+            .bind(class_id)
+            .bind(opens)
+            .bind(closes)
+            .bind(by)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?,
+            None => sqlx::query("DELETE FROM quiz_windows WHERE quiz_id = $1 AND class_id = $2")
+                .bind(quiz.id)
+                .bind(class_id)
+                .execute(&mut *tx)
+                .await?,
+        };
+        let open: Vec<(i64, DateTime<Utc>, Option<DateTime<Utc>>)> = sqlx::query_as(
+            "SELECT id, started_at, deadline_at FROM attempts
+             WHERE quiz_id = $1 AND class_id = $2 AND state = 'in_progress'",
+        )
+        .bind(quiz.id)
+        .bind(class_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut moved = 0;
+        for (id, started, old) in open {
+            let new = deadline_for(started, quiz.time_limit_seconds, closes);
+            let millis = |d: Option<DateTime<Utc>>| d.map(|d| d.timestamp_millis());
+            if millis(new) != millis(old) {
+                moved += sqlx::query(
+                    "UPDATE attempts SET deadline_at = $1 WHERE id = $2 AND state = 'in_progress'",
+                )
+                .bind(new)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            }
+        }
+        tx.commit().await?;
+        Ok(moved)
+    })
 }
 
 /// A learner's attempts at a quiz in a class, oldest first.
@@ -443,11 +486,7 @@ pub async fn start(
     )
     .map_err(StartError::Bank)?;
     let max_points: f64 = drawn.iter().map(|d| d.points).sum();
-    let limit_end = quiz.time_limit_seconds.map(|s| now + Duration::seconds(s));
-    let deadline = match (limit_end, quiz.closes_at) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    };
+    let deadline = deadline_for(now, quiz.time_limit_seconds, quiz.closes_at);
     match insert_attempt(
         db, quiz, class_id, person_id, now, deadline, max_points, &drawn,
     )

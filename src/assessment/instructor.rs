@@ -337,7 +337,7 @@ pub struct WindowForm {
 }
 
 /// `POST /comisiones/{id}/evaluaciones/{quiz}/fechas`: sets this class's times, or goes back
-/// to the course file's (`accion=restablecer`). Attempts already started keep their deadline.
+/// to the course file's (`accion=restablecer`). Attempts in progress follow the new closing time.
 pub async fn window_save(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -349,10 +349,15 @@ pub async fn window_save(
     let (quiz, file, custom) = class_quiz(&state, &class, &key).await?;
     let back = format!("/comisiones/{class_id}/calificaciones");
     if form.accion == "restablecer" {
-        attempts::set_window(&state.db, file.id, class_id, None, user.user_id, now()).await?;
+        let moved =
+            attempts::set_window(&state.db, &file, class_id, None, user.user_id, now()).await?;
         return Ok(redirect_with_notice(
             &back,
-            &format!("«{}» vuelve a usar las fechas del curso.", quiz.title),
+            &format!(
+                "«{}» vuelve a usar las fechas del curso.{}",
+                quiz.title,
+                moved_notice(moved)
+            ),
         ));
     }
     let mut errors = FieldErrors::default();
@@ -396,9 +401,9 @@ pub async fn window_save(
         })
         .map(|r| (axum::http::StatusCode::UNPROCESSABLE_ENTITY, r).into_response());
     }
-    attempts::set_window(
+    let moved = attempts::set_window(
         &state.db,
-        file.id,
+        &file,
         class_id,
         Some((opens, closes)),
         user.user_id,
@@ -407,8 +412,21 @@ pub async fn window_save(
     .await?;
     Ok(redirect_with_notice(
         &back,
-        &format!("Fechas de «{}» guardadas para esta comisión.", quiz.title),
+        &format!(
+            "Fechas de «{}» guardadas para esta comisión.{}",
+            quiz.title,
+            moved_notice(moved)
+        ),
     ))
+}
+
+/// Tells the instructor how many attempts in progress follow the new closing time.
+fn moved_notice(moved: u64) -> String {
+    match moved {
+        0 => String::new(),
+        1 => " Se ajustó el plazo del intento en curso.".into(),
+        n => format!(" Se ajustó el plazo de los {n} intentos en curso."),
+    }
 }
 
 #[derive(Template)]

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use chrono::Timelike;
 use reqwest::StatusCode;
 
 use crate::helpers::{Browser, TestApp, person_of};
@@ -1151,6 +1152,89 @@ async fn an_instructor_sets_the_quiz_dates_of_their_class() {
             .status(),
         StatusCode::NOT_FOUND
     );
+}
+
+/// The deadline the server keeps for an attempt.
+async fn deadline_of(app: &TestApp, id: i64) -> Option<chrono::DateTime<chrono::Utc>> {
+    aula::with_db!(&app.db, |p| sqlx::query_scalar(
+        "SELECT deadline_at FROM attempts WHERE id = $1"
+    )
+    .bind(id)
+    .fetch_one(p)
+    .await)
+    .unwrap()
+}
+
+#[tokio::test]
+async fn attempts_in_progress_follow_the_closing_time_the_instructor_sets() {
+    let (app, _courses) = spawn().await;
+    let class = app.class_of(SLUG).await;
+    let learner = enrolled(&app, "32000035").await;
+    let admin = app.admin().await;
+    let teacher = app.instructor(&admin, "32000036", class).await;
+    // A 5-minute quiz without a closing time: the deadline is the end of the time limit.
+    let (id, _) = start(&learner, "cronometrada").await;
+    let limit_end = deadline_of(&app, id).await.expect("tiene plazo");
+    // The instructor closes it for the class in about 3 minutes: the attempt ends then.
+    let local = (aula::web::time::now() + chrono::Duration::minutes(3))
+        .with_timezone(&chrono_tz::America::Argentina::Tucuman);
+    let url = format!("/comisiones/{class}/evaluaciones/cronometrada/fechas");
+    let resp = teacher
+        .post(
+            &url,
+            &[
+                ("abre", String::new()),
+                ("cierra", local.format("%Y-%m-%dT%H:%M").to_string()),
+                ("accion", "guardar".into()),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("Se ajustó el plazo del intento en curso.")
+    );
+    let closes = local
+        .with_second(0)
+        .and_then(|t| t.with_nanosecond(0))
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    assert_eq!(deadline_of(&app, id).await, Some(closes));
+    assert!(closes < limit_end);
+    // The learner's page counts down to the new deadline.
+    let page = learner.get_text(&format!("/intentos/{id}")).await.1;
+    let remaining = (closes - aula::web::time::now()).num_seconds();
+    assert!(
+        page.contains(&format!("data-restante=\"{remaining}\""))
+            || page.contains(&format!("data-restante=\"{}\"", remaining - 1)),
+        "{page}"
+    );
+    // Back to the course's dates: the rest of the time limit is the learner's again.
+    let resp = teacher
+        .post(&url, &[("accion", "restablecer".into())])
+        .await;
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("Se ajustó el plazo del intento en curso.")
+    );
+    assert_eq!(deadline_of(&app, id).await, Some(limit_end));
+    // Submitted attempts keep theirs.
+    learner.post(&format!("/intentos/{id}/entregar"), &[]).await;
+    teacher
+        .post(
+            &url,
+            &[
+                ("abre", String::new()),
+                ("cierra", local.format("%Y-%m-%dT%H:%M").to_string()),
+                ("accion", "guardar".into()),
+            ],
+        )
+        .await;
+    assert_eq!(deadline_of(&app, id).await, Some(limit_end));
 }
 
 #[tokio::test]
