@@ -279,7 +279,7 @@ pub type Window = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
 /// The deadline of an attempt started at `started`: the end of the time limit, capped by the
 /// closing time.
-fn deadline_for(
+pub(crate) fn deadline_for(
     started: DateTime<Utc>,
     limit_seconds: Option<i64>,
     closes: Option<DateTime<Utc>>,
@@ -289,6 +289,11 @@ fn deadline_for(
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }
+}
+
+/// Whether two deadlines are the same to the millisecond (what both databases keep).
+pub(crate) fn same_instant(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> bool {
+    a.map(|d| d.timestamp_millis()) == b.map(|d| d.timestamp_millis())
 }
 
 /// Sets (or, with `None`, removes) a class's own opening and closing times for `quiz` (the
@@ -341,8 +346,7 @@ pub async fn set_window(
         let mut moved = 0;
         for (id, started, old) in open {
             let new = deadline_for(started, quiz.time_limit_seconds, closes);
-            let millis = |d: Option<DateTime<Utc>>| d.map(|d| d.timestamp_millis());
-            if millis(new) != millis(old) {
+            if !same_instant(new, old) {
                 moved += sqlx::query(
                     "UPDATE attempts SET deadline_at = $1 WHERE id = $2 AND state = 'in_progress'",
                 )

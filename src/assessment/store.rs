@@ -3,7 +3,8 @@
 /// Stores `$a` ([`CourseAssessments`](super::files::CourseAssessments)) for course `$course_id`
 /// in transaction `$tx`. Like lessons, questions and quizzes are retired and revived by key, so
 /// a quiz keeps its id (and its attempts) across edits; attempts never depend on the bank's
-/// current text because each keeps a snapshot of the questions it drew.
+/// current text because each keeps a snapshot of the questions it drew. Attempts in progress
+/// take the quiz's new closing time and time limit.
 macro_rules! store_assessments {
     ($tx:expr, $course_id:expr, $a:expr) => {{
         let encode = |e: serde_json::Error| sqlx::Error::Encode(Box::new(e));
@@ -70,6 +71,31 @@ macro_rules! store_assessments {
             .bind(z.completion_percent)
             .execute(&mut *$tx)
             .await?;
+            // Attempts in progress follow the quiz's new closing time and time limit, in the
+            // classes that keep the course's dates (the others follow their own closing time).
+            let open: Vec<(i64, chrono::DateTime<chrono::Utc>, Option<chrono::DateTime<chrono::Utc>>, Option<chrono::DateTime<chrono::Utc>>, bool)> =
+                sqlx::query_as(
+                    "SELECT a.id, a.started_at, a.deadline_at, w.closes_at, w.quiz_id IS NOT NULL
+                     FROM attempts a JOIN quizzes q ON q.id = a.quiz_id
+                     LEFT JOIN quiz_windows w ON w.quiz_id = a.quiz_id AND w.class_id = a.class_id
+                     WHERE q.course_id = $1 AND q.key = $2 AND a.state = 'in_progress'",
+                )
+                .bind($course_id)
+                .bind(&z.key)
+                .fetch_all(&mut *$tx)
+                .await?;
+            for (id, started, old, window_closes, has_window) in open {
+                let closes = if has_window { window_closes } else { z.closes_at };
+                let new = $crate::assessment::attempts::deadline_for(started, z.time_limit_seconds, closes);
+                if $crate::assessment::attempts::same_instant(new, old) {
+                    continue;
+                }
+                sqlx::query("UPDATE attempts SET deadline_at = $1 WHERE id = $2 AND state = 'in_progress'")
+                    .bind(new)
+                    .bind(id)
+                    .execute(&mut *$tx)
+                    .await?;
+            }
         }
     }};
 }

@@ -1166,8 +1166,8 @@ async fn deadline_of(app: &TestApp, id: i64) -> Option<chrono::DateTime<chrono::
 }
 
 #[tokio::test]
-async fn attempts_in_progress_follow_the_closing_time_the_instructor_sets() {
-    let (app, _courses) = spawn().await;
+async fn attempts_in_progress_follow_new_closing_times_and_time_limits() {
+    let (app, courses) = spawn().await;
     let class = app.class_of(SLUG).await;
     let learner = enrolled(&app, "32000035").await;
     let admin = app.admin().await;
@@ -1222,6 +1222,22 @@ async fn attempts_in_progress_follow_the_closing_time_the_instructor_sets() {
             .contains("Se ajustó el plazo del intento en curso.")
     );
     assert_eq!(deadline_of(&app, id).await, Some(limit_end));
+    // The course's author gives the quiz 10 minutes and the admin re-imports the courses:
+    // the attempt in progress gets them too.
+    let file = courses.path().join(SLUG).join("quizzes/cronometrada.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        text.replace("time_limit_minutes = 5", "time_limit_minutes = 10"),
+    )
+    .unwrap();
+    let resp = admin.post("/admin/cursos/importar", &[]).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        deadline_of(&app, id).await,
+        Some(limit_end + chrono::Duration::minutes(5))
+    );
+    let limit_end = limit_end + chrono::Duration::minutes(5);
     // Submitted attempts keep theirs.
     learner.post(&format!("/intentos/{id}/entregar"), &[]).await;
     teacher
