@@ -34,6 +34,10 @@ pub struct LiveConfig {
     pub early_join_minutes: i64,
     /// How many learners' cameras are forwarded at once (the most recent speakers).
     pub last_n: usize,
+    /// This process's address for the other `aula` processes (`AULA_LIVE_NODE_URL`, e.g.
+    /// `http://10.0.0.7:8080`): a process relays the signalling of a room hosted by another
+    /// to this address. Default: the listening address (loopback for a wildcard bind).
+    pub node_url: Option<String>,
 }
 
 impl Default for LiveConfig {
@@ -49,6 +53,7 @@ impl Default for LiveConfig {
             turn_ttl_secs: 6 * 3600,
             early_join_minutes: 10,
             last_n: 4,
+            node_url: None,
         }
     }
 }
@@ -95,6 +100,9 @@ impl LiveConfig {
         if let Some(v) = var("AULA_LIVE_TURN_SECRET") {
             c.turn_secret = Some(v);
         }
+        if let Some(v) = var("AULA_LIVE_NODE_URL") {
+            c.node_url = Some(v.trim().to_string());
+        }
         c.validate()?;
         Ok(c)
     }
@@ -108,6 +116,11 @@ impl LiveConfig {
                 anyhow::bail!("indicá udp_port_min y udp_port_max juntos")
             }
             _ => {}
+        }
+        if let Some(u) = &self.node_url
+            && !(u.starts_with("http://") || u.starts_with("https://"))
+        {
+            anyhow::bail!("node_url debe empezar con http:// o https://: {u}");
         }
         if !self.turn_urls.is_empty() && self.turn_secret.is_none() {
             anyhow::bail!("turn_urls necesita turn_secret (el static-auth-secret de coturn)");

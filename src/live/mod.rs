@@ -6,6 +6,7 @@ pub mod client;
 pub mod config;
 pub mod handlers;
 pub mod loadtest;
+pub mod nodes;
 pub mod peer;
 pub mod protocol;
 pub mod room;

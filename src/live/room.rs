@@ -17,10 +17,12 @@ use tokio::sync::{mpsc, oneshot};
 use crate::{
     db::Db,
     live::{
+        nodes,
         protocol::{ChatLine, Moderation, ParticipantView, ServerMsg},
         sessions,
         sfu::{PcFactory, PublishedTrack, Source},
     },
+    web::time::now,
 };
 
 const CHAT_HISTORY: usize = 100;
@@ -92,15 +94,70 @@ pub struct Rooms {
     pub factory: Arc<PcFactory>,
     generation: Arc<AtomicU64>,
     ids: Arc<AtomicU64>,
+    /// This node's address for the other nodes (see [`nodes`](super::nodes)).
+    node: Arc<str>,
 }
 
 impl Rooms {
-    pub fn new(factory: PcFactory) -> Rooms {
+    pub fn new(factory: PcFactory, node: String) -> Rooms {
         Rooms {
             rooms: Arc::default(),
             factory: Arc::new(factory),
             generation: Arc::default(),
             ids: Arc::new(AtomicU64::new(1)),
+            node: node.into(),
+        }
+    }
+
+    /// This node's address, as other nodes reach it.
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// The sessions whose rooms run on this node.
+    pub fn sessions(&self) -> Vec<i64> {
+        self.rooms
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .copied()
+            .collect()
+    }
+
+    /// Keeps this node's claims on its rooms fresh and closes the rooms of sessions ended
+    /// through another node, until the process ends.
+    pub async fn keep_claims(self, db: Db) {
+        let mut tick = tokio::time::interval(nodes::REFRESH);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let hosted = self.sessions();
+            if hosted.is_empty() {
+                continue;
+            }
+            match nodes::refresh(&db, &self.node, &hosted, now()).await {
+                Ok(ended) => {
+                    for id in ended {
+                        self.end_here(id);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "no se pudieron renovar las salas de este nodo")
+                }
+            }
+        }
+    }
+
+    /// Tells the session's room on this node, if any, to end for everyone.
+    fn end_here(&self, session_id: i64) {
+        let h = self
+            .rooms
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&session_id)
+            .cloned();
+        if let Some(h) = h {
+            let _ = h.tx.send(RoomCmd::End);
         }
     }
 
@@ -130,14 +187,22 @@ impl Rooms {
             last_n: self.factory.cfg.last_n,
         };
         let registry = self.rooms.clone();
+        let (db, node) = (db.clone(), self.node.clone());
         tokio::spawn(async move {
             room.run(rx).await;
-            let mut rooms = registry.lock().unwrap_or_else(|e| e.into_inner());
-            if rooms
-                .get(&session_id)
-                .is_some_and(|h| h.generation == generation)
-            {
-                rooms.remove(&session_id);
+            let gone = {
+                let mut rooms = registry.lock().unwrap_or_else(|e| e.into_inner());
+                let ours = rooms
+                    .get(&session_id)
+                    .is_some_and(|h| h.generation == generation);
+                if ours {
+                    rooms.remove(&session_id);
+                }
+                ours
+            };
+            // The next connection may start the room on any node.
+            if gone && let Err(e) = nodes::release(&db, session_id, &node).await {
+                tracing::warn!(error = %e, "no se pudo liberar la sala");
             }
         });
         h
@@ -180,15 +245,8 @@ impl Rooms {
     /// Ends the session: in the database, and for everyone in its room.
     pub async fn end_session(&self, db: &Db, session_id: i64) -> Result<(), sqlx::Error> {
         sessions::end(db, session_id).await?;
-        let h = self
-            .rooms
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&session_id)
-            .cloned();
-        if let Some(h) = h {
-            let _ = h.tx.send(RoomCmd::End);
-        }
+        // A room hosted on another node sees the end when it refreshes its claim.
+        self.end_here(session_id);
         Ok(())
     }
 

@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use crate::{
     accounts::auth::{CurrentUser, User},
     live::{
-        attendance,
+        attendance, nodes,
         peer::{Peer, PeerInfo},
         protocol::{ClientMsg, ServerMsg},
         room::Joining,
@@ -71,9 +71,100 @@ pub async fn socket(
         }
         _ => {}
     }
-    Ok(ws
-        .max_message_size(MAX_MESSAGE)
-        .on_upgrade(move |socket| serve(state, user, session, role, socket)))
+    let ws = ws.max_message_size(MAX_MESSAGE);
+    // The room lives on one node; a connection that reached another is relayed there.
+    let relayed = headers.contains_key(nodes::RELAYED_BY);
+    match nodes::claim(&state.db, session.id, state.live.node(), now()).await? {
+        nodes::Host::Here => {
+            Ok(ws.on_upgrade(move |socket| serve(state, user, session, role, socket)))
+        }
+        nodes::Host::There(host) if !relayed => {
+            let cookie = headers.get(header::COOKIE).cloned();
+            let me = state.live.node().to_string();
+            Ok(ws.on_upgrade(move |socket| relay(socket, host, me, session.id, cookie)))
+        }
+        // Relayed here by a node that thought this one hosts the room, but it moved meanwhile:
+        // the page reconnects and lands right.
+        nodes::Host::There(_) => Err(AppError::Conflict(
+            "La sala se está moviendo de servidor; reintentá en unos segundos.".into(),
+        )),
+    }
+}
+
+/// Relays a participant's signalling to the node hosting the room, message by message, until
+/// either side closes. Authorisation happens again at the host, with the same session cookie.
+async fn relay(
+    socket: WebSocket,
+    host: String,
+    me: String,
+    session_id: i64,
+    cookie: Option<header::HeaderValue>,
+) {
+    use tokio_tungstenite::tungstenite::{
+        self as ts, client::IntoClientRequest, http::HeaderValue,
+    };
+    let (mut down_tx, mut down_rx) = socket.split();
+    let url = format!("{}/en-vivo/{session_id}/ws", host.replacen("http", "ws", 1));
+    let upstream = async {
+        let mut req = url.as_str().into_client_request()?;
+        if let Some(c) = cookie {
+            req.headers_mut().insert(header::COOKIE, c);
+        }
+        req.headers_mut()
+            .insert(nodes::RELAYED_BY, HeaderValue::from_str(&me)?);
+        let (s, _) = tokio_tungstenite::connect_async(req).await?;
+        anyhow::Ok(s)
+    };
+    let upstream = match tokio::time::timeout(std::time::Duration::from_secs(10), upstream).await {
+        Ok(Ok(s)) => s,
+        failed => {
+            let error = match failed {
+                Ok(Err(e)) => e.to_string(),
+                _ => "tiempo agotado".into(),
+            };
+            tracing::warn!(%host, %error, "no se pudo llegar al nodo de la sala");
+            let msg = ServerMsg::Error {
+                message: "No se pudo llegar al servidor de la sala; reintentando…".into(),
+            };
+            if let Ok(t) = serde_json::to_string(&msg) {
+                let _ = down_tx.send(Message::Text(t.into())).await;
+            }
+            let _ = down_tx.close().await;
+            return;
+        }
+    };
+    let (mut up_tx, mut up_rx) = upstream.split();
+    let to_host = async {
+        while let Some(Ok(m)) = down_rx.next().await {
+            let sent = match m {
+                Message::Text(t) => up_tx.send(ts::Message::Text(t.as_str().into())).await,
+                Message::Close(_) => break,
+                _ => Ok(()),
+            };
+            if sent.is_err() {
+                break;
+            }
+        }
+        let _ = up_tx.close().await;
+    };
+    let to_participant = async {
+        while let Some(Ok(m)) = up_rx.next().await {
+            let sent = match m {
+                ts::Message::Text(t) => down_tx.send(Message::Text(t.as_str().into())).await,
+                ts::Message::Close(_) => break,
+                _ => Ok(()),
+            };
+            if sent.is_err() {
+                break;
+            }
+        }
+        let _ = down_tx.close().await;
+    };
+    // Either side closing ends both: the host sees the participant leave, the page reconnects.
+    tokio::select! {
+        _ = to_host => {}
+        _ = to_participant => {}
+    }
 }
 
 async fn serve(

@@ -52,6 +52,9 @@ impl Application {
             tracing::info!("{report}");
             crate::web::demo::seed(&db).await?;
         }
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("no se pudo escuchar en {}", config.listen))?;
         let storage = media::storage::LocalStorage::new(config.media_dir.clone());
         let state = AppState {
             db,
@@ -66,12 +69,15 @@ impl Application {
                     .unwrap_or(2),
             )),
             storage: Arc::new(storage),
-            live: crate::live::Rooms::new(crate::live::sfu::PcFactory::new(config.live.clone())),
+            live: crate::live::Rooms::new(
+                crate::live::sfu::PcFactory::new(config.live.clone()),
+                crate::live::nodes::node_url(
+                    config.live.node_url.as_deref(),
+                    listener.local_addr()?,
+                ),
+            ),
             config: Arc::new(config),
         };
-        let listener = TcpListener::bind(state.config.listen)
-            .await
-            .with_context(|| format!("no se pudo escuchar en {}", state.config.listen))?;
         let router = build_router(state.clone());
         Ok(Application {
             listener,
@@ -95,6 +101,7 @@ impl Application {
             chrono::Duration::from_std(self.state.config.quiz_grace)?,
         ));
         let presence = tokio::spawn(crate::live::attendance::sweep(self.state.db.clone()));
+        let claims = tokio::spawn(self.state.live.clone().keep_claims(self.state.db.clone()));
         axum::serve(
             self.listener,
             self.router
@@ -104,6 +111,7 @@ impl Application {
         .await?;
         closer.abort();
         presence.abort();
+        claims.abort();
         self.state.db.close().await;
         tracing::info!("Aula detenida");
         Ok(())

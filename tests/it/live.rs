@@ -1088,9 +1088,19 @@ async fn the_chat_is_kept_and_shown_again_by_a_room_started_on_another_process()
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(c.app.count("SELECT COUNT(*) FROM live_chat").await, 1);
-    // Another process on the same database (a restart, or a second node) starts the room
-    // afresh: who joins there gets the line in the welcome.
+    // The process hosting the room is gone (its claim on the room went stale): the next
+    // connection, on another process on the same database, starts the room afresh there, and
+    // who joins gets the line in the welcome.
     let other = c.app.second_instance().await;
+    let long_ago = chrono::Utc::now() - chrono::Duration::hours(1);
+    aula::with_db!(&c.app.db, |p| sqlx::query(
+        "UPDATE live_rooms SET node_url = 'http://127.0.0.1:9', seen_at = $1"
+    )
+    .bind(long_ago)
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected()))
+    .unwrap();
     let url = format!(
         "{}/en-vivo/{session}/ws",
         other.base.replace("http://", "ws://")
@@ -1114,5 +1124,114 @@ async fn the_chat_is_kept_and_shown_again_by_a_room_started_on_another_process()
     .await)
     .unwrap();
     assert_eq!(chat[0].name, teacher_name);
+    assert_eq!(
+        room_host(&c.app, session).await,
+        other.base,
+        "otro nodo la tomó"
+    );
     drop(teacher);
+}
+
+/// The node whose room a session's participants meet in.
+async fn room_host(app: &TestApp, session: i64) -> String {
+    aula::with_db!(&app.db, |p| sqlx::query_scalar(
+        "SELECT node_url FROM live_rooms WHERE session_id = $1"
+    )
+    .bind(session)
+    .fetch_one(p)
+    .await)
+    .unwrap()
+}
+
+/// Two processes behind a load balancer: a learner whose connection reaches the other one is
+/// relayed to the room where her instructor is, receives the media, chats, and is sent home
+/// when the instructor ends the class through a page of the other process.
+#[tokio::test]
+async fn a_class_reaching_two_processes_meets_in_one_room() {
+    let c = class_with_people().await;
+    let other = c.app.second_instance().await;
+    let session = schedule(&c, "Clase en dos nodos", chrono::Duration::minutes(1)).await;
+    let mut teacher = join(&c, &c.teacher, session).await.unwrap();
+    assert_eq!(room_host(&c.app, session).await, c.app.base);
+
+    let on_other = format!(
+        "{}/en-vivo/{session}/ws",
+        other.base.replace("http://", "ws://")
+    );
+    let mut ana = ClientPeer::connect(&on_other, &cookie(&c.ana), "127.0.0.1")
+        .await
+        .unwrap();
+    let present = ana
+        .wait_for(Duration::from_secs(5), |m| match m {
+            ServerMsg::Welcome { participants, .. } => Some(participants.len()),
+            _ => None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(present, 2, "Ana y su docente, en la misma sala");
+    teacher
+        .publish(Some(Ivf::parse(IVF).unwrap()), true)
+        .await
+        .unwrap();
+    eventually(&ana, "Ana recibe video y audio del docente", |p| {
+        video_packets(p) > 20 && audio_packets(p) > 20
+    })
+    .await;
+    assert_eq!(other.count("SELECT COUNT(*) FROM live_rooms").await, 1);
+
+    ana.send(ClientMsg::Chat {
+        text: "¿Se escucha bien?".into(),
+    });
+    let line = teacher
+        .wait_for(Duration::from_secs(5), |m| match m {
+            ServerMsg::Chat(l) => Some(l.text.clone()),
+            _ => None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(line, "¿Se escucha bien?");
+
+    // The instructor ends the class from a page the other process served.
+    let teacher_there = Browser {
+        client: c.teacher.client.clone(),
+        jar: c.teacher.jar.clone(),
+        base: other.base.clone(),
+    };
+    let r = teacher_there
+        .post(&format!("/en-vivo/{session}/terminar"), &[])
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    for p in [&mut ana, &mut teacher] {
+        let reason = p
+            .wait_for(Duration::from_secs(15), |m| match m {
+                ServerMsg::Bye { reason } => Some(reason.clone()),
+                _ => None,
+            })
+            .await
+            .unwrap();
+        assert_eq!(reason, "ended");
+    }
+    // Her presence was recorded by the host and is closed.
+    for _ in 0..100 {
+        if c.app
+            .count("SELECT COUNT(*) FROM live_presence WHERE left_at IS NULL")
+            .await
+            == 0
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        c.app
+            .count("SELECT COUNT(*) FROM live_presence WHERE left_at IS NULL")
+            .await,
+        0
+    );
+    assert_eq!(
+        c.app
+            .count("SELECT COUNT(DISTINCT person_id) FROM live_presence")
+            .await,
+        2
+    );
 }
