@@ -1179,16 +1179,15 @@ async fn attempts_in_progress_follow_new_closing_times_and_time_limits() {
     let local = (aula::web::time::now() + chrono::Duration::minutes(3))
         .with_timezone(&chrono_tz::America::Argentina::Tucuman);
     let url = format!("/comisiones/{class}/evaluaciones/cronometrada/fechas");
-    let resp = teacher
-        .post(
-            &url,
-            &[
-                ("abre", String::new()),
-                ("cierra", local.format("%Y-%m-%dT%H:%M").to_string()),
-                ("accion", "guardar".into()),
-            ],
-        )
-        .await;
+    let close_at = async |when: String| {
+        let fields = [
+            ("abre", String::new()),
+            ("cierra", when),
+            ("accion", "guardar".into()),
+        ];
+        teacher.post(&url, &fields).await
+    };
+    let resp = close_at(local.format("%Y-%m-%dT%H:%M").to_string()).await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(
         resp.text()
@@ -1240,16 +1239,7 @@ async fn attempts_in_progress_follow_new_closing_times_and_time_limits() {
     let limit_end = limit_end + chrono::Duration::minutes(5);
     // Submitted attempts keep theirs.
     learner.post(&format!("/intentos/{id}/entregar"), &[]).await;
-    teacher
-        .post(
-            &url,
-            &[
-                ("abre", String::new()),
-                ("cierra", local.format("%Y-%m-%dT%H:%M").to_string()),
-                ("accion", "guardar".into()),
-            ],
-        )
-        .await;
+    close_at(local.format("%Y-%m-%dT%H:%M").to_string()).await;
     assert_eq!(deadline_of(&app, id).await, Some(limit_end));
 }
 

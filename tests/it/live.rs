@@ -102,6 +102,36 @@ async fn join(c: &Class, b: &Browser, session: i64) -> anyhow::Result<ClientPeer
     Ok(p)
 }
 
+/// Waits up to 10 s for the number of open presence intervals to become `n`, then checks it.
+async fn open_presence_becomes(app: &TestApp, n: i64) {
+    let open = || app.count("SELECT COUNT(*) FROM live_presence WHERE left_at IS NULL");
+    for _ in 0..100 {
+        if open().await == n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(open().await, n, "intervalos de presencia abiertos");
+}
+
+/// Connects `b` to the session's room through `app` (either process) and waits for the welcome.
+async fn welcome_on(app: &TestApp, b: &Browser, session: i64) -> (ClientPeer, ServerMsg) {
+    let url = format!(
+        "{}/en-vivo/{session}/ws",
+        app.base.replace("http://", "ws://")
+    );
+    let mut p = ClientPeer::connect(&url, &cookie(b), "127.0.0.1")
+        .await
+        .unwrap();
+    let welcome = p
+        .wait_for(Duration::from_secs(5), |m| {
+            matches!(m, ServerMsg::Welcome { .. }).then(|| m.clone())
+        })
+        .await
+        .unwrap();
+    (p, welcome)
+}
+
 /// Waits until `pred` holds for what the peer received (polling), or fails with `what`.
 async fn eventually(p: &ClientPeer, what: &str, pred: impl Fn(&ClientPeer) -> bool) {
     for _ in 0..100 {
@@ -375,23 +405,7 @@ async fn learners_receive_the_instructors_media_with_rewritten_ssrcs_and_a_late_
     teacher.leave().await;
     ana.leave().await;
     beto.leave().await;
-    for _ in 0..50 {
-        if c.app
-            .count("SELECT COUNT(*) FROM live_presence WHERE left_at IS NULL")
-            .await
-            == 0
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(
-        c.app
-            .count("SELECT COUNT(*) FROM live_presence WHERE left_at IS NULL")
-            .await,
-        0,
-        "cada salida queda registrada"
-    );
+    open_presence_becomes(&c.app, 0).await;
     assert_eq!(
         c.app
             .count("SELECT COUNT(DISTINCT person_id) FROM live_presence")
@@ -428,22 +442,7 @@ async fn attendance_counts_presence_and_keeps_the_instructors_corrections() {
     );
     // Ana's connection drops (no `leave`): her presence must end anyway.
     drop(a);
-    for _ in 0..100 {
-        if c.app
-            .count("SELECT COUNT(*) FROM live_presence WHERE left_at IS NULL")
-            .await
-            == 0
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(
-        c.app
-            .count("SELECT COUNT(*) FROM live_presence WHERE left_at IS NULL")
-            .await,
-        0
-    );
+    open_presence_becomes(&c.app, 0).await;
 
     let (status, html) = c
         .teacher
@@ -1101,20 +1100,10 @@ async fn the_chat_is_kept_and_shown_again_by_a_room_started_on_another_process()
     .await
     .map(|r| r.rows_affected()))
     .unwrap();
-    let url = format!(
-        "{}/en-vivo/{session}/ws",
-        other.base.replace("http://", "ws://")
-    );
-    let mut ana = ClientPeer::connect(&url, &cookie(&c.ana), "127.0.0.1")
-        .await
-        .unwrap();
-    let chat = ana
-        .wait_for(Duration::from_secs(5), |m| match m {
-            ServerMsg::Welcome { chat, .. } => Some(chat.clone()),
-            _ => None,
-        })
-        .await
-        .unwrap();
+    let (_ana, welcome) = welcome_on(&other, &c.ana, session).await;
+    let ServerMsg::Welcome { chat, .. } = welcome else {
+        unreachable!()
+    };
     assert_eq!(chat.len(), 1);
     assert_eq!(chat[0].text, "Abran el material de la lección 2");
     let teacher_name: String = aula::with_db!(&c.app.db, |p| sqlx::query_scalar(
@@ -1154,21 +1143,11 @@ async fn a_class_reaching_two_processes_meets_in_one_room() {
     let mut teacher = join(&c, &c.teacher, session).await.unwrap();
     assert_eq!(room_host(&c.app, session).await, c.app.base);
 
-    let on_other = format!(
-        "{}/en-vivo/{session}/ws",
-        other.base.replace("http://", "ws://")
-    );
-    let mut ana = ClientPeer::connect(&on_other, &cookie(&c.ana), "127.0.0.1")
-        .await
-        .unwrap();
-    let present = ana
-        .wait_for(Duration::from_secs(5), |m| match m {
-            ServerMsg::Welcome { participants, .. } => Some(participants.len()),
-            _ => None,
-        })
-        .await
-        .unwrap();
-    assert_eq!(present, 2, "Ana y su docente, en la misma sala");
+    let (mut ana, welcome) = welcome_on(&other, &c.ana, session).await;
+    let ServerMsg::Welcome { participants, .. } = welcome else {
+        unreachable!()
+    };
+    assert_eq!(participants.len(), 2, "Ana y su docente, en la misma sala");
     teacher
         .publish(Some(Ivf::parse(IVF).unwrap()), true)
         .await
@@ -1212,22 +1191,7 @@ async fn a_class_reaching_two_processes_meets_in_one_room() {
         assert_eq!(reason, "ended");
     }
     // Her presence was recorded by the host and is closed.
-    for _ in 0..100 {
-        if c.app
-            .count("SELECT COUNT(*) FROM live_presence WHERE left_at IS NULL")
-            .await
-            == 0
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(
-        c.app
-            .count("SELECT COUNT(*) FROM live_presence WHERE left_at IS NULL")
-            .await,
-        0
-    );
+    open_presence_becomes(&c.app, 0).await;
     assert_eq!(
         c.app
             .count("SELECT COUNT(DISTINCT person_id) FROM live_presence")
