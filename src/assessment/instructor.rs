@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::{
     attempts::{self, QuizRow, fmt_number},
-    results::{self, Cell, ItemStats, Learner, QueueItem},
+    results::{self, Analysed, Cell, ItemStats, Learner, QueueItem},
 };
 use crate::{
     accounts::auth::User,
@@ -236,6 +236,13 @@ pub struct StatisticsPage {
     quiz: QuizRow,
     attempts: usize,
     items: Vec<ItemStats>,
+    analysed: Analysed,
+}
+
+#[derive(Deserialize)]
+pub struct StatisticsQuery {
+    #[serde(default)]
+    intentos: Option<String>,
 }
 
 /// `GET /comisiones/{id}/evaluaciones/{quiz}/estadisticas`
@@ -244,6 +251,7 @@ pub async fn statistics(
     ctx: Ctx,
     User(user): User,
     Path((class_id, quiz_key)): Path<(i64, String)>,
+    Query(q): Query<StatisticsQuery>,
 ) -> AppResult<Response> {
     let class = taught_class(&state, &user, class_id).await?;
     let quiz = attempts::course_quizzes(&state.db, class.course_id, Some(class_id))
@@ -251,13 +259,19 @@ pub async fn statistics(
         .into_iter()
         .find(|q| q.key == quiz_key)
         .ok_or(AppError::NotFound)?;
-    let (n, items) = results::statistics(&state.db, class_id, quiz.id).await?;
+    let analysed = q
+        .intentos
+        .as_deref()
+        .and_then(Analysed::parse)
+        .unwrap_or_else(|| Analysed::for_grading(quiz.grading()));
+    let (n, items) = results::statistics(&state.db, class_id, quiz.id, analysed).await?;
     render(&StatisticsPage {
         page: ctx.page(format!("Estadísticas — {}", quiz.title)),
         class,
         quiz,
         attempts: n,
         items,
+        analysed,
     })
 }
 

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::{
     attempts::{QuizRow, fmt_number, fmt_percent},
+    files::GradingMethod,
     grading,
 };
 use crate::{db::Db, with_db};
@@ -199,22 +200,89 @@ impl ItemStats {
     }
 }
 
-/// Item statistics over the graded attempts of `quiz_id` in a class.
+/// Which graded attempts item statistics analyse, the choices of Moodle's report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Analysed {
+    First,
+    Best,
+    Last,
+    All,
+}
+
+impl Analysed {
+    pub const CHOICES: [Analysed; 4] = [
+        Analysed::First,
+        Analysed::Best,
+        Analysed::Last,
+        Analysed::All,
+    ];
+    pub fn code(self) -> &'static str {
+        match self {
+            Analysed::First => "primero",
+            Analysed::Best => "mejor",
+            Analysed::Last => "ultimo",
+            Analysed::All => "todos",
+        }
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            Analysed::First => "El primer intento de cada estudiante",
+            Analysed::Best => "El mejor intento de cada estudiante",
+            Analysed::Last => "El último intento de cada estudiante",
+            Analysed::All => "Todos los intentos",
+        }
+    }
+    pub fn parse(code: &str) -> Option<Analysed> {
+        Self::CHOICES.into_iter().find(|a| a.code() == code)
+    }
+    /// By default, the attempts the quiz's grade counts (as Moodle does).
+    pub fn for_grading(method: GradingMethod) -> Analysed {
+        match method {
+            GradingMethod::Highest => Analysed::Best,
+            GradingMethod::Last => Analysed::Last,
+            GradingMethod::Average => Analysed::All,
+        }
+    }
+    /// Keeps, of the graded attempts `a`, the ones analysed.
+    fn condition(self) -> String {
+        let same = "b.quiz_id = a.quiz_id AND b.class_id = a.class_id \
+                    AND b.person_id = a.person_id AND b.state = 'graded'";
+        match self {
+            Analysed::First => {
+                format!("AND a.number = (SELECT MIN(b.number) FROM attempts b WHERE {same})")
+            }
+            Analysed::Last => {
+                format!("AND a.number = (SELECT MAX(b.number) FROM attempts b WHERE {same})")
+            }
+            // Ties: the earlier attempt.
+            Analysed::Best => format!(
+                "AND a.id = (SELECT b.id FROM attempts b WHERE {same} \
+                 ORDER BY b.percent DESC, b.number LIMIT 1)"
+            ),
+            Analysed::All => String::new(),
+        }
+    }
+}
+
+/// Item statistics over the `analysed` graded attempts of `quiz_id` in a class.
 pub async fn statistics(
     db: &Db,
     class_id: i64,
     quiz_id: i64,
+    analysed: Analysed,
 ) -> Result<(usize, Vec<ItemStats>), sqlx::Error> {
-    let rows: Vec<GradedItem> = with_db!(db, |p| sqlx::query_as(
+    let sql = format!(
         "SELECT aa.attempt_id, aa.question_key, aa.question, aa.max_points, aa.fraction
          FROM attempt_answers aa JOIN attempts a ON a.id = aa.attempt_id
-         WHERE a.class_id = $1 AND a.quiz_id = $2 AND a.state = 'graded'
-         ORDER BY aa.question_key, aa.attempt_id"
-    )
-    .bind(class_id)
-    .bind(quiz_id)
-    .fetch_all(p)
-    .await)?;
+         WHERE a.class_id = $1 AND a.quiz_id = $2 AND a.state = 'graded' {}
+         ORDER BY aa.question_key, aa.attempt_id",
+        analysed.condition()
+    );
+    let rows: Vec<GradedItem> = with_db!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(class_id)
+        .bind(quiz_id)
+        .fetch_all(p)
+        .await)?;
     Ok(item_statistics(&rows))
 }
 

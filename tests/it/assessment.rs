@@ -1154,6 +1154,64 @@ async fn an_instructor_sets_the_quiz_dates_of_their_class() {
     );
 }
 
+#[tokio::test]
+async fn item_statistics_analyse_the_attempts_the_instructor_chooses() {
+    let (app, _courses) = spawn().await;
+    let class = app.class_of(SLUG).await;
+    let learner = enrolled(&app, "32000037").await;
+    let admin = app.admin().await;
+    let teacher = app.instructor(&admin, "32000038", class).await;
+    // First attempt wrong, second right.
+    for answer in ["Concepción", "San Miguel de Tucumán"] {
+        let (id, page) = start(&learner, "cronometrada").await;
+        let resp = learner
+            .post(
+                &format!("/intentos/{id}"),
+                &[
+                    ("pagina", "1".into()),
+                    ("r0", value_of(&page, "r0", answer)),
+                    ("ir", "entregar".into()),
+                ],
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::OK);
+    }
+    let url = format!("/comisiones/{class}/evaluaciones/cronometrada/estadisticas");
+    let capital = |html: &str| {
+        html.split("<tr>")
+            .find(|r| r.contains("general/capital"))
+            .unwrap_or_else(|| panic!("{html}"))
+            .to_string()
+    };
+    // By default, what the grade counts (the highest): the second attempt.
+    let page = teacher.get_text(&url).await.1;
+    assert!(page.contains("1 intento calificado analizado"), "{page}");
+    assert!(page.contains("<option value=\"mejor\" selected>"), "{page}");
+    assert!(
+        capital(&page).contains("<td>100 %</td>"),
+        "{}",
+        capital(&page)
+    );
+    let page = teacher.get_text(&format!("{url}?intentos=primero")).await.1;
+    assert!(
+        capital(&page).contains("<td>0 %</td>"),
+        "{}",
+        capital(&page)
+    );
+    let page = teacher.get_text(&format!("{url}?intentos=todos")).await.1;
+    assert!(page.contains("2 intentos calificados analizados"));
+    assert!(
+        capital(&page).contains("<td>50 %</td>"),
+        "{}",
+        capital(&page)
+    );
+    let page = teacher.get_text(&format!("{url}?intentos=ultimo")).await.1;
+    assert!(capital(&page).contains("<td>100 %</td>"));
+    // Anything else is the default.
+    let page = teacher.get_text(&format!("{url}?intentos=%3Cb%3E")).await.1;
+    assert!(page.contains("<option value=\"mejor\" selected>"));
+}
+
 /// The deadline the server keeps for an attempt.
 async fn deadline_of(app: &TestApp, id: i64) -> Option<chrono::DateTime<chrono::Utc>> {
     aula::with_db!(&app.db, |p| sqlx::query_scalar(
