@@ -7,7 +7,9 @@
 // Driven by the Rust test `live::browser_room_end_to_end` (cargo test --test it -- --ignored),
 // which starts the app, creates the people and the session, and passes:
 //   AULA_BASE, AULA_SESSION, AULA_COOKIES (JSON {teacher, ana, beto} session cookie values),
-//   AULA_DNIS (JSON [ana, beto]). Exit status 0 = pass.
+//   AULA_DNIS (JSON [ana, beto]), and AULA_BASE_BETO: another `aula` process on the same
+//   database, where Beto's page is served (his signalling is relayed to the room's process).
+//   Exit status 0 = pass.
 import { chromium } from 'playwright-core';
 
 const base = process.env.AULA_BASE;
@@ -15,6 +17,7 @@ const session = process.env.AULA_SESSION;
 const cookies = JSON.parse(process.env.AULA_COOKIES);
 const dnis = JSON.parse(process.env.AULA_DNIS);
 const chromePath = process.env.CHROMIUM || '/usr/bin/chromium';
+const baseOf = (who) => (who === 'beto' && process.env.AULA_BASE_BETO) || base;
 
 const fail = (msg) => { console.error(`BROWSER TEST FAIL: ${msg}`); process.exitCode = 1; };
 
@@ -35,7 +38,7 @@ async function open(who) {
   const page = await ctx.newPage();
   page.on('console', (m) => { if (m.type() === 'error') console.error(`[${who}] ${m.text()}`); });
   page.on('pageerror', (e) => fail(`[${who}] error de JavaScript: ${e.message}`));
-  const resp = await page.goto(`${base}/en-vivo/${session}`);
+  const resp = await page.goto(`${baseOf(who)}/en-vivo/${session}`);
   if (resp.status() !== 200) throw new Error(`${who}: la sala respondió ${resp.status()}`);
   if (who !== 'teacher') await page.check('#sin-camara');
   await page.click('#entrar');

@@ -503,7 +503,8 @@ async fn attendance_counts_presence_and_keeps_the_instructors_corrections() {
 }
 
 /// The live room in real browsers: `node tests/browser/live.mjs` drives headless Chromium
-/// against this app. Needs Chromium and `npm install` in tests/browser (`.ci/run` does both),
+/// against this app (Beto's page against a second process on the same database, so he gets
+/// the instructor's media only if his signalling reaches the one room). Needs Chromium and `npm install` in tests/browser (`.ci/run` does both),
 /// so it runs only when asked: `cargo test --test it browser_room -- --ignored`.
 #[tokio::test]
 #[ignore = "needs Chromium and playwright-core; run by .ci/run"]
@@ -526,11 +527,15 @@ async fn browser_room_end_to_end() {
         "beto": session_of(&c.beto),
     });
     let base = c.app.base.clone();
+    // Beto's page comes from a second process: his signalling is relayed to the room.
+    let other = c.app.second_instance().await;
+    let base_beto = other.base.clone();
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new("node")
             .arg("live.mjs")
             .current_dir(&dir)
             .env("AULA_BASE", base)
+            .env("AULA_BASE_BETO", base_beto)
             .env("AULA_SESSION", session.to_string())
             .env("AULA_COOKIES", cookies.to_string())
             .env("AULA_DNIS", r#"["32000002","32000003"]"#)
