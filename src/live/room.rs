@@ -303,6 +303,11 @@ impl Room {
             Ok(lines) => self.chat = lines.into(),
             Err(e) => tracing::warn!(error = %e, "no se pudo leer el chat guardado"),
         }
+        // So are the people the instructor removed.
+        match sessions::removed(&self.db, self.session_id).await {
+            Ok(people) => self.removed.extend(people),
+            Err(e) => tracing::error!(error = %e, "no se pudo leer quiénes fueron retirados"),
+        }
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         // An empty room lingers a little: a reconnecting participant finds it as it was.
@@ -453,7 +458,12 @@ impl Room {
                     }
                     return true;
                 }
-                return self.moderate(action);
+                let by = self
+                    .members
+                    .get(&id)
+                    .map(|m| m.person_id)
+                    .unwrap_or_default();
+                return self.moderate(by, action);
             }
             RoomCmd::End => {
                 self.each(|_| {
@@ -471,7 +481,8 @@ impl Room {
         true
     }
 
-    fn moderate(&mut self, action: Moderation) -> bool {
+    /// Applies an instructor's (person `by`) moderation.
+    fn moderate(&mut self, by: i64, action: Moderation) -> bool {
         match action {
             Moderation::Mute { target } => self.mute(target),
             Moderation::MuteAll => {
@@ -500,6 +511,13 @@ impl Room {
                     && !m.view.instructor
                 {
                     self.removed.insert(m.person_id);
+                    // Kept off the actor, so a room started again still refuses them.
+                    let (db, session, person) = (self.db.clone(), self.session_id, m.person_id);
+                    tokio::spawn(async move {
+                        if let Err(e) = sessions::keep_removal(&db, session, person, by).await {
+                            tracing::error!(error = %e, "no se pudo guardar el retiro");
+                        }
+                    });
                     let _ = m.events.send(say(ServerMsg::Bye {
                         reason: "removed".into(),
                     }));

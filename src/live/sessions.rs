@@ -253,6 +253,37 @@ pub async fn keep_chat(
     Ok(())
 }
 
+/// Records that `by` removed `person_id` from the session (once).
+pub async fn keep_removal(
+    db: &Db,
+    session_id: i64,
+    person_id: i64,
+    by: i64,
+) -> Result<(), sqlx::Error> {
+    with_db!(db, |p| sqlx::query(
+        "INSERT INTO live_removals (session_id, person_id, removed_by, removed_at)
+         VALUES ($1, $2, $3, $4) ON CONFLICT (session_id, person_id) DO NOTHING"
+    )
+    .bind(session_id)
+    .bind(person_id)
+    .bind(by)
+    .bind(now())
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// The people removed from a session.
+pub async fn removed(db: &Db, session_id: i64) -> Result<Vec<i64>, sqlx::Error> {
+    with_db!(db, |p| sqlx::query_scalar(
+        "SELECT person_id FROM live_removals WHERE session_id = $1"
+    )
+    .bind(session_id)
+    .fetch_all(p)
+    .await)
+}
+
 /// The last `n` chat lines of a session, oldest first (`from` is 0: the participants of an
 /// earlier room are gone).
 pub async fn recent_chat(

@@ -132,6 +132,24 @@ async fn welcome_on(app: &TestApp, b: &Browser, session: i64) -> (ClientPeer, Se
     (p, welcome)
 }
 
+/// What the room answers `b` connecting through `app`: "welcome", or the reason of a `bye`.
+async fn first_answer(app: &TestApp, b: &Browser, session: i64) -> String {
+    let url = format!(
+        "{}/en-vivo/{session}/ws",
+        app.base.replace("http://", "ws://")
+    );
+    let mut p = ClientPeer::connect(&url, &cookie(b), "127.0.0.1")
+        .await
+        .unwrap();
+    p.wait_for(Duration::from_secs(5), |m| match m {
+        ServerMsg::Bye { reason } => Some(reason.clone()),
+        ServerMsg::Welcome { .. } => Some("welcome".into()),
+        _ => None,
+    })
+    .await
+    .unwrap()
+}
+
 /// Waits until `pred` holds for what the peer received (polling), or fails with `what`.
 async fn eventually(p: &ClientPeer, what: &str, pred: impl Fn(&ClientPeer) -> bool) {
     for _ in 0..100 {
@@ -911,18 +929,26 @@ async fn instructor_moderates_hands_permissions_removal_and_ends_the_class() {
         .await
         .unwrap();
     assert_eq!(bye, "removed");
-    let mut again = ClientPeer::connect(&ws_url(&c, session), &cookie(&c.ana), "127.0.0.1")
-        .await
-        .unwrap();
-    let refused = again
-        .wait_for(Duration::from_secs(5), |m| match m {
-            ServerMsg::Bye { reason } => Some(reason.clone()),
-            ServerMsg::Welcome { .. } => Some("welcome".into()),
-            _ => None,
-        })
-        .await
-        .unwrap();
-    assert_eq!(refused, "refused");
+    assert_eq!(first_answer(&c.app, &c.ana, session).await, "refused");
+    // Nor to the room started again by another process (this one is taken for gone).
+    for _ in 0..50 {
+        if c.app.count("SELECT COUNT(*) FROM live_removals").await == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(c.app.count("SELECT COUNT(*) FROM live_removals").await, 1);
+    let other = c.app.second_instance().await;
+    aula::with_db!(&c.app.db, |p| sqlx::query(
+        "UPDATE live_rooms SET node_url = 'http://127.0.0.1:9', seen_at = $1"
+    )
+    .bind(chrono::Utc::now() - chrono::Duration::hours(1))
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected()))
+    .unwrap();
+    assert_eq!(first_answer(&other, &c.ana, session).await, "refused");
+    assert_eq!(room_host(&c.app, session).await, other.base);
 
     // The instructor ends the class for everyone.
     teacher.send(ClientMsg::Moderate(Moderation::End));

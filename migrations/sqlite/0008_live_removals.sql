@@ -1,0 +1,9 @@
+-- People an instructor removed from a live session: they may not come back to it, even to a
+-- room started again (after a restart, or on another process).
+CREATE TABLE live_removals (
+    session_id INTEGER NOT NULL REFERENCES live_sessions(id),
+    person_id INTEGER NOT NULL REFERENCES persons(id),
+    removed_by INTEGER NOT NULL REFERENCES persons(id),
+    removed_at TEXT NOT NULL,
+    PRIMARY KEY (session_id, person_id)
+);
