@@ -303,10 +303,14 @@ impl Room {
             Ok(lines) => self.chat = lines.into(),
             Err(e) => tracing::warn!(error = %e, "no se pudo leer el chat guardado"),
         }
-        // So are the people the instructor removed.
-        match sessions::removed(&self.db, self.session_id).await {
-            Ok(people) => self.removed.extend(people),
-            Err(e) => tracing::error!(error = %e, "no se pudo leer quiénes fueron retirados"),
+        // So is the instructor's moderation: who was removed, cameras and microphones.
+        match sessions::moderation(&self.db, self.session_id).await {
+            Ok((removed, cams, mics)) => {
+                self.removed.extend(removed);
+                self.cams_allowed = cams;
+                self.mics_allowed = mics;
+            }
+            Err(e) => tracing::error!(error = %e, "no se pudo leer la moderación guardada"),
         }
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -527,6 +531,12 @@ impl Room {
             Moderation::Permissions { cams, mics } => {
                 self.cams_allowed = cams;
                 self.mics_allowed = mics;
+                let (db, session) = (self.db.clone(), self.session_id);
+                tokio::spawn(async move {
+                    if let Err(e) = sessions::keep_permissions(&db, session, cams, mics).await {
+                        tracing::error!(error = %e, "no se pudieron guardar los permisos");
+                    }
+                });
                 let msg = ServerMsg::Permissions {
                     cams_allowed: cams,
                     mics_allowed: mics,

@@ -274,8 +274,40 @@ pub async fn keep_removal(
     Ok(())
 }
 
+/// Records whether learners' cameras and microphones are allowed in the session.
+pub async fn keep_permissions(
+    db: &Db,
+    session_id: i64,
+    cams: bool,
+    mics: bool,
+) -> Result<(), sqlx::Error> {
+    with_db!(db, |p| sqlx::query(
+        "UPDATE live_sessions SET cams_allowed = $2, mics_allowed = $3 WHERE id = $1"
+    )
+    .bind(session_id)
+    .bind(cams)
+    .bind(mics)
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// The moderation a room starts with: removed people, and whether learners' cameras and
+/// microphones are allowed.
+pub async fn moderation(db: &Db, session_id: i64) -> Result<(Vec<i64>, bool, bool), sqlx::Error> {
+    let removed = removed(db, session_id).await?;
+    let (cams, mics): (bool, bool) = with_db!(db, |p| sqlx::query_as(
+        "SELECT cams_allowed, mics_allowed FROM live_sessions WHERE id = $1"
+    )
+    .bind(session_id)
+    .fetch_one(p)
+    .await)?;
+    Ok((removed, cams, mics))
+}
+
 /// The people removed from a session.
-pub async fn removed(db: &Db, session_id: i64) -> Result<Vec<i64>, sqlx::Error> {
+async fn removed(db: &Db, session_id: i64) -> Result<Vec<i64>, sqlx::Error> {
     with_db!(db, |p| sqlx::query_scalar(
         "SELECT person_id FROM live_removals WHERE session_id = $1"
     )

@@ -930,14 +930,21 @@ async fn instructor_moderates_hands_permissions_removal_and_ends_the_class() {
         .unwrap();
     assert_eq!(bye, "removed");
     assert_eq!(first_answer(&c.app, &c.ana, session).await, "refused");
-    // Nor to the room started again by another process (this one is taken for gone).
+    // Nor to the room started again by another process (this one is taken for gone), where
+    // cameras and microphones stay as the instructor left them.
+    teacher.send(ClientMsg::Moderate(Moderation::Permissions {
+        cams: false,
+        mics: false,
+    }));
+    let kept = "SELECT COUNT(*) FROM live_removals \
+                WHERE (SELECT NOT cams_allowed AND NOT mics_allowed FROM live_sessions)";
     for _ in 0..50 {
-        if c.app.count("SELECT COUNT(*) FROM live_removals").await == 1 {
+        if c.app.count(kept).await == 1 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(c.app.count("SELECT COUNT(*) FROM live_removals").await, 1);
+    assert_eq!(c.app.count(kept).await, 1);
     let other = c.app.second_instance().await;
     aula::with_db!(&c.app.db, |p| sqlx::query(
         "UPDATE live_rooms SET node_url = 'http://127.0.0.1:9', seen_at = $1"
@@ -949,6 +956,16 @@ async fn instructor_moderates_hands_permissions_removal_and_ends_the_class() {
     .unwrap();
     assert_eq!(first_answer(&other, &c.ana, session).await, "refused");
     assert_eq!(room_host(&c.app, session).await, other.base);
+    let (_beto_there, welcome) = welcome_on(&other, &c.beto, session).await;
+    let ServerMsg::Welcome {
+        cams_allowed,
+        mics_allowed,
+        ..
+    } = welcome
+    else {
+        unreachable!()
+    };
+    assert!(!cams_allowed && !mics_allowed);
 
     // The instructor ends the class for everyone.
     teacher.send(ClientMsg::Moderate(Moderation::End));

@@ -7,3 +7,7 @@ CREATE TABLE live_removals (
     removed_at TEXT NOT NULL,
     PRIMARY KEY (session_id, person_id)
 );
+
+-- Whether the instructor allows learners' cameras and microphones, kept for the same reason.
+ALTER TABLE live_sessions ADD COLUMN cams_allowed BOOLEAN NOT NULL DEFAULT TRUE;
+ALTER TABLE live_sessions ADD COLUMN mics_allowed BOOLEAN NOT NULL DEFAULT TRUE;
