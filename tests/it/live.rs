@@ -1180,6 +1180,53 @@ async fn room_host(app: &TestApp, session: i64) -> String {
     .unwrap()
 }
 
+/// A room whose host cannot be reached (its process hangs or the network between processes
+/// fails): the page is told and disconnected, so it reconnects; once the claim goes stale the
+/// next connection starts the room where it landed.
+#[tokio::test]
+async fn an_unreachable_host_is_reported_and_its_room_taken_over_once_stale() {
+    let c = class_with_people().await;
+    let session = schedule(&c, "Clase con nodo caído", chrono::Duration::minutes(1)).await;
+    let set_host = async |seen: chrono::DateTime<chrono::Utc>| {
+        aula::with_db!(&c.app.db, |p| sqlx::query(
+            "INSERT INTO live_rooms (session_id, node_url, seen_at) VALUES ($1, 'http://127.0.0.1:9', $2)
+             ON CONFLICT (session_id) DO UPDATE SET node_url = excluded.node_url, seen_at = excluded.seen_at"
+        )
+        .bind(session)
+        .bind(seen)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))
+        .unwrap();
+    };
+    set_host(chrono::Utc::now()).await;
+    let mut ana = ClientPeer::connect(&ws_url(&c, session), &cookie(&c.ana), "127.0.0.1")
+        .await
+        .unwrap();
+    let error = ana
+        .wait_for(Duration::from_secs(15), |m| match m {
+            ServerMsg::Error { message } => Some(message.clone()),
+            _ => None,
+        })
+        .await
+        .unwrap();
+    assert!(
+        error.contains("No se pudo llegar al servidor de la sala"),
+        "{error}"
+    );
+    let closed = ana
+        .wait_for(Duration::from_secs(5), |_| Some(()))
+        .await
+        .unwrap_err();
+    assert!(closed.to_string().contains("se cerró"), "{closed}");
+    assert_eq!(room_host(&c.app, session).await, "http://127.0.0.1:9");
+
+    // Not renewed for a while: the room starts here.
+    set_host(chrono::Utc::now() - chrono::Duration::minutes(1)).await;
+    let (_ana, _) = welcome_on(&c.app, &c.ana, session).await;
+    assert_eq!(room_host(&c.app, session).await, c.app.base);
+}
+
 /// Two processes behind a load balancer: a learner whose connection reaches the other one is
 /// relayed to the room where her instructor is, receives the media, chats, and is sent home
 /// when the instructor ends the class through a page of the other process.
