@@ -91,20 +91,31 @@ async fn upsert(
     Ok(held.is_some())
 }
 
-/// Refreshes `me`'s claims on the rooms it hosts; returns the sessions among them that were
-/// ended (from any node), so their rooms close here too.
+/// What a node learns when it renews its claims.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Refreshed {
+    /// Hosted sessions that were ended (through any node): their rooms close.
+    pub ended: Vec<i64>,
+    /// Hosted sessions another node took over (this one was taken for gone): their
+    /// participants reconnect, and are relayed to the new host.
+    pub lost: Vec<i64>,
+}
+
+/// Renews `me`'s claims on the rooms it hosts.
 pub async fn refresh(
     db: &Db,
     me: &str,
     hosted: &[i64],
     now: DateTime<Utc>,
-) -> Result<Vec<i64>, sqlx::Error> {
+) -> Result<Refreshed, sqlx::Error> {
+    let mut lost = vec![];
     for &id in hosted {
         if !upsert(db, id, me, now, false).await? {
             tracing::warn!(
                 session = id,
-                "otro nodo tomó esta sala: sus participantes quedaron repartidos"
+                "otro nodo tomó esta sala: sus participantes se reconectan allá"
             );
+            lost.push(id);
         }
     }
     let ended: Vec<i64> = with_db!(db, |p| sqlx::query_scalar(
@@ -114,7 +125,10 @@ pub async fn refresh(
     .bind(me)
     .fetch_all(p)
     .await)?;
-    Ok(ended.into_iter().filter(|id| hosted.contains(id)).collect())
+    Ok(Refreshed {
+        ended: ended.into_iter().filter(|id| hosted.contains(id)).collect(),
+        lost,
+    })
 }
 
 /// Gives up `me`'s claim when its room closes (the next connection may start it anywhere).

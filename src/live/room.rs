@@ -77,6 +77,8 @@ pub enum RoomCmd {
     Moderate(u64, Moderation),
     /// The session was ended (from the page or by an instructor's moderation).
     End,
+    /// Another node hosts the session now: everyone reconnects (and is relayed there).
+    Moved,
     /// For tests and the load tool: number of participants and tracks.
     Stats(oneshot::Sender<(usize, usize)>),
 }
@@ -136,9 +138,12 @@ impl Rooms {
                 continue;
             }
             match nodes::refresh(&db, &self.node, &hosted, now()).await {
-                Ok(ended) => {
+                Ok(nodes::Refreshed { ended, lost }) => {
                     for id in ended {
-                        self.end_here(id);
+                        self.send_here(id, RoomCmd::End);
+                    }
+                    for id in lost {
+                        self.send_here(id, RoomCmd::Moved);
                     }
                 }
                 Err(e) => {
@@ -148,8 +153,8 @@ impl Rooms {
         }
     }
 
-    /// Tells the session's room on this node, if any, to end for everyone.
-    fn end_here(&self, session_id: i64) {
+    /// Tells the session's room on this node, if any, to end or move.
+    fn send_here(&self, session_id: i64, cmd: RoomCmd) {
         let h = self
             .rooms
             .lock()
@@ -157,7 +162,7 @@ impl Rooms {
             .get(&session_id)
             .cloned();
         if let Some(h) = h {
-            let _ = h.tx.send(RoomCmd::End);
+            let _ = h.tx.send(cmd);
         }
     }
 
@@ -246,7 +251,7 @@ impl Rooms {
     pub async fn end_session(&self, db: &Db, session_id: i64) -> Result<(), sqlx::Error> {
         sessions::end(db, session_id).await?;
         // A room hosted on another node sees the end when it refreshes its claim.
-        self.end_here(session_id);
+        self.send_here(session_id, RoomCmd::End);
         Ok(())
     }
 
@@ -468,6 +473,16 @@ impl Room {
                     .map(|m| m.person_id)
                     .unwrap_or_default();
                 return self.moderate(by, action);
+            }
+            RoomCmd::Moved => {
+                // No `bye`: the pages reconnect by themselves, and land in the one room.
+                self.each(|_| {
+                    Some(say(ServerMsg::Error {
+                        message: "La sala pasó a otro servidor; reconectando…".into(),
+                    }))
+                });
+                self.each(|_| Some(PeerEvent::Close));
+                return false;
             }
             RoomCmd::End => {
                 self.each(|_| {

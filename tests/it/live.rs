@@ -956,7 +956,7 @@ async fn instructor_moderates_hands_permissions_removal_and_ends_the_class() {
     .unwrap();
     assert_eq!(first_answer(&other, &c.ana, session).await, "refused");
     assert_eq!(room_host(&c.app, session).await, other.base);
-    let (_beto_there, welcome) = welcome_on(&other, &c.beto, session).await;
+    let (mut beto, welcome) = welcome_on(&other, &c.beto, session).await;
     let ServerMsg::Welcome {
         cams_allowed,
         mics_allowed,
@@ -966,6 +966,18 @@ async fn instructor_moderates_hands_permissions_removal_and_ends_the_class() {
         unreachable!()
     };
     assert!(!cams_allowed && !mics_allowed);
+    // The first process learns, at its next renewal, that the room moved: the instructor is
+    // told and disconnected (no `bye`), so the page reconnects, and lands in the new room.
+    let moved = teacher
+        .wait_for(Duration::from_secs(15), |m| match m {
+            ServerMsg::Error { message } => Some(message.clone()),
+            ServerMsg::Bye { reason } => Some(reason.clone()),
+            _ => None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(moved, "La sala pasó a otro servidor; reconectando…");
+    let (mut teacher, _) = welcome_on(&c.app, &c.teacher, session).await;
 
     // The instructor ends the class for everyone.
     teacher.send(ClientMsg::Moderate(Moderation::End));
