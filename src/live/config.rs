@@ -178,6 +178,7 @@ mod tests {
             public_ip = "203.0.113.10"
             turn_urls = ["turns:turn.aula.test:443?transport=tcp"]
             turn_secret = "s"
+            node_url = "http://10.0.0.7:8080"
             [[live.ice_servers]]
             urls = ["stun:stun.aula.test:3478"]
             "#,
@@ -188,6 +189,7 @@ mod tests {
         assert_eq!(live.udp_port_max, Some(40999));
         assert_eq!(live.ice_servers_for(7, 100).len(), 2);
         assert_eq!(live.early_join_minutes, 10);
+        assert_eq!(live.node_url.as_deref(), Some("http://10.0.0.7:8080"));
     }
 
     #[test]
@@ -202,5 +204,10 @@ mod tests {
             ..Default::default()
         };
         assert!(c.validate().is_err());
+        let c = LiveConfig {
+            node_url: Some("10.0.0.7:8080".into()),
+            ..Default::default()
+        };
+        assert!(c.validate().is_err(), "sin esquema");
     }
 }
