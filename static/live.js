@@ -157,6 +157,17 @@
         await setMic(false);
         say('Tu docente silenció tu micrófono. Podés volver a activarlo cuando te den la palabra.');
         break;
+      case 'quality':
+        // The server saw the connection's bandwidth estimate fall: a lower layer. In
+        // "Automática" it steps back up after a calm while; a fixed choice shows the new one.
+        if ($('calidad').value === 'auto') {
+          auto.level = m.quality;
+          auto.calm = 0;
+        } else {
+          $('calidad').value = m.quality;
+        }
+        say(`Tu conexión está lenta: pasamos el video a calidad ${m.quality}.`);
+        break;
       case 'speaker':
         state.speaker = m.id;
         renderPeople(state.participants);

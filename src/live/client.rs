@@ -86,6 +86,8 @@ impl Ivf {
 pub struct Received {
     pub tracks: Mutex<HashMap<u32, TrackCounters>>,
     pub opened: AtomicU64,
+    /// The tracks themselves, to send feedback on (bandwidth estimates).
+    remotes: Mutex<Vec<Arc<dyn TrackRemote>>>,
 }
 
 /// Counters of one received track.
@@ -305,6 +307,33 @@ impl ClientPeer {
             publish_answer,
             tasks: vec![writer, reader],
         })
+    }
+
+    /// Reports a receiver bandwidth estimate (RTCP REMB, as Chrome does) of `bps` for the
+    /// video this participant receives. False if it receives no video yet.
+    pub async fn report_bandwidth(&self, bps: u64) -> anyhow::Result<bool> {
+        let remotes = self
+            .received
+            .remotes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let mut video = vec![];
+        for t in &remotes {
+            if t.kind().await == RtpCodecKind::Video {
+                video.push((t.clone(), t.ssrcs().await));
+            }
+        }
+        let Some((track, _)) = video.first() else {
+            return Ok(false);
+        };
+        let remb = rtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate {
+            sender_ssrc: 1,
+            bitrate: bps as f32,
+            ssrcs: video.iter().flat_map(|(_, s)| s.iter().copied()).collect(),
+        };
+        track.write_rtcp(vec![Box::new(remb)]).await?;
+        Ok(true)
     }
 
     /// Sends a protocol message.
@@ -668,6 +697,11 @@ async fn count_tracks(
 ) {
     while let Some(t) = tracks.recv().await {
         received.opened.fetch_add(1, Ordering::Relaxed);
+        received
+            .remotes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(t.clone());
         let r = received.clone();
         tokio::spawn(async move {
             let kind = format!("{:?}", t.kind().await).to_lowercase();

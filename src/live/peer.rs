@@ -167,6 +167,10 @@ pub struct Peer {
     sub_connected: bool,
     negotiate_at: Option<Instant>,
     quality: watch::Sender<Quality>,
+    /// The receiving connection's bandwidth estimates (bits per second), from its forwarders.
+    estimates_tx: mpsc::UnboundedSender<u64>,
+    estimates: Option<mpsc::UnboundedReceiver<u64>>,
+    congestion: sfu::Congestion,
 }
 
 /// Why a participant's task ended.
@@ -187,6 +191,7 @@ impl Peer {
     ) -> (Peer, mpsc::UnboundedReceiver<PcEvent>) {
         let (pc_events_tx, pc_events_rx) = mpsc::unbounded_channel();
         let (quality, _) = watch::channel(Quality::Alta);
+        let (estimates_tx, estimates) = mpsc::unbounded_channel();
         (
             Peer {
                 info,
@@ -207,6 +212,9 @@ impl Peer {
                 sub_connected: false,
                 negotiate_at: None,
                 quality,
+                estimates_tx,
+                estimates: Some(estimates),
+                congestion: sfu::Congestion::default(),
             },
             pc_events_rx,
         )
@@ -219,9 +227,14 @@ impl Peer {
         mut room_events: mpsc::UnboundedReceiver<PeerEvent>,
         mut pc_events: mpsc::UnboundedReceiver<PcEvent>,
     ) -> Exit {
+        let mut estimates = self
+            .estimates
+            .take()
+            .unwrap_or_else(|| mpsc::unbounded_channel().1);
         let exit = loop {
             let deadline = self.negotiate_at;
             tokio::select! {
+                Some(bps) = estimates.recv() => self.on_estimate(bps).await,
                 msg = client.recv() => match msg {
                     None | Some(ClientMsg::Leave) => break Exit::Left,
                     Some(m) => self.on_client(m).await,
@@ -283,15 +296,7 @@ impl Peer {
                 Ok(())
             }
             ClientMsg::Quality { quality } => {
-                self.quality.send_replace(quality);
-                // A new layer starts at a keyframe.
-                for s in self.subs.values() {
-                    if s.track.kind == RtpCodecKind::Video
-                        && let Some(ssrc) = s.track.ssrc_for(quality)
-                    {
-                        s.track.request_keyframe(ssrc).await;
-                    }
-                }
+                self.set_quality(quality).await;
                 Ok(())
             }
             ClientMsg::Moderate(m) => {
@@ -451,6 +456,7 @@ impl Peer {
                 track.clone(),
                 local,
                 egress.clone(),
+                self.estimates_tx.clone(),
             )),
         ]);
         let view = TrackView {
@@ -495,6 +501,37 @@ impl Peer {
         let tracks = self.subs.values().map(|s| s.view.clone()).collect();
         let _ = self.out.send(ServerMsg::Offer { sdp, tracks });
         Ok(())
+    }
+
+    /// Switches the layer this participant receives (a new layer starts at a keyframe).
+    async fn set_quality(&mut self, quality: Quality) {
+        self.quality.send_replace(quality);
+        for s in self.subs.values() {
+            if s.track.kind == RtpCodecKind::Video
+                && let Some(ssrc) = s.track.ssrc_for(quality)
+            {
+                s.track.request_keyframe(ssrc).await;
+            }
+        }
+    }
+
+    /// The receiving connection's bandwidth estimate dropped under what its layer needs:
+    /// a lower layer, and the page is told.
+    async fn on_estimate(&mut self, bps: u64) {
+        let current = *self.quality.borrow();
+        if let Some(lower) = self
+            .congestion
+            .on_estimate(bps, current, std::time::Instant::now())
+        {
+            tracing::debug!(
+                participant = self.info.id,
+                bps,
+                ?lower,
+                "congestión: baja la calidad"
+            );
+            self.set_quality(lower).await;
+            let _ = self.out.send(ServerMsg::Quality { quality: lower });
+        }
     }
 
     async fn on_pc(&mut self, ev: PcEvent) {

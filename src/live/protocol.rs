@@ -143,6 +143,11 @@ pub enum ServerMsg {
     },
     /// The instructor muted this participant's microphone (the server stopped forwarding it).
     Muted,
+    /// The server lowered the picture quality this participant receives: its connection's
+    /// bandwidth estimate dropped under what the layer needs.
+    Quality {
+        quality: Quality,
+    },
     /// The loudest participant right now, if anyone speaks.
     Speaker {
         id: Option<u64>,

@@ -719,6 +719,53 @@ async fn each_learner_gets_the_simulcast_layer_of_their_quality_and_switches_wit
     assert_eq!(video_rate(&ana, Duration::from_secs(1)).await, 0.0);
 }
 
+/// A learner's receiver reports its bandwidth estimate (RTCP REMB, as Chrome does): a rising
+/// one changes nothing, a falling one under what her layer needs moves her to a lower layer,
+/// and her page is told.
+#[tokio::test]
+async fn a_falling_bandwidth_estimate_moves_the_learner_to_a_lower_layer() {
+    let c = class_with_people().await;
+    let session = schedule(&c, "Clase con red cargada", chrono::Duration::minutes(1)).await;
+    let mut teacher = join(&c, &c.teacher, session).await.unwrap();
+    teacher
+        .publish_with(Some(Ivf::parse(IVF).unwrap()), true, false)
+        .await
+        .unwrap();
+    let mut ana = join(&c, &c.ana, session).await.unwrap();
+    eventually(&ana, "Ana recibe video", |p| video_packets(p) > 10).await;
+    for bps in [400_000, 1_500_000, 3_000_000] {
+        assert!(ana.report_bandwidth(bps).await.unwrap());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let full = video_rate(&ana, Duration::from_secs(2)).await;
+    assert!(
+        ana.wait_for(Duration::from_millis(100), |m| {
+            matches!(m, ServerMsg::Quality { .. }).then_some(())
+        })
+        .await
+        .is_err(),
+        "una estimación que sube no cambia nada"
+    );
+
+    // Congestion: 300 kbit/s leaves room only for the lowest layer.
+    assert!(ana.report_bandwidth(300_000).await.unwrap());
+    let quality = ana
+        .wait_for(Duration::from_secs(5), |m| match m {
+            ServerMsg::Quality { quality } => Some(*quality),
+            _ => None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(quality, aula::live::protocol::Quality::Baja);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let low = video_rate(&ana, Duration::from_secs(2)).await;
+    assert!(
+        full > low * 2.5,
+        "alta {full:.1} pkt/s, baja {low:.1} pkt/s"
+    );
+}
+
 async fn join_with_id(c: &Class, b: &Browser, session: i64) -> (ClientPeer, u64) {
     let mut p = ClientPeer::connect(&ws_url(c, session), &cookie(b), "127.0.0.1")
         .await
