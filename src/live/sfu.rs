@@ -806,7 +806,10 @@ mod tests {
         // never had room for "alta", so its fall says nothing about the link).
         let mut ramp = Congestion::default();
         for (i, bps) in [143_000, 250_000, 400_000, 330_000].iter().enumerate() {
-            assert_eq!(ramp.on_estimate(*bps, Quality::Alta, at(i as u64 * 1000)), None);
+            assert_eq!(
+                ramp.on_estimate(*bps, Quality::Alta, at(i as u64 * 1000)),
+                None
+            );
         }
         // Already at the bottom, or only audio: nothing to step down to.
         assert_eq!(c.on_estimate(100_000, Quality::Baja, at(9000)), None);

@@ -663,16 +663,22 @@ async fn video_rate(p: &ClientPeer, window: Duration) -> f64 {
     (video_packets(p) - before) as f64 / window.as_secs_f64()
 }
 
-#[tokio::test]
-async fn each_learner_gets_the_simulcast_layer_of_their_quality_and_switches_without_gaps() {
+/// A class whose instructor publishes simulcast video (layers q/h/f at 7.5/15/30 frames per
+/// second) in a session open now.
+async fn simulcast_class(title: &str) -> (Class, i64, ClientPeer) {
     let c = class_with_people().await;
-    let session = schedule(&c, "Clase simulcast", chrono::Duration::minutes(1)).await;
+    let session = schedule(&c, title, chrono::Duration::minutes(1)).await;
     let mut teacher = join(&c, &c.teacher, session).await.unwrap();
-    // Layers q/h/f at 7.5/15/30 frames per second.
     teacher
         .publish_with(Some(Ivf::parse(IVF).unwrap()), true, false)
         .await
         .unwrap();
+    (c, session, teacher)
+}
+
+#[tokio::test]
+async fn each_learner_gets_the_simulcast_layer_of_their_quality_and_switches_without_gaps() {
+    let (c, session, _teacher) = simulcast_class("Clase simulcast").await;
     let ana = join(&c, &c.ana, session).await.unwrap();
     let beto = join(&c, &c.beto, session).await.unwrap();
     ana.send(ClientMsg::Quality {
@@ -724,13 +730,7 @@ async fn each_learner_gets_the_simulcast_layer_of_their_quality_and_switches_wit
 /// and her page is told.
 #[tokio::test]
 async fn a_falling_bandwidth_estimate_moves_the_learner_to_a_lower_layer() {
-    let c = class_with_people().await;
-    let session = schedule(&c, "Clase con red cargada", chrono::Duration::minutes(1)).await;
-    let mut teacher = join(&c, &c.teacher, session).await.unwrap();
-    teacher
-        .publish_with(Some(Ivf::parse(IVF).unwrap()), true, false)
-        .await
-        .unwrap();
+    let (c, session, _teacher) = simulcast_class("Clase con red cargada").await;
     let mut ana = join(&c, &c.ana, session).await.unwrap();
     eventually(&ana, "Ana recibe video", |p| video_packets(p) > 10).await;
     for bps in [400_000, 1_500_000, 3_000_000] {
