@@ -45,52 +45,8 @@ AULA=http://127.0.0.1:$PORT
 
 [[ $DURATION =~ ^[0-9]+$ ]] || { echo "BENCH_DURATION inválida: $DURATION" >&2; exit 1; }
 
-SERVER_CPU=()
-LOAD_CPU=()
-if [[ ${BENCH_PIN:-0} == 1 ]]; then
-  SERVER_CPU=(taskset -c 0)
-  LOAD_CPU=(taskset -c 1)
-fi
-
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do
-    if kill -0 "$pid" 2>/dev/null; then
-      kill -TERM "$pid" 2>/dev/null || true
-    fi
-  done
-  for pid in "${PIDS[@]}"; do
-    wait "$pid" 2>/dev/null || true
-  done
-  PIDS=()
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-log() { printf '\n== %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
-
-forget_pid() {
-  local pid=$1 keep=() p
-  for p in "${PIDS[@]}"; do [[ $p == "$pid" ]] || keep+=("$p"); done
-  PIDS=("${keep[@]}")
-}
-
-stop_pid() {
-  kill -TERM "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-  forget_pid "$1"
-}
-
-wait_http() {
-  local url=$1 tries=${2:-120}
-  for ((i = 0; i < tries; i++)); do
-    if curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; then return 0; fi
-    sleep 0.5
-  done
-  return 1
-}
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 
 command -v curl >/dev/null || die "falta curl"
 if [[ ${BENCH_SKIP_BUILD:-0} != 1 ]]; then

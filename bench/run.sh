@@ -37,48 +37,8 @@ HELLO=http://127.0.0.1:$HELLO_PORT
 # What a browser sends; the server compresses HTML with brotli/gzip accordingly.
 ACCEPT_ENCODING="gzip, deflate, br"
 
-SERVER_CPU=()
-WRK_CPU=()
-if [[ ${BENCH_PIN:-0} == 1 ]]; then
-  SERVER_CPU=(taskset -c 0)
-  WRK_CPU=(taskset -c 1)
-fi
-
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do
-    if kill -0 "$pid" 2>/dev/null; then
-      kill -TERM "$pid" 2>/dev/null || true
-    fi
-  done
-  for pid in "${PIDS[@]}"; do
-    wait "$pid" 2>/dev/null || true
-  done
-  PIDS=()
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-log() { printf '\n== %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
-
-stop_pid() {
-  local pid=$1 keep=() p
-  kill -TERM "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-  for p in "${PIDS[@]}"; do [[ $p == "$pid" ]] || keep+=("$p"); done
-  PIDS=("${keep[@]}")
-}
-
-wait_http() {
-  local url=$1 tries=${2:-120}
-  for ((i = 0; i < tries; i++)); do
-    if curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; then return 0; fi
-    sleep 0.5
-  done
-  return 1
-}
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 
 # ---------------------------------------------------------------------------------------------
 log "herramientas"
@@ -122,8 +82,8 @@ run_wrk() {
   shift 3
   local file="$OUT/$backend/wrk-${name// /_}.txt"
   # Warm-up (connections, caches, SQLite page cache), then the measured run.
-  "${WRK_CPU[@]}" wrk -t"$THREADS" -c"$CONNS" -d2s "$@" "$url" >/dev/null
-  "${WRK_CPU[@]}" wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency "$@" "$url" >"$file"
+  "${LOAD_CPU[@]}" wrk -t"$THREADS" -c"$CONNS" -d2s "$@" "$url" >/dev/null
+  "${LOAD_CPU[@]}" wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency "$@" "$url" >"$file"
   local rps p50 p99 non2xx errors
   rps=$(awk '/^Requests\/sec:/ {print $2}' "$file")
   p50=$(to_ms "$(awk '$1 == "50%" {print $2}' "$file")")
