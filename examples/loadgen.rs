@@ -22,18 +22,19 @@ use std::{
 
 use anyhow::{Context, bail};
 use aula::{
-    accounts::session,
     catalog::classes::{ValidClass, insert},
     db::Db,
     people::{
-        domain::{Cuil, Dni, PersonName},
+        domain::{Dni, PersonName},
         persons::NewPerson,
     },
-    person_insert,
     web::csrf::random_token,
     with_db,
 };
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
+use common::{DbArgs, check_local, cuil_for, make_learners};
+
+mod common;
 use reqwest::{Client, StatusCode, header, redirect::Policy};
 use tokio::{sync::Semaphore, task::JoinSet};
 
@@ -45,37 +46,6 @@ use tokio::{sync::Semaphore, task::JoinSet};
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
-}
-
-#[derive(Args, Clone)]
-struct DbArgs {
-    /// PostgreSQL URL of the server's database.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    database_url: Option<String>,
-    /// Path of the server's SQLite database (aula.db) when not on PostgreSQL.
-    #[arg(long)]
-    sqlite: Option<PathBuf>,
-}
-
-impl DbArgs {
-    async fn connect(&self) -> anyhow::Result<Db> {
-        match (&self.database_url, &self.sqlite) {
-            (Some(url), _) if url.starts_with("postgres") => {
-                Db::connect(Some(url), &PathBuf::from(".")).await
-            }
-            (_, Some(path)) => {
-                if !path.exists() {
-                    bail!("no existe la base SQLite {}", path.display());
-                }
-                Db::connect(
-                    Some(&format!("sqlite:{}", path.display())),
-                    &PathBuf::from("."),
-                )
-                .await
-            }
-            _ => bail!("indicá DATABASE_URL=postgres://… o --sqlite RUTA/aula.db"),
-        }
-    }
 }
 
 #[derive(Subcommand)]
@@ -205,50 +175,8 @@ fn main() -> anyhow::Result<()> {
     })
 }
 
-/// Traffic only to this machine.
-fn check_local(base: &str) -> anyhow::Result<()> {
-    if !(base.starts_with("http://127.0.0.1:") || base.starts_with("http://localhost:")) {
-        bail!("--base debe ser http://127.0.0.1:PUERTO (el generador solo habla con esta máquina)");
-    }
-    Ok(())
-}
-
 // ---------------------------------------------------------------------------------------------
 // seed
-
-fn cuil_for(dni: &Dni) -> Option<Cuil> {
-    ["20", "27", "23", "24"]
-        .iter()
-        .find_map(|p| Cuil::for_dni(p, dni))
-}
-
-/// A learner as `quick_user` makes them, inside an open transaction; returns (person, user, token).
-macro_rules! make_learner {
-    ($tx:expr, $np:expr) => {{
-        async {
-            let person_id: i64 = person_insert!($np, None::<i64>).fetch_one(&mut *$tx).await?;
-            let now = chrono::Utc::now();
-            let user_id: i64 = sqlx::query_scalar(
-                "INSERT INTO users (person_id, password_hash, created_at) VALUES ($1, 'x', $2) RETURNING id",
-            )
-            .bind(person_id)
-            .bind(now)
-            .fetch_one(&mut *$tx)
-            .await?;
-            // Same row `session::create` writes; done here to stay inside the batch transaction.
-            let token = random_token();
-            sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-                .bind(session::token_hash(&token))
-                .bind(user_id)
-                .bind(now)
-                .bind(now + chrono::Duration::days(session::LIFETIME_DAYS))
-                .execute(&mut *$tx)
-                .await?;
-            Ok::<(i64, i64, String), sqlx::Error>((person_id, user_id, token))
-        }
-        .await
-    }};
-}
 
 async fn seed(
     db: &Db,
@@ -318,22 +246,7 @@ async fn seed(
     for _ in 0..=learners {
         people.push(next_person()?);
     }
-    let mut made: Vec<(i64, i64, String)> = Vec::with_capacity(people.len());
-    for chunk in people.chunks(500) {
-        let batch: Vec<(i64, i64, String)> = with_db!(db, |p| {
-            async {
-                let mut tx = p.begin().await?;
-                let mut v = Vec::with_capacity(chunk.len());
-                for np in chunk {
-                    v.push(make_learner!(tx, np)?);
-                }
-                tx.commit().await?;
-                Ok::<_, sqlx::Error>(v)
-            }
-            .await
-        })?;
-        made.extend(batch);
-    }
+    let mut made = make_learners(db, &people).await?;
     // The last one is the reader: enrolled (confirmed) in the course's demo class.
     let (reader_person, reader_user, reader_token) = made.pop().context("sin lectores")?;
     for (_, _, t) in &made {

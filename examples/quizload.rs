@@ -48,14 +48,16 @@ use aula::{
     db::Db,
     enrolment::queries::{Outcome, enrol},
     people::{
-        domain::{Cuil, Dni, PersonName},
+        domain::{Dni, PersonName},
         persons::NewPerson,
     },
-    person_insert,
     web::csrf::random_token,
     with_db,
 };
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
+use common::{DbArgs, check_local, cuil_for, make_learners};
+
+mod common;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use reqwest::{Client, StatusCode, header, redirect::Policy};
 use tokio::{sync::Semaphore, task::JoinSet};
@@ -75,33 +77,6 @@ pub const SLOTS: usize = 10;
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
-}
-
-#[derive(Args, Clone)]
-struct DbArgs {
-    /// PostgreSQL URL of the server's database.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    database_url: Option<String>,
-    /// Path of the server's SQLite database (aula.db) when not on PostgreSQL.
-    #[arg(long)]
-    sqlite: Option<PathBuf>,
-}
-
-impl DbArgs {
-    async fn connect(&self) -> anyhow::Result<Db> {
-        match (&self.database_url, &self.sqlite) {
-            (Some(url), _) if url.starts_with("postgres") => {
-                Db::connect(Some(url), Path::new(".")).await
-            }
-            (_, Some(path)) => {
-                if !path.exists() {
-                    bail!("no existe la base SQLite {}", path.display());
-                }
-                Db::connect(Some(&format!("sqlite:{}", path.display())), Path::new(".")).await
-            }
-            _ => bail!("indicá DATABASE_URL=postgres://… o --sqlite RUTA/aula.db"),
-        }
-    }
 }
 
 #[derive(Subcommand)]
@@ -251,14 +226,6 @@ fn main() -> anyhow::Result<()> {
     })
 }
 
-/// Traffic only to this machine.
-pub fn check_local(base: &str) -> anyhow::Result<()> {
-    if !(base.starts_with("http://127.0.0.1:") || base.starts_with("http://localhost:")) {
-        bail!("--base debe ser http://127.0.0.1:PUERTO (el generador solo habla con esta máquina)");
-    }
-    Ok(())
-}
-
 pub fn read_tokens(path: &Path) -> anyhow::Result<Vec<String>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("leer {}", path.display()))?;
     Ok(text
@@ -335,12 +302,6 @@ pub fn write_course(root: &Path, minutes: i64) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn cuil_for(dni: &Dni) -> Option<Cuil> {
-    ["20", "27", "23", "24"]
-        .iter()
-        .find_map(|p| Cuil::for_dni(p, dni))
-}
-
 /// What `seed` made.
 pub struct Seeded {
     pub slug: String,
@@ -401,45 +362,7 @@ pub async fn seed(
             locality_id: None,
         });
     }
-    // Learners in batches, one transaction each (as examples/loadgen.rs does).
-    let mut made: Vec<(i64, i64, String)> = Vec::with_capacity(learners);
-    for chunk in people.chunks(500) {
-        let batch: Vec<(i64, i64, String)> = with_db!(db, |p| {
-            async {
-                let mut tx = p.begin().await?;
-                let mut v = Vec::with_capacity(chunk.len());
-                let now = chrono::Utc::now();
-                for np in chunk {
-                    let person_id: i64 = person_insert!(np, None::<i64>)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                    let user_id: i64 = sqlx::query_scalar(
-                        "INSERT INTO users (person_id, password_hash, created_at) VALUES ($1, 'x', $2) RETURNING id",
-                    )
-                    .bind(person_id)
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    // The row `session::create` writes; here to stay inside the batch transaction.
-                    let token = random_token();
-                    sqlx::query(
-                        "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
-                    )
-                    .bind(session::token_hash(&token))
-                    .bind(user_id)
-                    .bind(now)
-                    .bind(now + chrono::Duration::days(session::LIFETIME_DAYS))
-                    .execute(&mut *tx)
-                    .await?;
-                    v.push((person_id, user_id, token));
-                }
-                tx.commit().await?;
-                Ok::<_, sqlx::Error>(v)
-            }
-            .await
-        })?;
-        made.extend(batch);
-    }
+    let made = make_learners(db, &people).await?;
 
     let now = chrono::Utc::now();
     let class_id = insert(
