@@ -8,6 +8,8 @@
 //! benchmark (`bench/quiz.sh`) runs with 2,000 learners.
 #![cfg(unix)]
 
+#[path = "support/pg.rs"]
+mod pg;
 #[allow(dead_code)]
 #[path = "../examples/quizload.rs"]
 mod quizload;
@@ -32,32 +34,6 @@ const KILL_AFTER: Duration = Duration::from_secs(3);
 const OUTAGE: Duration = Duration::from_millis(1500);
 /// Each learner saves every 400 ms on average: about 125 saves a second in all.
 const MEAN_INTERVAL: Duration = Duration::from_millis(400);
-
-fn postgres() -> bool {
-    std::env::var("AULA_TEST_BACKEND").is_ok_and(|b| b == "postgres")
-}
-
-fn pg_server() -> String {
-    std::env::var("AULA_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
-}
-
-/// A fresh PostgreSQL database; returns (server URL, database name).
-async fn fresh_pg_database() -> (String, String) {
-    let server = pg_server();
-    let token = aula::web::csrf::random_token()
-        .to_lowercase()
-        .replace(['-', '_'], "");
-    let name = format!("aula_durab_{}", &token[..16]);
-    let admin = sqlx::PgPool::connect(&format!("{server}/postgres"))
-        .await
-        .expect("AULA_TEST_BACKEND=postgres pero PostgreSQL no responde: arrancalo o revisá AULA_TEST_PG");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&admin)
-        .await
-        .expect("crear base de prueba");
-    admin.close().await;
-    (server, name)
-}
 
 async fn drop_pg_database(server: &str, name: &str) {
     if let Ok(admin) = sqlx::PgPool::connect(&format!("{server}/postgres")).await {
@@ -158,12 +134,12 @@ async fn acknowledged_answers_survive_sigkill() {
     std::fs::create_dir_all(dir.join("seed").join("courses")).unwrap();
     std::fs::create_dir_all(dir.join("seed").join("media")).unwrap();
     let log = dir.join("aula.log");
-    let pg = if postgres() {
-        Some(fresh_pg_database().await)
+    let pg_db = if pg::postgres() {
+        Some(pg::fresh_database("aula_durab").await)
     } else {
         None
     };
-    let database_url = pg.as_ref().map(|(s, n)| format!("{s}/{n}"));
+    let database_url = pg_db.as_ref().map(|(s, n)| format!("{s}/{n}"));
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
 
@@ -257,7 +233,7 @@ async fn acknowledged_answers_survive_sigkill() {
     assert!(verdict.acked_answers > 0, "{verdict}");
 
     db.close().await;
-    if let Some((server, name)) = &pg {
+    if let Some((server, name)) = &pg_db {
         drop(_server);
         drop_pg_database(server, name).await;
     }

@@ -23,10 +23,9 @@ use reqwest::{
 /// The password every test account uses.
 pub const PASSWORD: &str = "clave-segura-123";
 
-/// Which backend this test run uses.
-pub fn postgres() -> bool {
-    std::env::var("AULA_TEST_BACKEND").is_ok_and(|b| b == "postgres")
-}
+#[path = "../support/pg.rs"]
+mod pg;
+pub use pg::postgres;
 
 /// A running application and what a test needs to talk to it.
 pub struct TestApp {
@@ -48,20 +47,7 @@ async fn fresh_database_url() -> Option<String> {
     if !postgres() {
         return None;
     }
-    let server = std::env::var("AULA_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-    let token = aula::web::csrf::random_token()
-        .to_lowercase()
-        .replace(['-', '_'], "");
-    let name = format!("aula_test_{}", &token[..16]);
-    let admin = sqlx::PgPool::connect(&format!("{server}/postgres"))
-        .await
-        .expect("AULA_TEST_BACKEND=postgres pero PostgreSQL no responde: arrancalo o revisá AULA_TEST_PG");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&admin)
-        .await
-        .expect("crear base de prueba");
-    admin.close().await;
+    let (server, name) = pg::fresh_database("aula_test").await;
     Some(format!("{server}/{name}"))
 }
 
