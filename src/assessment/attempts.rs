@@ -255,6 +255,27 @@ pub async fn quiz_view(
         .await)
 }
 
+/// One active quiz of a course, by key, with the times of `class_id`'s window (none: the
+/// course file's times).
+pub async fn course_quiz(
+    db: &Db,
+    course_id: i64,
+    class_id: Option<i64>,
+    key: &str,
+) -> Result<Option<QuizRow>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {QUIZ_COLUMNS} FROM quizzes q
+         LEFT JOIN quiz_windows w ON w.quiz_id = q.id AND w.class_id = $2
+         WHERE q.course_id = $1 AND q.key = $3 AND NOT q.retired"
+    );
+    with_db!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(course_id)
+        .bind(class_id)
+        .bind(key)
+        .fetch_optional(p)
+        .await)
+}
+
 /// The active quizzes of a course, in order, with the times of `class_id`'s windows (none:
 /// the course file's times).
 pub async fn course_quizzes(

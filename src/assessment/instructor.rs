@@ -254,10 +254,8 @@ pub async fn statistics(
     Query(q): Query<StatisticsQuery>,
 ) -> AppResult<Response> {
     let class = taught_class(&state, &user, class_id).await?;
-    let quiz = attempts::course_quizzes(&state.db, class.course_id, Some(class_id))
+    let quiz = attempts::course_quiz(&state.db, class.course_id, Some(class_id), &quiz_key)
         .await?
-        .into_iter()
-        .find(|q| q.key == quiz_key)
         .ok_or(AppError::NotFound)?;
     let analysed = q
         .intentos
@@ -296,11 +294,11 @@ async fn class_quiz(
     class: &ClassInfo,
     key: &str,
 ) -> AppResult<(QuizRow, QuizRow, bool)> {
-    let find = |list: Vec<QuizRow>| list.into_iter().find(|q| q.key == key);
-    let with_window =
-        find(attempts::course_quizzes(&state.db, class.course_id, Some(class.id)).await?)
-            .ok_or(AppError::NotFound)?;
-    let file = find(attempts::course_quizzes(&state.db, class.course_id, None).await?)
+    let with_window = attempts::course_quiz(&state.db, class.course_id, Some(class.id), key)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let file = attempts::course_quiz(&state.db, class.course_id, None, key)
+        .await?
         .ok_or(AppError::NotFound)?;
     let custom: bool = crate::with_db!(&state.db, |p| sqlx::query_scalar(
         "SELECT COUNT(*) > 0 FROM quiz_windows WHERE quiz_id = $1 AND class_id = $2"
@@ -460,7 +458,9 @@ pub async fn class_attempts(
     Path((class_id, key)): Path<(i64, String)>,
 ) -> AppResult<Response> {
     let class = taught_class(&state, &user, class_id).await?;
-    let (quiz, _, _) = class_quiz(&state, &class, &key).await?;
+    let quiz = attempts::course_quiz(&state.db, class.course_id, Some(class_id), &key)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let items = results::class_attempts(&state.db, class_id, quiz.id).await?;
     render(&ClassAttemptsPage {
         page: ctx.page(format!("Intentos — {}", quiz.title)),
