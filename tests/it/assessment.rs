@@ -1038,33 +1038,18 @@ async fn browser_quiz_autosave() {
     let (id, page) = start(&learner, "cronometrada").await;
     let right = value_of(&page, "r0", "San Miguel de Tucumán");
     let wrong = value_of(&page, "r0", "Concepción");
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    assert!(
-        dir.join("node_modules/playwright-core").exists(),
-        "falta playwright-core: corré `npm install` en tests/browser (lo hace .ci/run)"
-    );
     let cookie = learner.cookie("aula_sesion").expect("cookie de sesión");
-    let base = app.base.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("node")
-            .arg("quiz.mjs")
-            .current_dir(&dir)
-            .env("AULA_BASE", base)
-            .env("AULA_COOKIE", cookie)
-            .env("AULA_ATTEMPT", id.to_string())
-            .env("AULA_RIGHT", right)
-            .env("AULA_WRONG", wrong)
-            .output()
-            .expect("node no está instalado")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "la prueba en el navegador falló:\n{stdout}\n{stderr}"
-    );
+    crate::helpers::run_browser_script(
+        "quiz.mjs",
+        vec![
+            ("AULA_BASE", app.base.clone()),
+            ("AULA_COOKIE", cookie),
+            ("AULA_ATTEMPT", id.to_string()),
+            ("AULA_RIGHT", right),
+            ("AULA_WRONG", wrong),
+        ],
+    )
+    .await;
     // What the browser saved is in the database: the right option (index 0) and "true".
     assert_eq!(
         responses(&app, id).await,

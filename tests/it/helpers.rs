@@ -423,3 +423,32 @@ pub async fn scalar_text(app: &TestApp, sql: &'static str, arg: i64) -> String {
         .await)
     .unwrap()
 }
+
+/// Runs `tests/browser/{script}` (Playwright driving headless Chromium) with `env`, and fails
+/// the test with everything it printed unless it exits 0. Needs Chromium and `npm install` in
+/// tests/browser; `.ci/run` does both.
+pub async fn run_browser_script(script: &'static str, env: Vec<(&'static str, String)>) -> String {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(
+        dir.join("node_modules/playwright-core").exists(),
+        "falta playwright-core: corré `npm install` en tests/browser (lo hace .ci/run)"
+    );
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("node")
+            .arg(script)
+            .current_dir(&dir)
+            .envs(env)
+            .output()
+            .expect("node no está instalado")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "la prueba en el navegador falló:\n{stdout}\n{stderr}"
+    );
+    stdout
+}

@@ -533,42 +533,26 @@ async fn browser_room_end_to_end() {
     })
     .await;
     let session = schedule(&c, "Clase en el navegador", chrono::Duration::minutes(1)).await;
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    assert!(
-        dir.join("node_modules/playwright-core").exists(),
-        "falta playwright-core: corré `npm install` en tests/browser (lo hace .ci/run)"
-    );
     let session_of = |b: &Browser| b.cookie("aula_sesion").unwrap();
     let cookies = serde_json::json!({
         "teacher": session_of(&c.teacher),
         "ana": session_of(&c.ana),
         "beto": session_of(&c.beto),
     });
-    let base = c.app.base.clone();
     // Beto's page comes from a second process: his signalling is relayed to the room.
     let other = c.app.second_instance().await;
-    let base_beto = other.base.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("node")
-            .arg("live.mjs")
-            .current_dir(&dir)
-            .env("AULA_BASE", base)
-            .env("AULA_BASE_BETO", base_beto)
-            .env("AULA_SESSION", session.to_string())
-            .env("AULA_COOKIES", cookies.to_string())
-            .env("AULA_DNIS", r#"["32000002","32000003"]"#)
-            .output()
-            .expect("node no está instalado")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}\n{stderr}");
-    assert!(
-        out.status.success() && stdout.contains("BROWSER TEST PASS"),
-        "la prueba en el navegador falló:\n{stdout}\n{stderr}"
-    );
+    let stdout = run_browser_script(
+        "live.mjs",
+        vec![
+            ("AULA_BASE", c.app.base.clone()),
+            ("AULA_BASE_BETO", other.base.clone()),
+            ("AULA_SESSION", session.to_string()),
+            ("AULA_COOKIES", cookies.to_string()),
+            ("AULA_DNIS", r#"["32000002","32000003"]"#.into()),
+        ],
+    )
+    .await;
+    assert!(stdout.contains("BROWSER TEST PASS"), "{stdout}");
     // Both learners' presence was recorded, and closed when their pages left.
     for dni in ["32000002", "32000003"] {
         let person = person_of(&c.app, dni).await.unwrap();
