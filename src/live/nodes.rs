@@ -101,34 +101,46 @@ pub struct Refreshed {
     pub lost: Vec<i64>,
 }
 
-/// Renews `me`'s claims on the rooms it hosts.
+/// Renews `me`'s claims on the rooms it hosts: one statement for all of them, then one to
+/// read them back with whether each session ended. A hosted room missing from the claims (its
+/// row went with a room that closed just before) is claimed again, if nobody else has it.
 pub async fn refresh(
     db: &Db,
     me: &str,
     hosted: &[i64],
     now: DateTime<Utc>,
 ) -> Result<Refreshed, sqlx::Error> {
-    let mut lost = vec![];
-    for &id in hosted {
-        if !upsert(db, id, me, now, false).await? {
-            tracing::warn!(
-                session = id,
-                "otro nodo tomó esta sala: sus participantes se reconectan allá"
-            );
-            lost.push(id);
-        }
-    }
-    let ended: Vec<i64> = with_db!(db, |p| sqlx::query_scalar(
-        "SELECT r.session_id FROM live_rooms r JOIN live_sessions s ON s.id = r.session_id
-         WHERE r.node_url = $1 AND s.ended_at IS NOT NULL"
+    with_db!(db, |p| sqlx::query(
+        "UPDATE live_rooms SET seen_at = $2 WHERE node_url = $1"
+    )
+    .bind(me)
+    .bind(now)
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected()))?;
+    let claims: Vec<(i64, bool)> = with_db!(db, |p| sqlx::query_as(
+        "SELECT r.session_id, s.ended_at IS NOT NULL FROM live_rooms r
+         JOIN live_sessions s ON s.id = r.session_id WHERE r.node_url = $1"
     )
     .bind(me)
     .fetch_all(p)
     .await)?;
-    Ok(Refreshed {
-        ended: ended.into_iter().filter(|id| hosted.contains(id)).collect(),
-        lost,
-    })
+    let mut out = Refreshed::default();
+    for &id in hosted {
+        match claims.iter().find(|(s, _)| *s == id) {
+            Some((_, true)) => out.ended.push(id),
+            Some((_, false)) => {}
+            None if upsert(db, id, me, now, false).await? => {}
+            None => {
+                tracing::warn!(
+                    session = id,
+                    "otro nodo tomó esta sala: sus participantes se reconectan allá"
+                );
+                out.lost.push(id);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Gives up `me`'s claim when its room closes (the next connection may start it anywhere).

@@ -1223,6 +1223,37 @@ async fn room_host(app: &TestApp, session: i64) -> String {
     .unwrap()
 }
 
+/// A hosting process whose claim vanished (the row went with a room that closed just before
+/// this one started) claims the room again at its next renewal, and nobody is moved.
+#[tokio::test]
+async fn a_host_whose_claim_vanished_claims_its_room_again() {
+    let c = class_with_people().await;
+    let session = schedule(&c, "Clase sin reclamo", chrono::Duration::minutes(1)).await;
+    let mut teacher = join(&c, &c.teacher, session).await.unwrap();
+    let deleted = aula::with_db!(&c.app.db, |p| sqlx::query("DELETE FROM live_rooms")
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))
+    .unwrap();
+    assert_eq!(deleted, 1);
+    for _ in 0..100 {
+        if c.app.count("SELECT COUNT(*) FROM live_rooms").await == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(room_host(&c.app, session).await, c.app.base);
+    assert!(
+        teacher
+            .wait_for(Duration::from_millis(300), |m| {
+                matches!(m, ServerMsg::Error { .. } | ServerMsg::Bye { .. }).then_some(())
+            })
+            .await
+            .is_err(),
+        "nadie se mueve"
+    );
+}
+
 /// A room whose host cannot be reached (its process hangs or the network between processes
 /// fails): the page is told and disconnected, so it reconnects; once the claim goes stale the
 /// next connection starts the room where it landed.
