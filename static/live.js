@@ -13,7 +13,7 @@
     tx: {}, local: { audio: null, video: null, screen: null },
     micOn: false, camOn: false, screenOn: false, hand: false,
     camsAllowed: true, micsAllowed: true, views: new Map(), participants: [],
-    speaker: null, leaving: false, queue: Promise.resolve(), preview: null, meterStop: null,
+    speaker: null, leaving: false, queue: Promise.resolve(), preview: null, previewGen: 0, meterStop: null,
   };
   // For the browser test and for support: the live connections, to read their stats.
   window.aulaLive = { pub: () => state.pubPc, sub: () => state.subPc, state };
@@ -51,21 +51,31 @@
 
   async function startPreview() {
     stopPreview();
+    // A newer preview (another device chosen) or entering the room while this one waited
+    // for the camera makes it stale: it stops its own tracks instead of taking over.
+    const mine = ++state.previewGen;
     const wantVideo = !$('sin-camara').checked;
     try {
       const stream = await navigator.mediaDevices.getUserMedia({ audio: constraints('audio'), video: wantVideo ? constraints('video') : false });
+      if (mine !== state.previewGen) {
+        stream.getTracks().forEach((t) => t.stop());
+        return;
+      }
       state.preview = stream;
       $('vista-previa').srcObject = stream;
       meter(stream);
       $('prueba-estado').textContent = wantVideo ? 'Si te ves y la barra se mueve al hablar, está todo listo.' : 'Si la barra se mueve al hablar, tu micrófono anda.';
       listDevices();
     } catch (e) {
+      if (mine !== state.previewGen) return;
       $('prueba-estado').textContent = 'No pudimos usar la cámara o el micrófono. Podés entrar igual y escuchar la clase; revisá los permisos del navegador.';
     }
   }
 
   function stopPreview() {
+    state.previewGen++;
     if (state.meterStop) state.meterStop();
+    state.meterStop = null;
     if (state.preview) state.preview.getTracks().forEach((t) => t.stop());
     state.preview = null;
   }
@@ -86,7 +96,12 @@
       requestAnimationFrame(tick);
     };
     tick();
-    state.meterStop = () => { run = false; ctx.close(); };
+    // Each meter closes its own context once; a preview restarted (device change) or left
+    // (Entrar) must not close it again: a second close() rejects.
+    state.meterStop = () => {
+      run = false;
+      if (ctx.state !== 'closed') ctx.close().catch(() => {});
+    };
   }
 
   $('camara').addEventListener('change', startPreview);

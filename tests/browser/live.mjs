@@ -38,11 +38,15 @@ async function open(who) {
   const page = await ctx.newPage();
   page.on('console', (m) => { if (m.type() === 'error') console.error(`[${who}] ${m.text()}`); });
   page.on('pageerror', (e) => fail(`[${who}] error de JavaScript: ${e.message}`));
+  page.on('response', (r) => { if (r.status() === 404) fail(`[${who}] ${r.url()} no existe (404)`); });
   const resp = await page.goto(`${baseOf(who)}/en-vivo/${session}`);
   if (resp.status() !== 200) throw new Error(`${who}: la sala respondió ${resp.status()}`);
   if (who !== 'teacher') await page.check('#sin-camara');
   await page.click('#entrar');
   await page.waitForFunction(() => document.getElementById('estado').textContent.includes('Estás en la clase'), null, { timeout: 15000 });
+  // The device check's preview must be gone once inside (a preview that was still starting
+  // when "Entrar" was pressed would otherwise keep the camera and microphone on).
+  if (await page.evaluate(() => window.aulaLive.state.preview !== null)) fail(`[${who}] la vista previa siguió abierta en la sala`);
   return page;
 }
 
