@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 const CSS: &str = include_str!("../../static/app.css");
 const QUIZ_JS: &str = include_str!("../../static/quiz.js");
 const LIVE_JS: &str = include_str!("../../static/live.js");
+const ICON: &str = include_str!("../../static/icon.svg");
 
 struct Asset {
     stem: &'static str,
@@ -36,6 +37,7 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
             LIVE_JS.as_bytes(),
             "text/javascript; charset=utf-8",
         ),
+        hashed("icon", "svg", ICON.as_bytes(), "image/svg+xml"),
     ]
 });
 
@@ -63,6 +65,11 @@ pub fn css_href() -> &'static str {
     href("app")
 }
 
+/// The cache-busted address of the site's icon (the tab and the home screen).
+pub fn icon_href() -> &'static str {
+    href("icon")
+}
+
 /// The cache-busted address of the quiz page's script (autosave and countdown).
 pub fn quiz_js_href() -> &'static str {
     href("quiz")
@@ -77,20 +84,30 @@ pub fn live_js_href() -> &'static str {
 pub async fn serve(Path(file): Path<String>) -> Response {
     let wanted = format!("/static/{file}");
     match ASSETS.iter().find(|a| a.href == wanted) {
-        Some(a) => (
-            [
-                (
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static(a.content_type),
-                ),
-                (
-                    header::CACHE_CONTROL,
-                    HeaderValue::from_static("public, max-age=31536000, immutable"),
-                ),
-            ],
-            a.body,
-        )
-            .into_response(),
+        Some(a) => respond(a, "public, max-age=31536000, immutable"),
         None => StatusCode::NOT_FOUND.into_response(),
     }
+}
+
+/// `GET /favicon.ico`: the icon, for browsers and tools that ask for it by that name without
+/// reading the page's `<link rel="icon">`. Its address never changes, so it is cached a day.
+pub async fn favicon() -> Response {
+    match ASSETS.iter().find(|a| a.stem == "icon") {
+        Some(a) => respond(a, "public, max-age=86400"),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+fn respond(a: &Asset, cache: &'static str) -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(a.content_type),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
+        ],
+        a.body,
+    )
+        .into_response()
 }

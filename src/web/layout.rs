@@ -20,6 +20,7 @@ pub struct Page {
     pub csrf: String,
     pub notice: Option<String>,
     pub css: &'static str,
+    pub icon: &'static str,
 }
 
 /// The logged-in user as the navigation shows them.
@@ -40,6 +41,7 @@ impl Page {
             csrf: String::new(),
             notice: None,
             css: assets::css_href(),
+            icon: assets::icon_href(),
         }
     }
 }
@@ -65,6 +67,7 @@ impl Ctx {
             csrf: self.csrf.clone(),
             notice: self.notice.clone(),
             css: assets::css_href(),
+            icon: assets::icon_href(),
         }
     }
 }

@@ -27,6 +27,7 @@ try {
   await ctx.addCookies([{ name: 'aula_sesion', value: process.env.AULA_COOKIE, domain: new URL(base).hostname, path: '/' }]);
   const page = await ctx.newPage();
   page.on('pageerror', (e) => fail(`error de JavaScript: ${e.message}`));
+  page.on('response', (r) => { if (r.status() === 404) fail(`${r.url()} no existe (404)`); });
   const resp = await page.goto(`${base}/intentos/${attempt}`);
   if (resp.status() !== 200) throw new Error(`el intento respondió ${resp.status()}`);
 

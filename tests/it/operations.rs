@@ -87,6 +87,22 @@ async fn pages_carry_security_headers_and_a_cache_busted_stylesheet() {
     );
 }
 
+#[tokio::test]
+async fn pages_name_an_icon_that_is_served() {
+    let app = TestApp::spawn().await;
+    let b = app.browser();
+    let html = b.get("/").await.text().await.unwrap();
+    let start = html.find("/static/icon.").unwrap();
+    let href = &html[start..start + html[start..].find('"').unwrap()];
+    assert!(html.contains(r#"<link rel="icon""#));
+    for path in [href, "/favicon.ico"] {
+        let resp = b.get(path).await;
+        assert_eq!(resp.status(), StatusCode::OK, "{path}");
+        assert_eq!(resp.headers()["content-type"], "image/svg+xml", "{path}");
+        assert!(resp.text().await.unwrap().starts_with("<svg"), "{path}");
+    }
+}
+
 /// Compressed size of a page plus the stylesheet it loads.
 async fn page_weight(b: &Browser, path: &str) -> usize {
     let gz = |url: String| {
