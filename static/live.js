@@ -234,12 +234,26 @@
     return kind === 'audio' ? s.getAudioTracks()[0] : s.getVideoTracks()[0];
   }
 
+  // The local track of `kind` ('audio' or 'video'), asked for once. A track that arrives after
+  // the connection was torn down (reconnecting) or after another click already got one is
+  // stopped at once, so no microphone or camera stays on unseen. False when none can be sent.
+  async function ensureTrack(kind) {
+    if (state.local[kind]) return true;
+    const track = await getTrack(kind);
+    if (state.local[kind] || !state.tx[kind]) {
+      track.stop();
+      return Boolean(state.local[kind]);
+    }
+    state.local[kind] = track;
+    return true;
+  }
+
   function reportMedia() { send({ type: 'media', audio: state.micOn, video: state.camOn }); }
 
   async function setMic(on) {
     if (on && !instructor && !state.micsAllowed) { say('Tu docente no habilitó los micrófonos.'); on = false; }
     try {
-      if (on && !state.local.audio) state.local.audio = await getTrack('audio');
+      if (on) on = await ensureTrack('audio');
       if (state.tx.audio) await state.tx.audio.sender.replaceTrack(on ? state.local.audio : null);
     } catch (_) { say('No pudimos usar tu micrófono.'); on = false; }
     if (!on && state.local.audio) { state.local.audio.stop(); state.local.audio = null; }
@@ -252,7 +266,7 @@
   async function setCam(on) {
     if (on && !instructor && !state.camsAllowed) { say('Tu docente no habilitó las cámaras.'); on = false; }
     try {
-      if (on && !state.local.video) state.local.video = await getTrack('video');
+      if (on) on = await ensureTrack('video');
       if (state.tx.video) await state.tx.video.sender.replaceTrack(on ? state.local.video : null);
     } catch (_) { say('No pudimos usar tu cámara.'); on = false; }
     if (!on && state.local.video) { state.local.video.stop(); state.local.video = null; }

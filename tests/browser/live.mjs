@@ -110,6 +110,20 @@ try {
     } catch (_) { fail(`el chat no le llegó a ${name}`); }
   }
 
+  // A learner unmutes: the instructor hears them, and the list shows their microphone on.
+  await beto.click('#btn-mic');
+  const heard = await teacher.waitForFunction(async () => {
+    const pc = window.aulaLive.sub();
+    if (!pc) return false;
+    let samples = 0;
+    (await pc.getStats()).forEach((s) => {
+      if (s.type === 'inbound-rtp' && s.kind === 'audio') samples += s.totalSamplesReceived || 0;
+    });
+    return samples > 0 && document.getElementById('participantes').textContent.includes('🎤');
+  }, null, { timeout: 15000, polling: 500 }).then(() => true, () => false);
+  if (!heard) fail(`el docente no escucha a beto: ${JSON.stringify(await inbound(teacher))}`);
+  if ((await beto.textContent('#btn-mic')) !== 'Silenciar micrófono') fail('el botón de beto no muestra el micrófono activo');
+
   // The instructor shares the screen: each learner decodes it as a second video, shown as the
   // main picture.
   await teacher.click('#btn-pantalla');
