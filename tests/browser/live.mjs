@@ -50,6 +50,17 @@ async function open(who) {
   return page;
 }
 
+// Polls `fn` in the page every 500 ms until it returns true, for at most `ms`. Unlike
+// waitForFunction, `fn` may be async (waitForFunction takes the returned promise as truthy).
+async function until(page, fn, arg, ms) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await page.evaluate(fn, arg)) return true;
+    if (Date.now() > deadline) return false;
+    await page.waitForTimeout(500);
+  }
+}
+
 async function inbound(page) {
   return page.evaluate(async () => {
     const pc = window.aulaLive.sub();
@@ -112,23 +123,27 @@ try {
 
   // A learner unmutes: the instructor hears them, and the list shows their microphone on.
   await beto.click('#btn-mic');
-  const heard = await teacher.waitForFunction(async () => {
+  const betoId = await beto.evaluate(() => window.aulaLive.state.me);
+  const heard = await until(teacher, async (id) => {
     const pc = window.aulaLive.sub();
     if (!pc) return false;
     let samples = 0;
     (await pc.getStats()).forEach((s) => {
       if (s.type === 'inbound-rtp' && s.kind === 'audio') samples += s.totalSamplesReceived || 0;
     });
-    return samples > 0 && document.getElementById('participantes').textContent.includes('🎤');
-  }, null, { timeout: 15000, polling: 500 }).then(() => true, () => false);
+    const row = document.querySelector(`#participantes li[data-id="${id}"]`);
+    return samples > 0 && row !== null && row.textContent.includes('🎤');
+  }, betoId, 15000);
   if (!heard) fail(`el docente no escucha a beto: ${JSON.stringify(await inbound(teacher))}`);
-  if ((await beto.textContent('#btn-mic')) !== 'Silenciar micrófono') fail('el botón de beto no muestra el micrófono activo');
+  if (!await until(beto, () => document.getElementById('btn-mic').textContent === 'Silenciar micrófono', null, 5000)) {
+    fail('el botón de beto no muestra el micrófono activo');
+  }
 
   // The instructor shares the screen: each learner decodes it as a second video, shown as the
   // main picture.
   await teacher.click('#btn-pantalla');
   for (const [name, page] of Object.entries(learners)) {
-    const ok = await page.waitForFunction(async () => {
+    const ok = await until(page, async () => {
       const pc = window.aulaLive.sub();
       if (!pc || document.getElementById('principal').dataset.screen !== '1') return false;
       let decoding = 0;
@@ -136,7 +151,7 @@ try {
         if (s.type === 'inbound-rtp' && s.kind === 'video' && s.framesDecoded > 0) decoding += 1;
       });
       return decoding >= 2;
-    }, null, { timeout: 20000, polling: 500 }).then(() => true, () => false);
+    }, null, 20000);
     if (!ok) fail(`${name} no ve la pantalla compartida del docente: ${JSON.stringify(await inbound(page))}`);
   }
 
