@@ -111,6 +111,40 @@ try {
   await beto.waitForTimeout(3000);
   results.betoBaja = await inbound(beto);
 
+  // "Solo audio": ana stops receiving video, keeps hearing the instructor, and her connection
+  // carries under 64 kbit/s (DESIGN's budget for audio-only participants), all of it counted:
+  // RTP and SRTP headers, RTCP, STUN.
+  await ana.selectOption('#calidad', 'audio');
+  await ana.waitForTimeout(2000);
+  const received = () => ana.evaluate(async () => {
+    let bytes = 0;
+    let frames = 0;
+    let samples = 0;
+    (await window.aulaLive.sub().getStats()).forEach((s) => {
+      if (s.type === 'transport') bytes += s.bytesReceived || 0;
+      if (s.type === 'inbound-rtp' && s.kind === 'video') frames += s.framesDecoded || 0;
+      if (s.type === 'inbound-rtp' && s.kind === 'audio') samples += s.totalSamplesReceived || 0;
+    });
+    return { bytes, frames, samples, at: performance.now() };
+  });
+  const a0 = await received();
+  await ana.waitForTimeout(4000);
+  const a1 = await received();
+  const kbps = ((a1.bytes - a0.bytes) * 8) / (a1.at - a0.at);
+  results.anaSoloAudio = { kbps: Math.round(kbps * 10) / 10, framesDecoded: a1.frames - a0.frames, samples: a1.samples - a0.samples };
+  if (!(a1.samples > a0.samples)) fail(`ana en solo audio dejó de escuchar: ${JSON.stringify(results.anaSoloAudio)}`);
+  if (a1.frames - a0.frames > 2) fail(`ana en solo audio sigue recibiendo video: ${JSON.stringify(results.anaSoloAudio)}`);
+  if (!(kbps > 0 && kbps < 64)) fail(`ana en solo audio recibe ${kbps.toFixed(1)} kbit/s (tope 64)`);
+  // Back to "Automática": the video comes back (a keyframe is asked for on her behalf).
+  await ana.selectOption('#calidad', 'auto');
+  if (!await until(ana, async (before) => {
+    let frames = 0;
+    (await window.aulaLive.sub().getStats()).forEach((s) => {
+      if (s.type === 'inbound-rtp' && s.kind === 'video') frames += s.framesDecoded || 0;
+    });
+    return frames > before + 5;
+  }, a1.frames, 10000)) fail('ana volvió a «Automática» y el video no volvió');
+
   // Chat from the instructor reaches both learners.
   const text = `Hola a todos ${Date.now()}`;
   await teacher.fill('#chat-texto', text);
