@@ -118,10 +118,31 @@ pub struct SheetRow {
     pub first_name: String,
     /// Minutes measured from presence.
     pub measured: i64,
+    /// Whether they connected at all, and whether they are in the room now: a few seconds
+    /// round to 0 minutes, and the instructor still wants to tell them from an absence.
+    pub presence: Presence,
     /// The latest correction, if any: minutes and reason.
     pub corrected: Option<(i64, String)>,
     /// Session length, for the percentage.
     pub session_minutes: i64,
+}
+
+/// A learner's presence in one session, as the sheet shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Presence {
+    Absent,
+    WasThere,
+    InRoom,
+}
+
+impl Presence {
+    pub fn label(self) -> &'static str {
+        match self {
+            Presence::Absent => "No se conectó",
+            Presence::WasThere => "Se conectó",
+            Presence::InRoom => "En la sala",
+        }
+    }
 }
 
 impl SheetRow {
@@ -181,11 +202,18 @@ pub async fn sheet(
     Ok(learners
         .into_iter()
         .map(|l| {
-            let mine = spans
+            let mine: Vec<_> = spans
                 .iter()
                 .filter(|s| s.person_id == l.person_id)
                 .map(|s| (s.joined_at, s.left_at))
                 .collect();
+            let presence = if mine.is_empty() {
+                Presence::Absent
+            } else if ended_at.is_none() && mine.iter().any(|(_, left)| left.is_none()) {
+                Presence::InRoom
+            } else {
+                Presence::WasThere
+            };
             let corrected = corrections
                 .iter()
                 .rev()
@@ -193,6 +221,7 @@ pub async fn sheet(
                 .map(|c| (c.minutes, c.reason.clone()));
             SheetRow {
                 measured: union_minutes(mine, until),
+                presence,
                 person_id: l.person_id,
                 dni: l.dni,
                 last_name: l.last_name,

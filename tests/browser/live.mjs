@@ -50,16 +50,28 @@ async function open(who) {
   return page;
 }
 
-// Polls `fn` in the page every 500 ms until it returns true, for at most `ms`. Unlike
-// waitForFunction, `fn` may be async (waitForFunction takes the returned promise as truthy).
-async function until(page, fn, arg, ms) {
+// Calls `check` every 500 ms until it returns true, for at most `ms`.
+async function waitFor(check, ms) {
   const deadline = Date.now() + ms;
   for (;;) {
-    if (await page.evaluate(fn, arg)) return true;
+    if (await check()) return true;
     if (Date.now() > deadline) return false;
-    await page.waitForTimeout(500);
+    await new Promise((r) => setTimeout(r, 500));
   }
 }
+
+// Polls `fn` in the page until it returns true. Unlike waitForFunction, `fn` may be async
+// (waitForFunction takes the returned promise as truthy).
+const until = (page, fn, arg, ms) => waitFor(() => page.evaluate(fn, arg), ms);
+
+// The width of the largest video the page is decoding.
+const videoWidth = (page) => page.evaluate(async () => {
+  let w = 0;
+  (await window.aulaLive.sub().getStats()).forEach((s) => {
+    if (s.type === 'inbound-rtp' && s.kind === 'video' && (s.framesDecoded || 0) > 0) w = Math.max(w, s.frameWidth || 0);
+  });
+  return w;
+});
 
 async function inbound(page) {
   return page.evaluate(async () => {
@@ -106,9 +118,17 @@ try {
     if (!(s.audioElements > 0)) fail(`${name} no reproduce el audio`);
   }
 
-  // Quality selector: "baja" moves the learner to the smallest simulcast layer.
+  // Quality selector: "alta" gives beto a larger layer than the smallest (once the instructor's
+  // browser sends one), "baja" moves him to the smallest simulcast layer (320 px wide).
+  await beto.selectOption('#calidad', 'alta');
+  if (!await waitFor(async () => (await videoWidth(beto)) >= 640, 20000)) {
+    fail(`beto en «alta» no recibe una capa mayor: ${JSON.stringify(await inbound(beto))}`);
+  }
+  results.betoAlta = await inbound(beto);
   await beto.selectOption('#calidad', 'baja');
-  await beto.waitForTimeout(3000);
+  if (!await waitFor(async () => { const w = await videoWidth(beto); return w > 0 && w <= 320; }, 10000)) {
+    fail(`beto en «baja» no pasó a la capa chica: ${JSON.stringify(await inbound(beto))}`);
+  }
   results.betoBaja = await inbound(beto);
 
   // "Solo audio": ana stops receiving video, keeps hearing the instructor, and her connection
@@ -196,8 +216,13 @@ try {
   if (count !== '3') fail(`la lista debería tener 3 participantes y tiene ${count}`);
   const sheet = await teacher.context().newPage();
   await sheet.goto(`${base}/en-vivo/${session}/asistencia`);
-  const table = await sheet.textContent('#asistencia');
-  for (const dni of dnis) if (!table.includes(dni)) fail(`la planilla de asistencia no muestra a ${dni}`);
+  // Each learner's row says they are in the room (their minutes are still 0).
+  const rows = await sheet.$$eval('#asistencia tbody tr', (trs) => trs.map((tr) => tr.textContent));
+  for (const dni of dnis) {
+    const row = rows.find((r) => r.includes(dni));
+    if (!row) fail(`la planilla de asistencia no muestra a ${dni}`);
+    else if (!row.includes('En la sala')) fail(`la planilla no muestra a ${dni} en la sala: ${row}`);
+  }
 
   const pub = await teacher.evaluate(async () => {
     const r = [];

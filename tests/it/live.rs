@@ -170,6 +170,15 @@ fn video_packets(p: &ClientPeer) -> u64 {
         .sum()
 }
 
+/// `p` stays connected for `d` and receives no message that `unwanted` matches.
+async fn nothing_for(p: &mut ClientPeer, d: Duration, unwanted: impl Fn(&ServerMsg) -> bool) {
+    let e = p
+        .wait_for(d, |m| unwanted(m).then(|| format!("{m:?}")))
+        .await
+        .expect_err("llegó un mensaje que no debía llegar");
+    assert!(e.to_string().contains("tiempo agotado"), "{e}");
+}
+
 fn audio_packets(p: &ClientPeer) -> u64 {
     p.received
         .snapshot()
@@ -446,6 +455,14 @@ async fn participant_id(p: &mut ClientPeer, name: &str, instructor: bool) -> u64
     .unwrap()
 }
 
+/// The attendance sheet's row of one person.
+fn sheet_row(html: &str, person: i64) -> &str {
+    let start = html
+        .find(&format!("<tr data-person=\"{person}\">"))
+        .unwrap_or_else(|| panic!("sin fila para {person}: {html}"));
+    &html[start..start + html[start..].find("</tr>").unwrap()]
+}
+
 #[tokio::test]
 async fn attendance_counts_presence_and_keeps_the_instructors_corrections() {
     let c = class_with_people().await;
@@ -467,9 +484,18 @@ async fn attendance_counts_presence_and_keeps_the_instructors_corrections() {
         .get_text(&format!("/en-vivo/{session}/asistencia"))
         .await;
     assert_eq!(status, StatusCode::OK);
+    // Ana was there (a few seconds: 0 minutes, but connected); Beto never came.
+    let ana_id = person_of(&c.app, "32000002").await.unwrap();
+    let beto_id = person_of(&c.app, "32000003").await.unwrap();
+    let ana_row = sheet_row(&html, ana_id);
     assert!(
-        html.contains("32000002") && html.contains("32000003"),
-        "{html}"
+        ana_row.contains("32000002") && ana_row.contains(">Se conectó<"),
+        "{ana_row}"
+    );
+    let beto_row = sheet_row(&html, beto_id);
+    assert!(
+        beto_row.contains("32000003") && beto_row.contains(">No se conectó<"),
+        "{beto_row}"
     );
     // Learners and outsiders do not see the sheet.
     let (status, _) = c
@@ -478,7 +504,6 @@ async fn attendance_counts_presence_and_keeps_the_instructors_corrections() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
-    let beto_id = person_of(&c.app, "32000003").await.unwrap();
     let r = c
         .teacher
         .post(
@@ -494,10 +519,7 @@ async fn attendance_counts_presence_and_keeps_the_instructors_corrections() {
     let html = r.text().await.unwrap();
     assert!(html.contains("Asistencia corregida."));
     assert!(html.contains("Corregido: Se conectó por teléfono"));
-    let row = html
-        .split(&format!("data-person=\"{beto_id}\""))
-        .nth(1)
-        .unwrap();
+    let row = sheet_row(&html, beto_id);
     assert!(row.contains("<td class=\"minutes\">45</td>"), "{row}");
     // Without a reason, nothing changes.
     let r = c
@@ -565,6 +587,7 @@ async fn browser_room_end_to_end() {
             .await;
         assert!(open_or_closed >= 1, "presencia de {dni}");
     }
+    open_presence_becomes(&c.app, 0).await;
 }
 
 #[tokio::test]
@@ -723,14 +746,11 @@ async fn a_falling_bandwidth_estimate_moves_the_learner_to_a_lower_layer() {
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let full = video_rate(&ana, Duration::from_secs(2)).await;
-    assert!(
-        ana.wait_for(Duration::from_millis(100), |m| {
-            matches!(m, ServerMsg::Quality { .. }).then_some(())
-        })
-        .await
-        .is_err(),
-        "una estimación que sube no cambia nada"
-    );
+    // A rising estimate changes nothing.
+    nothing_for(&mut ana, Duration::from_millis(100), |m| {
+        matches!(m, ServerMsg::Quality { .. })
+    })
+    .await;
 
     // Congestion: 300 kbit/s leaves room only for the lowest layer.
     assert!(ana.report_bandwidth(300_000).await.unwrap());
@@ -949,6 +969,32 @@ async fn instructor_moderates_hands_permissions_removal_and_ends_the_class() {
         audio_packets(p) > 10
     })
     .await;
+    // Blocked again while she speaks (the instructor surely subscribed to her now): her
+    // microphone stops reaching the instructor.
+    teacher.send(ClientMsg::Moderate(Moderation::Permissions {
+        cams: true,
+        mics: false,
+    }));
+    ana.wait_for(Duration::from_secs(5), |m| {
+        matches!(
+            m,
+            ServerMsg::Permissions {
+                mics_allowed: false,
+                ..
+            }
+        )
+        .then_some(())
+    })
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let heard = audio_packets(&teacher);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        audio_packets(&teacher),
+        heard,
+        "micrófonos bloqueados otra vez"
+    );
 
     // Removed: Ana is sent away and cannot come back to this session.
     teacher.send(ClientMsg::Moderate(Moderation::Remove { target: ana_id }));
@@ -1160,7 +1206,10 @@ async fn presence_left_open_by_a_crashed_process_ends_at_its_last_sign_of_life()
         .get_text(&format!("/en-vivo/{session}/asistencia"))
         .await
         .1;
-    assert!(sheet.contains("<td>32000002</td><td>5</td>"), "{sheet}");
+    assert!(
+        sheet.contains("<td>32000002</td><td class=\"presence\">Se conectó</td><td>5</td>"),
+        "{sheet}"
+    );
 }
 
 #[tokio::test]
@@ -1243,15 +1292,11 @@ async fn a_host_whose_claim_vanished_claims_its_room_again() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(room_host(&c.app, session).await, c.app.base);
-    assert!(
-        teacher
-            .wait_for(Duration::from_millis(300), |m| {
-                matches!(m, ServerMsg::Error { .. } | ServerMsg::Bye { .. }).then_some(())
-            })
-            .await
-            .is_err(),
-        "nadie se mueve"
-    );
+    // Nobody moves.
+    nothing_for(&mut teacher, Duration::from_millis(300), |m| {
+        matches!(m, ServerMsg::Error { .. } | ServerMsg::Bye { .. })
+    })
+    .await;
 }
 
 /// A room whose host cannot be reached (its process hangs or the network between processes
