@@ -67,6 +67,14 @@ try {
   await page.reload();
   if (!(await page.isChecked(`input[name="r0"][value="${right}"]`))) fail('al recargar, la respuesta 1 no está');
   if (!(await page.isChecked('input[name="r1"][value="true"]'))) fail('al recargar, la respuesta 2 no está');
+  // Another phone (a browser with nothing of this page in its form memory): the same answers.
+  const other = await browser.newContext();
+  await other.addCookies([{ name: 'aula_sesion', value: process.env.AULA_COOKIE, domain: new URL(base).hostname, path: '/' }]);
+  const phone = await other.newPage();
+  phone.on('pageerror', (e) => fail(`error de JavaScript en el otro teléfono: ${e.message}`));
+  await phone.goto(`${base}/intentos/${attempt}`);
+  if (!(await phone.isChecked(`input[name="r0"][value="${right}"]`))) fail('en otro teléfono, la respuesta 1 no está');
+  if (!(await phone.isChecked('input[name="r1"][value="true"]'))) fail('en otro teléfono, la respuesta 2 no está');
 } catch (e) {
   fail(e.message);
 } finally {

@@ -210,9 +210,9 @@ async fn sessions_are_stored_hashed_and_shared_by_every_process() {
     assert!(resp.text().await.unwrap().contains("Hola, Lucía"));
 }
 
-#[tokio::test]
-async fn session_cookie_is_httponly_samesite_and_expiring() {
-    let app = TestApp::spawn().await;
+/// The `aula_sesion` cookie as the login response sets it (redirects not followed), for a
+/// learner registered with `PASSWORD`.
+async fn session_set_cookie(app: &TestApp) -> String {
     let b = app.browser();
     b.get("/ingresar").await;
     app.learner("30123456").await;
@@ -231,31 +231,46 @@ async fn session_cookie_is_httponly_samesite_and_expiring() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-    let set = resp
-        .headers()
+    resp.headers()
         .get_all("set-cookie")
         .iter()
         .map(|v| v.to_str().unwrap().to_string())
         .find(|c| c.starts_with("aula_sesion="))
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn session_cookie_is_httponly_samesite_and_expiring() {
+    let app = TestApp::spawn().await;
+    let set = session_set_cookie(&app).await;
     assert!(
         set.contains("HttpOnly") && set.contains("SameSite=Lax") && set.contains("Max-Age="),
         "{set}"
     );
+    assert!(!set.contains("Secure"), "{set}");
 }
 
 #[tokio::test]
 async fn secure_cookies_when_configured_for_https() {
     let app = TestApp::spawn_with(|c| c.secure_cookies = true).await;
+    // The CSRF cookie of an anonymous visit and the session cookie of a login.
     let resp = app.browser().get("/").await;
-    let set = resp
+    let csrf = resp
         .headers()
         .get("set-cookie")
         .unwrap()
         .to_str()
         .unwrap()
         .to_string();
-    assert!(set.contains("Secure"), "{set}");
+    assert!(
+        csrf.starts_with("aula_csrf=") && csrf.contains("Secure"),
+        "{csrf}"
+    );
+    let session = session_set_cookie(&app).await;
+    assert!(
+        session.contains("Secure") && session.contains("HttpOnly"),
+        "{session}"
+    );
 }
 
 #[tokio::test]
@@ -308,7 +323,11 @@ async fn password_change_needs_the_current_one_and_closes_other_sessions() {
     let app = TestApp::spawn().await;
     let b = app.learner("30123456").await;
     let other = app.browser();
-    other.login("30123456", PASSWORD).await;
+    assert_eq!(
+        other.login("30123456", PASSWORD).await.status(),
+        StatusCode::OK
+    );
+    assert!(other.get_text("/mi-aula").await.1.contains("Hola, Lucía"));
 
     let resp = b
         .post(
@@ -455,23 +474,40 @@ async fn password_reset_by_emailed_link_works_once() {
 #[tokio::test]
 async fn password_reset_does_not_reveal_whether_an_account_exists() {
     let app = TestApp::spawn().await;
-    let anon = app.browser();
-    let resp = anon
-        .post("/recuperar", &[("identifier", "39999999".into())])
-        .await;
-    assert_eq!(resp.status(), StatusCode::OK);
-    assert!(
-        resp.text()
-            .await
-            .unwrap()
-            .contains("Si hay una cuenta con ese dato")
-    );
-    assert!(
+    app.learner("30123456").await;
+    // The page as a visitor sees it, without its per-visitor CSRF token.
+    let answer = async |identifier: &str| {
+        let resp = app
+            .browser()
+            .post("/recuperar", &[("identifier", identifier.into())])
+            .await;
+        let status = resp.status();
+        let body = resp.text().await.unwrap();
+        let page: Vec<String> = body
+            .lines()
+            .filter(|l| !l.contains("csrf"))
+            .map(str::to_string)
+            .collect();
+        (status, page)
+    };
+    let mails = || {
         std::fs::read_dir(app.mail_dir())
             .map(|d| d.count())
             .unwrap_or(0)
-            == 0
+    };
+    let unknown = answer("39999999").await;
+    assert_eq!(unknown.0, StatusCode::OK);
+    assert!(
+        unknown
+            .1
+            .concat()
+            .contains("Si hay una cuenta con ese dato")
     );
+    assert_eq!(mails(), 0);
+    // An existing account gets the same page; only the email tells them apart.
+    let known = answer("30123456").await;
+    assert_eq!(known, unknown);
+    assert_eq!(mails(), 1);
 }
 
 #[tokio::test]

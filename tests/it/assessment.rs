@@ -405,6 +405,7 @@ async fn every_question_type_is_graded_with_partial_credit_and_the_essay_by_the_
         Some(1.0),
         Some(1.0),
     ];
+    assert_eq!(f.len(), expected.len(), "una fila por pregunta: {f:?}");
     for (slot, (got, want)) in f.iter().zip(expected).enumerate() {
         match (got, want) {
             (Some(g), Some(w)) => assert!((g - w).abs() < 1e-9, "pregunta {slot}: {g} ≠ {w}"),
@@ -519,7 +520,11 @@ async fn the_answer_key_never_reaches_the_browser_before_review_is_allowed() {
         "Dulce",
         "fraction",
         "correct",
-        "Buen día\" ",
+        // The short answer's accepted texts and the GIFT key, as a value (JSON or attribute)
+        // or as an element's whole text; as option labels they are in the page.
+        "Buen día\"",
+        "\"Salí\"",
+        ">Salí<",
     ];
     let check = |what: &str, body: &str| {
         for s in secrets {
@@ -568,7 +573,12 @@ async fn the_answer_key_never_reaches_the_browser_before_review_is_allowed() {
         .await
         .1;
     check("la página de la evaluación después", &quiz_page);
-    assert!(!quiz_page.contains(" %</td>"));
+    assert!(
+        !quiz_page.contains(" %</td>")
+            && !quiz_page.contains("Tu calificación")
+            && !quiz_page.contains("aprobada"),
+        "sin calificación en la página de la evaluación"
+    );
 
     // Review after submitting: hidden while the attempt is open, shown once it is finished.
     let (id, page) = start(&learner, "final").await;
@@ -937,6 +947,7 @@ async fn instructors_see_the_gradebook_its_csv_and_item_statistics_and_nobody_el
         StatusCode::NOT_FOUND
     );
     // Learners and instructors of other classes get 404.
+    let other_teacher = app.instructor(&admin, "32000012", other_class).await;
     for path in [
         format!("/comisiones/{class}/evaluaciones/diagnostico/intentos"),
         format!("/comisiones/{class}/intentos/{id}"),
@@ -945,11 +956,13 @@ async fn instructors_see_the_gradebook_its_csv_and_item_statistics_and_nobody_el
         format!("/comisiones/{class}/corregir"),
         format!("/comisiones/{class}/evaluaciones/diagnostico/estadisticas"),
     ] {
-        assert_eq!(
-            ana.get(&path).await.status(),
-            StatusCode::NOT_FOUND,
-            "{path}"
-        );
+        for who in [&ana, &other_teacher] {
+            assert_eq!(
+                who.get(&path).await.status(),
+                StatusCode::NOT_FOUND,
+                "{path}"
+            );
+        }
     }
     // Another learner cannot see or touch Ana's attempt.
     let other = enrolled(&app, "32000008").await;
@@ -1127,7 +1140,8 @@ async fn an_instructor_sets_the_quiz_dates_of_their_class() {
         .post(&url, &[("accion", "restablecer".into())])
         .await;
     let (id, _) = start(&learner, "final").await;
-    assert!(id > 0);
+    assert_eq!(attempt_state(&app, id).await, "in_progress");
+    assert_eq!(app.count("SELECT COUNT(*) FROM attempts").await, 1);
     // Only the class's instructors may change them.
     assert_eq!(learner.get(&url).await.status(), StatusCode::NOT_FOUND);
     assert_eq!(
@@ -1281,8 +1295,16 @@ async fn attempts_in_progress_follow_new_closing_times_and_time_limits() {
     );
     let limit_end = limit_end + chrono::Duration::minutes(5);
     // Submitted attempts keep theirs.
-    learner.post(&format!("/intentos/{id}/entregar"), &[]).await;
-    close_at(local.format("%Y-%m-%dT%H:%M").to_string()).await;
+    let resp = learner.post(&format!("/intentos/{id}/entregar"), &[]).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_ne!(attempt_state(&app, id).await, "in_progress");
+    let resp = close_at(local.format("%Y-%m-%dT%H:%M").to_string()).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body = resp.text().await.unwrap();
+    assert!(
+        body.contains("guardadas para esta comisión") && !body.contains("Se ajustó el plazo"),
+        "{body}"
+    );
     assert_eq!(deadline_of(&app, id).await, Some(limit_end));
 }
 

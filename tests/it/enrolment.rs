@@ -211,10 +211,16 @@ async fn the_database_refuses_an_oversold_class() {
     .execute(p)
     .await
     .map(|_| ()));
-    assert!(
-        res.is_err(),
-        "CHECK (seats_taken <= seats) holds the invariant"
-    );
+    // A CHECK violation (SQLSTATE 23514 on PostgreSQL; SQLite's extended code 275), not any
+    // error: CHECK (seats_taken <= seats) holds the invariant.
+    match res {
+        Err(sqlx::Error::Database(e)) => assert!(
+            matches!(e.code().as_deref(), Some("23514") | Some("275")),
+            "{e} ({:?})",
+            e.code()
+        ),
+        other => panic!("se esperaba la violación del CHECK: {other:?}"),
+    }
 }
 
 /// Hundreds of learners press "Inscribirme" at once on a small class: never oversold,
