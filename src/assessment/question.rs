@@ -591,6 +591,14 @@ mod tests {
         .expect("parses");
         assert_eq!(q.format, TextFormat::Markdown);
         assert_eq!(q.validate(), Ok(()));
+        // The items in the order the author wrote them: that order is the right one.
+        match &q.kind {
+            QuestionKind::Ordering { items } => assert_eq!(
+                items,
+                &["Crear la cuenta", "Completar el perfil", "Inscribirse"]
+            ),
+            other => panic!("se esperaba ordering: {other:?}"),
+        }
     }
 
     #[test]
