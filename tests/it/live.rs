@@ -170,6 +170,15 @@ fn video_packets(p: &ClientPeer) -> u64 {
         .sum()
 }
 
+/// The audio `p` receives stops: after 300 ms for packets already under way, 600 ms more
+/// bring none.
+async fn audio_stops(p: &ClientPeer, what: &str) {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let heard = audio_packets(p);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(audio_packets(p), heard, "{what}");
+}
+
 /// `p` stays connected for `d` and receives no message that `unwanted` matches.
 async fn nothing_for(p: &mut ClientPeer, d: Duration, unwanted: impl Fn(&ServerMsg) -> bool) {
     let e = p
@@ -404,14 +413,7 @@ async fn learners_receive_the_instructors_media_with_rewritten_ssrcs_and_a_late_
     })
     .await
     .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let heard = audio_packets(&teacher);
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_eq!(
-        audio_packets(&teacher),
-        heard,
-        "silenciada: el servidor no reenvía su micrófono"
-    );
+    audio_stops(&teacher, "silenciada: el servidor no reenvía su micrófono").await;
 
     // Chat reaches everyone.
     teacher.send(ClientMsg::Chat {
@@ -987,14 +989,7 @@ async fn instructor_moderates_hands_permissions_removal_and_ends_the_class() {
     })
     .await
     .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let heard = audio_packets(&teacher);
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_eq!(
-        audio_packets(&teacher),
-        heard,
-        "micrófonos bloqueados otra vez"
-    );
+    audio_stops(&teacher, "micrófonos bloqueados otra vez").await;
 
     // Removed: Ana is sent away and cannot come back to this session.
     teacher.send(ClientMsg::Moderate(Moderation::Remove { target: ana_id }));
