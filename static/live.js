@@ -373,12 +373,26 @@
 
   // A media connection that fails (network change on a phone, Wi-Fi to mobile data) is
   // rebuilt by reconnecting: closing the socket makes the server clean up, and onclose
-  // connects again.
+  // connects again. "failed" can take the browser half a minute to decide; a connection
+  // still "disconnected" after STALL_MS is taken as lost, so a frozen picture lasts seconds.
+  const STALL_MS = 6000;
   function watchConnection(pc) {
-    if (pc.connectionState === 'failed' && state.ws && !state.leaving) {
-      say('Se perdió la conexión de audio y video. Reconectando…');
-      state.ws.close();
+    if (pc !== state.pubPc && pc !== state.subPc) return;
+    const st = pc.connectionState;
+    if (st === 'disconnected') {
+      if (!pc.stall) pc.stall = setTimeout(() => rejoin(pc), STALL_MS);
+      return;
     }
+    clearTimeout(pc.stall);
+    pc.stall = null;
+    if (st === 'failed') rejoin(pc);
+  }
+
+  function rejoin(pc) {
+    const current = pc === state.pubPc || pc === state.subPc;
+    if (!current || pc.connectionState === 'connected' || !state.ws || state.leaving) return;
+    say('Se perdió la conexión de audio y video. Reconectando…');
+    state.ws.close();
   }
 
   // ---- people, hands, chat --------------------------------------------------------------

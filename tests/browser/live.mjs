@@ -209,6 +209,33 @@ try {
     if (!ok) fail(`${name} no ve la pantalla compartida del docente: ${JSON.stringify(await inbound(page))}`);
   }
 
+  // Ana's media connection stalls (as when a phone moves from Wi-Fi to mobile data: the
+  // browser says "disconnected", and "failed" may take half a minute): the page rejoins by
+  // itself within seconds and decodes the instructor's video again on a new connection.
+  // A short blip that recovers by itself is waited out: same connection 8 s later.
+  const setState = (page, st) => page.evaluate((state) => {
+    const pc = window.aulaLive.sub();
+    window.stalled = pc;
+    Object.defineProperty(pc, 'connectionState', { get: () => state, configurable: true });
+    pc.dispatchEvent(new Event('connectionstatechange'));
+  }, st);
+  await setState(ana, 'disconnected');
+  await ana.waitForTimeout(1000);
+  await setState(ana, 'connected');
+  await ana.waitForTimeout(8000);
+  if (await ana.evaluate(() => window.aulaLive.sub() !== window.stalled)) fail('ana se reconectó por un corte breve que ya se había recuperado');
+  await setState(ana, 'disconnected');
+  const back = await until(ana, async () => {
+    const pc = window.aulaLive.sub();
+    if (!pc || pc === window.stalled || pc.connectionState !== 'connected') return false;
+    let frames = 0;
+    (await pc.getStats()).forEach((s) => {
+      if (s.type === 'inbound-rtp' && s.kind === 'video') frames += s.framesDecoded || 0;
+    });
+    return frames > 0 && document.getElementById('estado').textContent.includes('Estás en la clase');
+  }, null, 25000);
+  if (!back) fail(`ana no se reconectó después de perder la conexión: ${JSON.stringify(await inbound(ana))}`);
+
   // Both learners are on the participants list and on the attendance sheet.
   const people = await teacher.textContent('#participantes');
   if (!people.includes('docente')) fail(`lista de participantes sin docente: ${people}`);
