@@ -28,7 +28,7 @@ use aula::{
         domain::{Dni, PersonName},
         persons::NewPerson,
     },
-    web::csrf::random_token,
+    web::cookies::random_token,
     with_db,
 };
 use clap::{Parser, Subcommand};

@@ -41,17 +41,15 @@ use anyhow::{Context, bail};
 use aula::{
     accounts::session,
     assessment::grading::Response,
-    catalog::{
-        classes::{ValidClass, insert},
-        import::{load_dir, store},
-    },
+    catalog::classes::{ValidClass, insert},
+    courses::{load_dir, store},
     db::Db,
     enrolment::queries::{Outcome, enrol},
     people::{
         domain::{Dni, PersonName},
         persons::NewPerson,
     },
-    web::csrf::random_token,
+    web::cookies::random_token,
     with_db,
 };
 use clap::{Parser, Subcommand};

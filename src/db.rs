@@ -31,6 +31,50 @@ macro_rules! with_db {
     };
 }
 
+/// A transaction on either backend, so that a multi-statement change is an ordinary function
+/// taking `&mut Tx` instead of a macro pasting SQL into each arm of [`with_db!`].
+#[derive(Debug)]
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// Expands `$body` once for each backend with `$c` bound to the transaction's connection
+/// (`&mut SqliteConnection` or `&mut PgConnection`): `with_tx!(tx, |c| q.execute(c).await)`.
+#[macro_export]
+macro_rules! with_tx {
+    ($tx:expr, |$c:ident| $body:expr) => {
+        match $tx {
+            $crate::db::Tx::Sqlite(t) => {
+                let $c = &mut **t;
+                $body
+            }
+            $crate::db::Tx::Postgres(t) => {
+                let $c = &mut **t;
+                $body
+            }
+        }
+    };
+}
+
+impl Tx {
+    /// Makes every statement of the transaction durable at once.
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await,
+            Tx::Postgres(t) => t.commit().await,
+        }
+    }
+
+    /// Undoes the transaction (dropping it does too; this says so where it matters).
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(t) => t.rollback().await,
+            Tx::Postgres(t) => t.rollback().await,
+        }
+    }
+}
+
 /// Whether a database error is the violation of the named constraint (unique, check, FK).
 pub fn is_constraint(err: &sqlx::Error, name: &str) -> bool {
     match err {
@@ -103,6 +147,14 @@ impl Db {
             Db::Postgres(p) => sqlx::migrate!("migrations/postgres").run(p).await?,
         }
         Ok(())
+    }
+
+    /// Starts a transaction.
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match self {
+            Db::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
     }
 
     /// Cheap round trip used by `/readyz`.

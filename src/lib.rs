@@ -1,20 +1,23 @@
 //! Aula: the virtual classroom of Tucumán's employment secretariat.
 //!
-//! One module per capability; `web` and `db` are the shared kernel.
+//! One module per capability, in floors that import only downwards (README, "Code map"):
+//! `web` and `db` are the kernel; `app` on top composes everything.
 
 pub mod accounts;
+pub mod app;
 pub mod assessment;
 pub mod catalog;
 pub mod certification;
-pub mod cli;
+pub mod completion;
+pub mod courses;
 pub mod db;
 pub mod enrolment;
 pub mod learning;
 pub mod live;
 pub mod media;
+pub mod pages;
 pub mod people;
 pub mod web;
 
-pub use web::app::{Application, build_router};
-pub use web::config::Config;
+pub use app::{Application, Config, build_router};
 pub use web::state::AppState;

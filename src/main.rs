@@ -3,6 +3,6 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
-    let cli = aula::cli::Cli::parse();
-    aula::cli::run(cli)
+    let cli = aula::app::cli::Cli::parse();
+    aula::app::cli::run(cli)
 }

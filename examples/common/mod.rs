@@ -12,7 +12,7 @@ use aula::{
         persons::NewPerson,
     },
     person_insert,
-    web::csrf::random_token,
+    web::cookies::random_token,
     with_db,
 };
 use clap::Args;

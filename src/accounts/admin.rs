@@ -10,10 +10,7 @@ use axum::{
 use serde::Deserialize;
 
 use crate::{
-    accounts::{
-        auth::Admin,
-        password::{self, Password},
-    },
+    accounts::password::{self, Password},
     db::{Db, is_unique_violation},
     people::{
         domain::{Cuil, Dni, Email, PersonName},
@@ -21,10 +18,11 @@ use crate::{
     },
     person_insert,
     web::{
-        csrf::redirect_with_notice,
+        auth::Admin,
         error::{AppError, AppResult},
         forms::FieldErrors,
         layout::{Ctx, Page, render, render_status},
+        notice::redirect_with_notice,
         state::AppState,
         time::now,
     },
@@ -33,7 +31,7 @@ use crate::{
 
 /// Creates (or promotes) the administrator with this DNI and email, setting its password.
 pub async fn create_admin(db: &Db, dni: &Dni, email: &Email, pw: &Password) -> anyhow::Result<i64> {
-    let hash = password::hash(&tokio::sync::Semaphore::new(1), pw).await?;
+    let hash = password::hash(pw).await?;
     let user_id = ensure_user(db, dni, email, "Administración", "Aula", &hash).await?;
     grant_admin(db, user_id).await?;
     Ok(user_id)

@@ -1,53 +1,26 @@
-//! Who is asking: the session's user with their roles, as extractors that handlers cannot
-//! forget to apply. Scoping of data is still done in each query.
+//! Who is asking: resolves the session cookie to the user and their roles, once per request,
+//! and leaves the result in the request's extensions for the kernel's extractors
+//! ([`crate::web::auth`]) and the page frame to read.
 
-use axum::{extract::FromRequestParts, http::request::Parts};
+use axum::{
+    extract::{Request, State},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
 
 use crate::{
     accounts::session,
-    web::{csrf::cookie, error::AppError, state::AppState, time::now},
+    db::Db,
+    web::{
+        auth::{CurrentUser, Grant, Viewer},
+        cookies::cookie,
+        error::AppError,
+        layout::NavUser,
+        state::AppState,
+        time::now,
+    },
     with_db,
 };
-
-/// A role held by a user, with its scope.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Grant {
-    Admin,
-    Operator { office_id: i64 },
-    Instructor { class_id: i64 },
-    Certifier { institution_id: i64 },
-}
-
-/// The logged-in user.
-#[derive(Clone, Debug)]
-pub struct CurrentUser {
-    pub user_id: i64,
-    pub person_id: i64,
-    pub first_name: String,
-    pub grants: Vec<Grant>,
-    /// The raw session token (to keep this session on password change).
-    pub token: String,
-}
-
-impl CurrentUser {
-    pub fn is_admin(&self) -> bool {
-        self.grants.contains(&Grant::Admin)
-    }
-    pub fn is_operator(&self) -> bool {
-        self.grants
-            .iter()
-            .any(|g| matches!(g, Grant::Operator { .. }))
-    }
-    pub fn is_instructor(&self) -> bool {
-        self.grants
-            .iter()
-            .any(|g| matches!(g, Grant::Instructor { .. }))
-    }
-    /// Whether this user teaches the class.
-    pub fn teaches(&self, class_id: i64) -> bool {
-        self.grants.contains(&Grant::Instructor { class_id })
-    }
-}
 
 #[derive(sqlx::FromRow)]
 struct SessionRow {
@@ -60,11 +33,11 @@ struct SessionRow {
     institution_id: Option<i64>,
 }
 
-async fn load(state: &AppState, token: &str) -> Result<Option<CurrentUser>, AppError> {
+/// The user holding the session `token`, with all their grants, in one round trip.
+pub async fn load(db: &Db, token: &str) -> Result<Option<CurrentUser>, sqlx::Error> {
     let hash = session::token_hash(token);
-    // One round trip per request: the user and all their grants (one row per grant, or one
-    // row with NULL grant columns for a plain learner).
-    let rows: Vec<SessionRow> = with_db!(&state.db, |p| sqlx::query_as(
+    // One row per grant, or one row with NULL grant columns for a plain learner.
+    let rows: Vec<SessionRow> = with_db!(db, |p| sqlx::query_as(
         "SELECT u.id AS user_id, u.person_id, p.first_name,
                 g.role, g.office_id, g.class_id, g.institution_id
          FROM sessions s JOIN users u ON u.id = s.user_id JOIN persons p ON p.id = u.person_id
@@ -99,80 +72,30 @@ async fn load(state: &AppState, token: &str) -> Result<Option<CurrentUser>, AppE
     }))
 }
 
-/// The user if logged in; looked up once per request and cached in the request.
-#[derive(Clone, Debug)]
-pub struct MaybeUser(pub Option<CurrentUser>);
-
-impl FromRequestParts<AppState> for MaybeUser {
-    type Rejection = AppError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        if let Some(cached) = parts.extensions.get::<MaybeUser>() {
-            return Ok(cached.clone());
-        }
-        let user = match cookie(&parts.headers, session::COOKIE) {
-            Some(t) if !t.is_empty() => load(state, t).await?,
-            _ => None,
-        };
-        let found = MaybeUser(user);
-        parts.extensions.insert(found.clone());
-        Ok(found)
+/// The navigation's summary of a user (what the page frame shows).
+pub fn nav_user(u: &CurrentUser) -> NavUser {
+    NavUser {
+        first_name: u.first_name.clone(),
+        is_admin: u.is_admin(),
+        is_operator: u.is_operator(),
+        is_instructor: u.is_instructor(),
+        is_certifier: u.is_certifier(),
     }
 }
 
-/// Requires a logged-in user; otherwise redirects to the login page and back.
-#[derive(Clone, Debug)]
-pub struct User(pub CurrentUser);
-
-impl FromRequestParts<AppState> for User {
-    type Rejection = AppError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        match MaybeUser::from_request_parts(parts, state).await?.0 {
-            Some(u) => Ok(User(u)),
-            None => {
-                let next = parts
-                    .uri
-                    .path_and_query()
-                    .map(|p| p.as_str())
-                    .unwrap_or("/");
-                Err(AppError::LoginRequired(next.to_string()))
-            }
-        }
-    }
-}
-
-/// Defines an extractor that requires a logged-in user holding a role; anyone else gets 404
-/// (for them, that area does not exist).
-macro_rules! role_extractor {
-    ($(#[$doc:meta])* $name:ident, $check:ident) => {
-        $(#[$doc])*
-        pub struct $name(pub CurrentUser);
-
-        impl FromRequestParts<AppState> for $name {
-            type Rejection = AppError;
-
-            async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-                let User(u) = User::from_request_parts(parts, state).await?;
-                if u.$check() { Ok($name(u)) } else { Err(AppError::NotFound) }
-            }
-        }
+/// Middleware over the page routes: resolves the session once and stores the [`Viewer`] (and
+/// the navigation summary) in the request, so no handler loads the user twice.
+pub async fn resolve(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let user = match cookie(req.headers(), session::COOKIE) {
+        Some(t) if !t.is_empty() => match load(&state.db, t).await {
+            Ok(u) => u,
+            Err(e) => return AppError::from(e).into_response(),
+        },
+        _ => None,
     };
+    if let Some(u) = &user {
+        req.extensions_mut().insert(nav_user(u));
+    }
+    req.extensions_mut().insert(Viewer(user));
+    next.run(req).await
 }
-
-role_extractor!(
-    /// Requires an administrator.
-    Admin,
-    is_admin
-);
-role_extractor!(
-    /// Requires an office operator (of at least one office).
-    Operator,
-    is_operator
-);

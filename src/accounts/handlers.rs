@@ -15,7 +15,6 @@ use serde::Deserialize;
 
 use crate::{
     accounts::{
-        auth::{MaybeUser, User},
         password::{self, Password},
         ratelimit, session,
     },
@@ -26,10 +25,12 @@ use crate::{
     },
     person_insert,
     web::{
-        csrf::{cookie, redirect_with_notice},
+        auth::{MaybeUser, User},
+        cookies::cookie,
         error::AppResult,
         forms::FieldErrors,
         layout::{Ctx, Page, render, render_status},
+        notice::redirect_with_notice,
         state::AppState,
         text::safe_next,
         time::now,
@@ -69,7 +70,7 @@ pub async fn register_form(
     ctx: Ctx,
     Query(q): Query<NextQuery>,
 ) -> AppResult<Response> {
-    if ctx.user.0.is_some() {
+    if ctx.is_logged_in() {
         return Ok(Redirect::to("/mi-aula").into_response());
     }
     render(&RegisterPage {
@@ -98,7 +99,7 @@ pub async fn register(
     if let (Some(np), Some(pw)) = (parsed, pw)
         && errors.is_empty()
     {
-        let hash = password::hash(&state.hashing, &pw).await?;
+        let hash = password::hash(&pw).await?;
         if let Some(id) = create_or_claim(&state, &np, &hash, &mut errors).await? {
             user_id = Some(id)
         }
@@ -116,7 +117,7 @@ pub async fn register(
         );
     };
     tracing::info!(user_id, "cuenta creada");
-    let cookie = session::create(&state.db, user_id, state.config.secure_cookies).await?;
+    let cookie = session::create(&state.db, user_id, state.settings.secure_cookies).await?;
     let mut resp = redirect_with_notice(
         &safe_next(Some(&form.next)),
         "¡Listo! Tu cuenta está creada.",
@@ -217,7 +218,7 @@ pub struct LoginForm {
 
 /// `GET /ingresar`
 pub async fn login_form(ctx: Ctx, Query(q): Query<NextQuery>) -> AppResult<Response> {
-    if ctx.user.0.is_some() {
+    if ctx.is_logged_in() {
         return Ok(Redirect::to(&safe_next(Some(&q.siguiente))).into_response());
     }
     render(&LoginPage {
@@ -249,7 +250,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PeerAddr {
 
 /// The client address, from the socket or (behind a trusted proxy) `X-Forwarded-For`.
 pub fn client_ip(state: &AppState, headers: &HeaderMap, addr: Option<SocketAddr>) -> String {
-    if state.config.trust_proxy
+    if state.settings.trust_proxy
         && let Some(ip) = headers
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok())
@@ -337,7 +338,6 @@ pub async fn login(
         _ => None,
     };
     let ok = password::verify(
-        &state.hashing,
         &form.password,
         creds.as_ref().map(|c| c.password_hash.clone()),
     )
@@ -349,7 +349,7 @@ pub async fn login(
         );
     };
     ratelimit::reset(&state.db, &account_key).await?;
-    let cookie = session::create(&state.db, creds.id, state.config.secure_cookies).await?;
+    let cookie = session::create(&state.db, creds.id, state.settings.secure_cookies).await?;
     let mut resp = Redirect::to(&safe_next(Some(&form.next))).into_response();
     resp.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(resp)
@@ -367,7 +367,7 @@ pub async fn logout(
     let mut resp = redirect_with_notice("/", "Cerraste tu sesión.");
     resp.headers_mut().append(
         header::SET_COOKIE,
-        session::clear_cookie(state.config.secure_cookies),
+        session::clear_cookie(state.settings.secure_cookies),
     );
     Ok(resp)
 }
@@ -409,7 +409,7 @@ pub async fn change_password(
     .bind(user.user_id)
     .fetch_one(p)
     .await)?;
-    if !password::verify(&state.hashing, &form.current, Some(stored)).await? {
+    if !password::verify(&form.current, Some(stored)).await? {
         errors.add("current", "La contraseña actual no es correcta.");
     }
     let pw = errors.check("password", Password::parse(&form.password));
@@ -432,7 +432,7 @@ pub async fn change_password(
 
 /// Stores a new password hash for a user.
 pub async fn set_password(state: &AppState, user_id: i64, pw: &Password) -> AppResult<()> {
-    let hash = password::hash(&state.hashing, pw).await?;
+    let hash = password::hash(pw).await?;
     with_db!(&state.db, |p| sqlx::query(
         "UPDATE users SET password_hash = $1 WHERE id = $2"
     )

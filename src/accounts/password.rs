@@ -5,6 +5,8 @@ use argon2::{
     Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version,
     password_hash::{SaltString, rand_core::OsRng},
 };
+use std::sync::LazyLock;
+
 use tokio::sync::Semaphore;
 
 /// A password that meets our minimum rules. Never logged (no Debug of the content).
@@ -38,9 +40,19 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
-/// Hashes on the blocking pool, waiting for a permit of `limit`.
-pub async fn hash(limit: &Semaphore, password: &Password) -> anyhow::Result<String> {
-    let _permit = limit.acquire().await?;
+/// At most one hash per core at a time, for the whole process: a burst of logins waits its turn
+/// instead of taking all the memory and every core.
+static LIMIT: LazyLock<Semaphore> = LazyLock::new(|| {
+    Semaphore::new(
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2),
+    )
+});
+
+/// Hashes on the blocking pool, waiting for its turn.
+pub async fn hash(password: &Password) -> anyhow::Result<String> {
+    let _permit = LIMIT.acquire().await?;
     let pw = password.0.clone();
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
@@ -54,12 +66,8 @@ pub async fn hash(limit: &Semaphore, password: &Password) -> anyhow::Result<Stri
 
 /// Verifies on the blocking pool. With no stored hash, burns the same time and fails
 /// (so response time does not reveal whether an account exists).
-pub async fn verify(
-    limit: &Semaphore,
-    password: &str,
-    stored: Option<String>,
-) -> anyhow::Result<bool> {
-    let _permit = limit.acquire().await?;
+pub async fn verify(password: &str, stored: Option<String>) -> anyhow::Result<bool> {
+    let _permit = LIMIT.acquire().await?;
     let pw = password.to_string();
     tokio::task::spawn_blocking(move || {
         let stored = stored.unwrap_or_else(|| DUMMY_HASH.to_string());

@@ -18,10 +18,11 @@ use crate::{
     },
     people::domain::{Dni, Email},
     web::{
-        csrf::{random_token, redirect_with_notice},
+        cookies::random_token,
         error::{AppError, AppResult},
         forms::FieldErrors,
         layout::{Ctx, Page, render, render_status},
+        notice::redirect_with_notice,
         state::AppState,
         time::now,
     },
@@ -113,7 +114,7 @@ pub async fn request(
         .execute(p)
         .await
         .map(|r| r.rows_affected()))?;
-        let link = format!("{}/recuperar/{token}", state.config.base_url);
+        let link = format!("{}/recuperar/{token}", state.settings.base_url);
         let body = format!(
             "Hola:\n\nPediste cambiar tu contraseña de Aula. Entrá a este enlace dentro de la próxima hora:\n\n{link}\n\n\
              Si no fuiste vos, ignorá este mensaje: tu contraseña sigue siendo la misma.\n\nAula — Tucumán Capacita"

@@ -5,7 +5,14 @@ use axum::http::HeaderValue;
 use chrono::Duration;
 use sha2::{Digest, Sha256};
 
-use crate::{db::Db, web::csrf, web::time::now, with_db};
+use crate::{
+    db::Db,
+    web::{
+        cookies::{random_token, set_cookie},
+        time::now,
+    },
+    with_db,
+};
 
 /// Name of the session cookie.
 pub const COOKIE: &str = "aula_sesion";
@@ -14,15 +21,12 @@ pub const LIFETIME_DAYS: i64 = 30;
 
 /// SHA-256 of a token, hex-encoded.
 pub fn token_hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 /// Creates a session for `user_id` and returns the cookie to set.
 pub async fn create(db: &Db, user_id: i64, secure: bool) -> Result<HeaderValue, sqlx::Error> {
-    let token = csrf::random_token();
+    let token = random_token();
     let now = now();
     with_db!(db, |p| {
         sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
@@ -34,7 +38,7 @@ pub async fn create(db: &Db, user_id: i64, secure: bool) -> Result<HeaderValue, 
             .await
             .map(|_| ())
     })?;
-    Ok(csrf::set_cookie(
+    Ok(set_cookie(
         COOKIE,
         &token,
         Some(LIFETIME_DAYS * 86400),
@@ -74,5 +78,5 @@ pub async fn delete_all_for(
 
 /// The cookie that removes the session cookie.
 pub fn clear_cookie(secure: bool) -> HeaderValue {
-    csrf::set_cookie(COOKIE, "", Some(0), secure)
+    set_cookie(COOKIE, "", Some(0), secure)
 }

@@ -15,7 +15,12 @@ use super::{
     grading::{self, Grade, Response},
     question::Question,
 };
-use crate::{db::Db, db::is_unique_violation, with_db};
+use crate::{
+    active_statuses,
+    db::{Db, is_unique_violation},
+    web::state::Progress,
+    with_db,
+};
 
 /// A quiz as stored, with its settings.
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -242,10 +247,11 @@ pub async fn quiz_view(
          FROM courses c JOIN quizzes q ON q.course_id = c.id AND q.key = $2 AND NOT q.retired
          LEFT JOIN enrolments e ON e.id = (
              SELECT e2.id FROM enrolments e2 JOIN classes k ON k.id = e2.class_id
-             WHERE e2.person_id = $3 AND k.course_id = c.id AND e2.status IN ('confirmed', 'completed')
+             WHERE e2.person_id = $3 AND k.course_id = c.id AND e2.status IN {active}
              ORDER BY e2.created_at DESC LIMIT 1)
          LEFT JOIN quiz_windows w ON w.quiz_id = q.id AND w.class_id = e.class_id
-         WHERE c.slug = $1"
+         WHERE c.slug = $1",
+        active = active_statuses!()
     );
     with_db!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(slug)
@@ -470,6 +476,7 @@ pub async fn answers(
 /// Starts an attempt, or resumes the open one (also when two requests race to start).
 pub async fn start(
     db: &Db,
+    progress: &dyn Progress,
     quiz: &QuizRow,
     class_id: i64,
     person_id: i64,
@@ -480,7 +487,7 @@ pub async fn start(
         if !open.overdue(now, grace) {
             return Ok(Started::Resumed(open.id));
         }
-        close(db, open.id, Closer::Deadline, now).await?;
+        close(db, progress, open.id, Closer::Deadline, now).await?;
     }
     if let Some(o) = quiz.opens_at
         && now < o
@@ -743,6 +750,7 @@ pub enum Closer {
 /// (a second submit, or the closer got there first): harmless, nothing changes.
 pub async fn close(
     db: &Db,
+    progress: &dyn Progress,
     attempt_id: i64,
     by: Closer,
     now: DateTime<Utc>,
@@ -790,7 +798,7 @@ pub async fn close(
         Ok::<_, sqlx::Error>(Some((class_id, person_id, graded)))
     })?;
     if let Some((class_id, person_id, true)) = outcome {
-        crate::learning::queries::complete_if_met(db, class_id, person_id).await?;
+        progress.changed(db, class_id, person_id).await?;
     }
     Ok(outcome.is_some())
 }
@@ -838,6 +846,7 @@ pub fn quiz_grade(method: GradingMethod, percents: &[f64]) -> Option<f64> {
 /// Closes attempts past their deadline and grace; returns how many it closed.
 pub async fn close_overdue(
     db: &Db,
+    progress: &dyn Progress,
     now: DateTime<Utc>,
     grace: Duration,
 ) -> Result<usize, sqlx::Error> {
@@ -850,7 +859,7 @@ pub async fn close_overdue(
     .await)?;
     let mut closed = 0;
     for id in ids {
-        if close(db, id, Closer::Deadline, now).await? {
+        if close(db, progress, id, Closer::Deadline, now).await? {
             closed += 1;
         }
     }
@@ -862,6 +871,7 @@ pub async fn close_overdue(
 #[allow(clippy::too_many_arguments)]
 pub async fn grade_manual(
     db: &Db,
+    progress: &dyn Progress,
     class_id: i64,
     attempt_id: i64,
     slot: i64,
@@ -899,7 +909,7 @@ pub async fn grade_manual(
         Ok::<_, sqlx::Error>(Some((person, graded)))
     })?;
     if let Some((person_id, true)) = outcome {
-        crate::learning::queries::complete_if_met(db, class_id, person_id).await?;
+        progress.changed(db, class_id, person_id).await?;
     }
     Ok(outcome.is_some())
 }

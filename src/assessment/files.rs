@@ -22,9 +22,9 @@ use super::{
     gift::parse_gift,
     question::{Accepted, Choice, NumericAnswer, Question, QuestionKind, TextFormat},
 };
-use crate::catalog::{
-    import::{ImportError, line_of_key, line_of_offset, valid_slug},
-    markdown,
+use crate::{
+    catalog::markdown,
+    web::source::{ImportError, line_of_key, line_of_offset, valid_slug},
 };
 
 /// How the grades of several attempts make the quiz grade.

@@ -20,23 +20,23 @@ use super::{
     view::{QuestionView, ReviewView, question_view, review},
 };
 use crate::{
-    accounts::auth::{CurrentUser, User},
+    assessment::QuizState,
+    web::auth::{CurrentUser, User},
     web::{
-        csrf::redirect_with_notice,
         error::{AppError, AppResult},
         layout::{Ctx, Page, render},
-        state::AppState,
+        notice::redirect_with_notice,
         time::now,
     },
 };
 
-fn grace(state: &AppState) -> Duration {
-    Duration::from_std(state.config.quiz_grace).unwrap_or(Duration::seconds(30))
+fn grace(state: &QuizState) -> Duration {
+    state.quiz.grace
 }
 
 /// The quiz for a learner enrolled in a class of its course; 404 for unknown quizzes.
 async fn learner_quiz(
-    state: &AppState,
+    state: &QuizState,
     user: &CurrentUser,
     slug: &str,
     key: &str,
@@ -74,7 +74,7 @@ pub struct QuizPage {
 
 /// `GET /cursos/{slug}/evaluaciones/{key}`
 pub async fn quiz(
-    State(state): State<AppState>,
+    State(state): State<QuizState>,
     ctx: Ctx,
     User(user): User,
     Path((slug, key)): Path<(String, String)>,
@@ -87,7 +87,8 @@ pub async fn quiz(
     let mut closed_any = false;
     for a in &list {
         if a.overdue(now, grace(&state)) {
-            closed_any |= attempts::close(&state.db, a.id, Closer::Deadline, now).await?;
+            closed_any |=
+                attempts::close(&state.db, &*state.progress, a.id, Closer::Deadline, now).await?;
         }
     }
     if closed_any {
@@ -134,7 +135,7 @@ pub async fn quiz(
 
 /// "Calificación: 80 % — aprobada", when the scores may be seen.
 async fn quiz_grade_label(
-    state: &AppState,
+    state: &QuizState,
     q: &QuizRow,
     class_id: i64,
     person_id: i64,
@@ -165,13 +166,14 @@ async fn quiz_grade_label(
 
 /// `POST /cursos/{slug}/evaluaciones/{key}/comenzar`: starts or resumes the attempt.
 pub async fn start(
-    State(state): State<AppState>,
+    State(state): State<QuizState>,
     User(user): User,
     Path((slug, key)): Path<(String, String)>,
 ) -> AppResult<Response> {
     let (view, class_id) = learner_quiz(&state, &user, &slug, &key).await?;
     match attempts::start(
         &state.db,
+        &*state.progress,
         &view.quiz,
         class_id,
         user.person_id,
@@ -197,7 +199,7 @@ pub async fn start(
 }
 
 /// The learner's own attempt (without its quiz); anyone else's is 404.
-async fn own_attempt_row(state: &AppState, user: &CurrentUser, id: i64) -> AppResult<AttemptRow> {
+async fn own_attempt_row(state: &QuizState, user: &CurrentUser, id: i64) -> AppResult<AttemptRow> {
     attempts::attempt_row(&state.db, id, Some(user.person_id))
         .await?
         .ok_or(AppError::NotFound)
@@ -205,7 +207,7 @@ async fn own_attempt_row(state: &AppState, user: &CurrentUser, id: i64) -> AppRe
 
 /// The learner's own attempt with its quiz and course slug; anyone else's is 404.
 async fn own_attempt(
-    state: &AppState,
+    state: &QuizState,
     user: &CurrentUser,
     id: i64,
 ) -> AppResult<(AttemptRow, QuizRow, String)> {
@@ -215,10 +217,10 @@ async fn own_attempt(
 }
 
 /// Closes the attempt if it is past its deadline; returns whether it is (now) finished.
-async fn settle(state: &AppState, a: &AttemptRow) -> AppResult<bool> {
+async fn settle(state: &QuizState, a: &AttemptRow) -> AppResult<bool> {
     let now = now();
     if a.overdue(now, grace(state)) {
-        attempts::close(&state.db, a.id, Closer::Deadline, now).await?;
+        attempts::close(&state.db, &*state.progress, a.id, Closer::Deadline, now).await?;
         return Ok(true);
     }
     Ok(a.finished())
@@ -270,7 +272,7 @@ pub struct PageQuery {
 }
 
 /// How many pages an attempt has.
-async fn page_count(state: &AppState, id: i64) -> AppResult<i64> {
+async fn page_count(state: &QuizState, id: i64) -> AppResult<i64> {
     let n: Option<i64> = crate::with_db!(&state.db, |p| sqlx::query_scalar(
         "SELECT MAX(page) FROM attempt_answers WHERE attempt_id = $1"
     )
@@ -287,7 +289,7 @@ fn parse_question(row: &AnswerRow) -> AppResult<Question> {
 
 /// `GET /intentos/{id}?pagina=N`: one page of questions with the saved answers.
 pub async fn attempt(
-    State(state): State<AppState>,
+    State(state): State<QuizState>,
     ctx: Ctx,
     User(user): User,
     Path(id): Path<i64>,
@@ -327,7 +329,7 @@ pub async fn attempt(
 /// autosave names the questions the learner changed), only those are saved: a page left open
 /// on another phone must not write its stale answers over the ones given since.
 async fn save_page(
-    state: &AppState,
+    state: &QuizState,
     user: &CurrentUser,
     attempt: &AttemptRow,
     fields: &[(String, String)],
@@ -369,7 +371,7 @@ async fn save_page(
 /// `POST /intentos/{id}`: saves the page, then goes where the learner asked (`ir`): another
 /// page, the summary, or submitting.
 pub async fn answer(
-    State(state): State<AppState>,
+    State(state): State<QuizState>,
     User(user): User,
     Path(id): Path<i64>,
     Form(fields): Form<Vec<(String, String)>>,
@@ -397,7 +399,7 @@ pub async fn answer(
         .unwrap_or("resumen");
     Ok(match go {
         "entregar" => {
-            attempts::close(&state.db, id, Closer::Learner, now()).await?;
+            attempts::close(&state.db, &*state.progress, id, Closer::Learner, now()).await?;
             redirect_with_notice(&result_url(id), "Entregaste la evaluación.")
         }
         "resumen" => {
@@ -419,7 +421,7 @@ pub async fn answer(
 /// as the form). Answers JSON: `{"guardado": "14:03:12", "restante": 512}` or, when nothing
 /// could be saved, a 409 with `{"error": "...", "ir": "/intentos/7/resultado"}`.
 pub async fn autosave(
-    State(state): State<AppState>,
+    State(state): State<QuizState>,
     User(user): User,
     Path(id): Path<i64>,
     Form(fields): Form<Vec<(String, String)>>,
@@ -476,7 +478,7 @@ impl SummaryPage {
 
 /// `GET /intentos/{id}/resumen`: which questions have an answer, and the button to submit.
 pub async fn summary(
-    State(state): State<AppState>,
+    State(state): State<QuizState>,
     ctx: Ctx,
     User(user): User,
     Path(id): Path<i64>,
@@ -502,12 +504,12 @@ pub async fn summary(
 
 /// `POST /intentos/{id}/entregar`: closes and grades. Submitting twice is harmless.
 pub async fn submit(
-    State(state): State<AppState>,
+    State(state): State<QuizState>,
     User(user): User,
     Path(id): Path<i64>,
 ) -> AppResult<Response> {
     let attempt = own_attempt_row(&state, &user, id).await?;
-    let closed = attempts::close(&state.db, id, Closer::Learner, now()).await?;
+    let closed = attempts::close(&state.db, &*state.progress, id, Closer::Learner, now()).await?;
     let message = if closed {
         if attempt.overdue(now(), grace(&state)) {
             TIME_UP
@@ -534,7 +536,7 @@ pub struct ResultPage {
 
 /// `GET /intentos/{id}/resultado`: the result and, when the quiz allows it, the review.
 pub async fn result(
-    State(state): State<AppState>,
+    State(state): State<QuizState>,
     ctx: Ctx,
     User(user): User,
     Path(id): Path<i64>,

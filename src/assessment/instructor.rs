@@ -14,14 +14,14 @@ use super::{
     results::{self, Analysed, Cell, ItemStats, Learner, QueueItem},
 };
 use crate::{
-    accounts::auth::User,
+    catalog::classes::TaughtClass,
     catalog::queries::ClassInfo,
-    learning::handlers::taught_class,
+    web::auth::User,
     web::{
-        csrf::redirect_with_notice,
         error::{AppError, AppResult},
         forms::FieldErrors,
         layout::{Ctx, Page, render},
+        notice::redirect_with_notice,
         spreadsheet::csv_download,
         state::AppState,
         time::now,
@@ -49,18 +49,16 @@ pub struct GradebookPage {
 pub async fn gradebook(
     State(state): State<AppState>,
     ctx: Ctx,
-    User(user): User,
-    Path(class_id): Path<i64>,
+    TaughtClass(class): TaughtClass,
     Query(q): Query<GradebookQuery>,
 ) -> AppResult<Response> {
-    let class = taught_class(&state, &user, class_id).await?;
-    let mut book = results::gradebook(&state.db, class_id, class.course_id).await?;
+    let mut book = results::gradebook(&state.db, class.id, class.course_id).await?;
     if let Some(quiz_id) = q.sin_intentos
         && let Some(i) = book.quizzes.iter().position(|z| z.id == quiz_id)
     {
         book.rows.retain(|(_, cells)| cells[i].attempts == 0);
     }
-    let pending = results::queue(&state.db, class_id).await?.len();
+    let pending = results::queue(&state.db, class.id).await?.len();
     render(&GradebookPage {
         page: ctx.page(format!("Calificaciones — {}", class.name)),
         class,
@@ -75,11 +73,9 @@ pub async fn gradebook(
 /// learner, per quiz its grade, attempts and status.
 pub async fn gradebook_csv(
     State(state): State<AppState>,
-    User(user): User,
-    Path(class_id): Path<i64>,
+    TaughtClass(class): TaughtClass,
 ) -> AppResult<Response> {
-    let class = taught_class(&state, &user, class_id).await?;
-    let book = results::gradebook(&state.db, class_id, class.course_id).await?;
+    let book = results::gradebook(&state.db, class.id, class.course_id).await?;
     let mut header_row = vec![
         "DNI".to_string(),
         "Apellido".to_string(),
@@ -128,11 +124,9 @@ impl QueuePage {
 pub async fn queue(
     State(state): State<AppState>,
     ctx: Ctx,
-    User(user): User,
-    Path(class_id): Path<i64>,
+    TaughtClass(class): TaughtClass,
 ) -> AppResult<Response> {
-    let class = taught_class(&state, &user, class_id).await?;
-    let items = results::queue(&state.db, class_id).await?;
+    let items = results::queue(&state.db, class.id).await?;
     render(&QueuePage {
         page: ctx.page(format!("Para corregir — {}", class.name)),
         class,
@@ -158,10 +152,10 @@ pub async fn grade(
     State(state): State<AppState>,
     ctx: Ctx,
     User(user): User,
+    TaughtClass(class): TaughtClass,
     Path((class_id, attempt_id, slot)): Path<(i64, i64, i64)>,
     Form(form): Form<GradeForm>,
 ) -> AppResult<Response> {
-    let class = taught_class(&state, &user, class_id).await?;
     let from_review = form.volver == "intento";
     let back = if from_review {
         format!("/comisiones/{class_id}/intentos/{attempt_id}")
@@ -216,6 +210,7 @@ pub async fn grade(
     let fraction = points.unwrap_or(0.0) / max;
     attempts::grade_manual(
         &state.db,
+        &*state.progress,
         class_id,
         attempt_id,
         slot,
@@ -249,11 +244,10 @@ pub struct StatisticsQuery {
 pub async fn statistics(
     State(state): State<AppState>,
     ctx: Ctx,
-    User(user): User,
+    TaughtClass(class): TaughtClass,
     Path((class_id, quiz_key)): Path<(i64, String)>,
     Query(q): Query<StatisticsQuery>,
 ) -> AppResult<Response> {
-    let class = taught_class(&state, &user, class_id).await?;
     let quiz = attempts::course_quiz(&state.db, class.course_id, Some(class_id), &quiz_key)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -320,10 +314,9 @@ fn input_value(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
 pub async fn window_form(
     State(state): State<AppState>,
     ctx: Ctx,
-    User(user): User,
-    Path((class_id, key)): Path<(i64, String)>,
+    TaughtClass(class): TaughtClass,
+    Path((_, key)): Path<(i64, String)>,
 ) -> AppResult<Response> {
-    let class = taught_class(&state, &user, class_id).await?;
     let (quiz, file, custom) = class_quiz(&state, &class, &key).await?;
     render(&WindowPage {
         page: ctx.page(format!("Fechas — {}", quiz.title)),
@@ -354,10 +347,10 @@ pub async fn window_save(
     State(state): State<AppState>,
     ctx: Ctx,
     User(user): User,
+    TaughtClass(class): TaughtClass,
     Path((class_id, key)): Path<(i64, String)>,
     Form(form): Form<WindowForm>,
 ) -> AppResult<Response> {
-    let class = taught_class(&state, &user, class_id).await?;
     let (quiz, file, custom) = class_quiz(&state, &class, &key).await?;
     let back = format!("/comisiones/{class_id}/calificaciones");
     if form.accion == "restablecer" {
@@ -454,10 +447,9 @@ pub struct ClassAttemptsPage {
 pub async fn class_attempts(
     State(state): State<AppState>,
     ctx: Ctx,
-    User(user): User,
+    TaughtClass(class): TaughtClass,
     Path((class_id, key)): Path<(i64, String)>,
 ) -> AppResult<Response> {
-    let class = taught_class(&state, &user, class_id).await?;
     let quiz = attempts::course_quiz(&state.db, class.course_id, Some(class_id), &key)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -533,9 +525,8 @@ async fn review_page(
 pub async fn attempt_review(
     State(state): State<AppState>,
     ctx: Ctx,
-    User(user): User,
-    Path((class_id, attempt_id)): Path<(i64, i64)>,
+    TaughtClass(class): TaughtClass,
+    Path((_, attempt_id)): Path<(i64, i64)>,
 ) -> AppResult<Response> {
-    let class = taught_class(&state, &user, class_id).await?;
     render(&review_page(&state, &ctx, class, attempt_id).await?)
 }

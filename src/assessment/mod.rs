@@ -23,15 +23,48 @@ pub mod results;
 pub mod store;
 pub mod view;
 
+use std::ops::Deref;
+
 use axum::{
     Router,
+    extract::FromRef,
     routing::{get, post},
 };
 
 use crate::web::state::AppState;
 
+/// Deployment settings of quizzes.
+#[derive(Clone, Copy, Debug)]
+pub struct QuizSettings {
+    /// Slack after a deadline for answers already on their way (slow phone networks).
+    pub grace: chrono::Duration,
+    /// How often overdue attempts are looked for, closed and graded.
+    pub sweep: std::time::Duration,
+}
+
+/// What the learner's quiz handlers need: the kernel's state and the quiz settings. Derefs to
+/// [`AppState`].
+#[derive(Clone)]
+pub struct QuizState {
+    pub app: AppState,
+    pub quiz: QuizSettings,
+}
+
+impl Deref for QuizState {
+    type Target = AppState;
+    fn deref(&self) -> &AppState {
+        &self.app
+    }
+}
+
+impl FromRef<QuizState> for AppState {
+    fn from_ref(s: &QuizState) -> AppState {
+        s.app.clone()
+    }
+}
+
 /// Routes of this module.
-pub fn routes() -> Router<AppState> {
+pub fn routes(state: QuizState) -> Router<AppState> {
     Router::new()
         .route("/cursos/{slug}/evaluaciones/{key}", get(handlers::quiz))
         .route(
@@ -75,4 +108,5 @@ pub fn routes() -> Router<AppState> {
             "/comisiones/{id}/evaluaciones/{quiz}/fechas",
             get(instructor::window_form).post(instructor::window_save),
         )
+        .with_state(state)
 }

@@ -9,7 +9,7 @@ use super::{
     files::GradingMethod,
     grading,
 };
-use crate::{db::Db, with_db};
+use crate::{active_statuses, db::Db, with_db};
 
 pub use crate::enrolment::queries::ClassLearner as Learner;
 
@@ -478,14 +478,16 @@ impl LearnerQuiz {
 pub async fn learner_quizzes(db: &Db, person_id: i64) -> Result<Vec<LearnerQuiz>, sqlx::Error> {
     with_db!(db, |p| {
         sqlx::query_as(
-        "SELECT c.slug AS course_slug, c.title AS course_title, q.key, q.title,
+        concat!(
+            "SELECT c.slug AS course_slug, c.title AS course_title, q.key, q.title,
             (SELECT COUNT(*) FROM attempts a WHERE a.quiz_id = q.id AND a.class_id = e.class_id AND a.person_id = $1) AS attempts,
             (SELECT COUNT(*) FROM attempts a WHERE a.quiz_id = q.id AND a.class_id = e.class_id AND a.person_id = $1
                AND a.state = 'in_progress') AS open
          FROM enrolments e JOIN classes k ON k.id = e.class_id JOIN courses c ON c.id = k.course_id
          JOIN quizzes q ON q.course_id = c.id AND NOT q.retired
-         WHERE e.person_id = $1 AND e.status IN ('confirmed', 'completed')
+         WHERE e.person_id = $1 AND e.status IN ", active_statuses!(), "
          ORDER BY c.title, q.position, q.id"
+        )
     )
     .bind(person_id)
     .fetch_all(p)

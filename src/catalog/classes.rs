@@ -1,168 +1,19 @@
-//! Admin pages for classes (comisiones): a run of a course with dates, window, seats,
-//! instructors (granted as roles) and certifying institution.
+//! Classes (comisiones) as data: a run of a course with dates, enrolment window, seats,
+//! department and certifying institution. The admin's pages for them are among the pages
+//! that gather several modules (`pages`).
 
-use askama::Template;
 use axum::{
-    Form,
-    extract::{Path, State},
-    http::StatusCode,
-    response::Response,
+    extract::{FromRef, FromRequestParts, RawPathParams},
+    http::request::Parts,
 };
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::Deserialize;
 
 use crate::{
-    accounts::auth::Admin,
-    catalog::{
-        import,
-        queries::{self, ClassInfo},
-    },
-    certification::{self, Institution},
-    db::is_constraint,
-    enrolment::queries::fill_from_waitlist,
-    people::territory::{self, Department},
-    web::{
-        csrf::redirect_with_notice,
-        error::{AppError, AppResult},
-        forms::FieldErrors,
-        layout::{Ctx, Page, render, render_status},
-        state::AppState,
-        time::{local_input, now, parse_date, parse_local_input},
-    },
+    catalog::queries::{self, ClassInfo},
+    db::Db,
+    web::{auth::User, error::AppError, state::AppState, time::now},
     with_db,
 };
-
-#[derive(Template)]
-#[template(path = "admin/classes.html")]
-pub struct ClassesPage {
-    page: Page,
-    classes: Vec<ClassInfo>,
-}
-
-/// `GET /admin/comisiones`
-pub async fn list(State(state): State<AppState>, ctx: Ctx, _a: Admin) -> AppResult<Response> {
-    render(&ClassesPage {
-        page: ctx.page("Comisiones"),
-        classes: queries::all_classes(&state.db).await?,
-    })
-}
-
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct ClassForm {
-    pub course_id: String,
-    pub name: String,
-    pub starts_on: String,
-    pub ends_on: String,
-    pub enrol_opens_at: String,
-    pub enrol_closes_at: String,
-    pub seats: String,
-    pub department_id: String,
-    pub institution_id: String,
-}
-
-#[derive(sqlx::FromRow)]
-pub struct CourseOption {
-    id: i64,
-    title: String,
-}
-
-#[derive(Template)]
-#[template(path = "admin/class_form.html")]
-pub struct ClassFormPage {
-    page: Page,
-    class_id: Option<i64>,
-    input: ClassForm,
-    errors: FieldErrors,
-    courses: Vec<CourseOption>,
-    departments: Vec<Department>,
-    institutions: Vec<Institution>,
-}
-
-async fn form_page(
-    state: &AppState,
-    ctx: &Ctx,
-    class_id: Option<i64>,
-    input: ClassForm,
-    errors: FieldErrors,
-) -> AppResult<ClassFormPage> {
-    let courses = with_db!(&state.db, |p| sqlx::query_as(
-        "SELECT id, title FROM courses ORDER BY title"
-    )
-    .fetch_all(p)
-    .await)?;
-    Ok(ClassFormPage {
-        page: ctx.page(if class_id.is_some() {
-            "Editar comisión"
-        } else {
-            "Nueva comisión"
-        }),
-        class_id,
-        input,
-        errors,
-        courses,
-        departments: territory::departments(&state.db).await?,
-        institutions: certification::all(state).await?,
-    })
-}
-
-/// `GET /admin/comisiones/nueva`
-pub async fn new_form(State(state): State<AppState>, ctx: Ctx, _a: Admin) -> AppResult<Response> {
-    let n = now();
-    let input = ClassForm {
-        enrol_opens_at: local_input(&n),
-        enrol_closes_at: local_input(&(n + chrono::Duration::days(14))),
-        starts_on: (n + chrono::Duration::days(15)).date_naive().to_string(),
-        ends_on: (n + chrono::Duration::days(75)).date_naive().to_string(),
-        seats: "30".into(),
-        ..Default::default()
-    };
-    render(&form_page(&state, &ctx, None, input, FieldErrors::default()).await?)
-}
-
-/// `GET /admin/comisiones/{id}`
-pub async fn edit_form(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    _a: Admin,
-    Path(id): Path<i64>,
-) -> AppResult<Response> {
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        course_id: i64,
-        name: String,
-        starts_on: NaiveDate,
-        ends_on: NaiveDate,
-        enrol_opens_at: DateTime<Utc>,
-        enrol_closes_at: DateTime<Utc>,
-        seats: i64,
-        department_id: Option<i64>,
-        institution_id: Option<i64>,
-    }
-    let row: Row = with_db!(&state.db, |p| sqlx::query_as(
-        "SELECT course_id, name, starts_on, ends_on, enrol_opens_at, enrol_closes_at, seats, department_id, institution_id
-         FROM classes WHERE id = $1"
-    )
-    .bind(id)
-    .fetch_optional(p)
-    .await)?
-    .ok_or(AppError::NotFound)?;
-    let input = ClassForm {
-        course_id: row.course_id.to_string(),
-        name: row.name,
-        starts_on: row.starts_on.to_string(),
-        ends_on: row.ends_on.to_string(),
-        enrol_opens_at: local_input(&row.enrol_opens_at),
-        enrol_closes_at: local_input(&row.enrol_closes_at),
-        seats: row.seats.to_string(),
-        department_id: row.department_id.map(|d| d.to_string()).unwrap_or_default(),
-        institution_id: row
-            .institution_id
-            .map(|d| d.to_string())
-            .unwrap_or_default(),
-    };
-    render(&form_page(&state, &ctx, Some(id), input, FieldErrors::default()).await?)
-}
 
 /// A validated class.
 pub struct ValidClass {
@@ -177,198 +28,97 @@ pub struct ValidClass {
     pub institution_id: Option<i64>,
 }
 
-fn validate(f: &ClassForm, errors: &mut FieldErrors) -> Option<ValidClass> {
-    let course_id = f.course_id.parse::<i64>().ok();
-    if course_id.is_none() {
-        errors.add("course_id", "Elegí el curso.");
-    }
-    let name = f.name.split_whitespace().collect::<Vec<_>>().join(" ");
-    if name.is_empty() || name.chars().count() > 120 {
-        errors.add(
-            "name",
-            "Poné un nombre a la comisión (por ejemplo «Comisión 1 — Monteros»).",
-        );
-    }
-    let starts_on = parse_date(&f.starts_on);
-    if starts_on.is_none() {
-        errors.add("starts_on", "Indicá la fecha de inicio.");
-    }
-    let ends_on = parse_date(&f.ends_on);
-    match (starts_on, ends_on) {
-        (_, None) => errors.add("ends_on", "Indicá la fecha de fin."),
-        (Some(s), Some(e)) if e < s => errors.add(
-            "ends_on",
-            "La fecha de fin no puede ser anterior al inicio.",
-        ),
-        _ => {}
-    }
-    let opens = parse_local_input(&f.enrol_opens_at);
-    if opens.is_none() {
-        errors.add(
-            "enrol_opens_at",
-            "Indicá cuándo abre la inscripción (fecha y hora).",
-        );
-    }
-    let closes = parse_local_input(&f.enrol_closes_at);
-    match (opens, closes) {
-        (_, None) => errors.add(
-            "enrol_closes_at",
-            "Indicá cuándo cierra la inscripción (fecha y hora).",
-        ),
-        (Some(o), Some(c)) if c <= o => errors.add(
-            "enrol_closes_at",
-            "La inscripción tiene que cerrar después de abrir.",
-        ),
-        _ => {}
-    }
-    let seats = f
-        .seats
-        .trim()
-        .parse::<i64>()
-        .ok()
-        .filter(|s| (1..=10_000).contains(s));
-    if seats.is_none() {
-        errors.add("seats", "Los cupos son un número entre 1 y 10000.");
-    }
-    let opt = |s: &str| s.parse::<i64>().ok();
-    if !errors.is_empty() {
-        return None;
-    }
-    Some(ValidClass {
-        course_id: course_id?,
-        name,
-        starts_on: starts_on?,
-        ends_on: ends_on?,
-        enrol_opens_at: opens?,
-        enrol_closes_at: closes?,
-        seats: seats?,
-        department_id: opt(&f.department_id),
-        institution_id: opt(&f.institution_id),
-    })
-}
-
-/// Binds a class's nine columns, in the order `$1..$9` of the INSERT and the UPDATE below.
-macro_rules! bind_class {
-    ($q:expr, $c:expr) => {{
-        let c: &ValidClass = $c;
-        $q.bind(c.course_id)
-            .bind(c.name.clone())
-            .bind(c.starts_on)
-            .bind(c.ends_on)
-            .bind(c.enrol_opens_at)
-            .bind(c.enrol_closes_at)
-            .bind(c.seats)
-            .bind(c.department_id)
-            .bind(c.institution_id)
-    }};
+/// Binds a class's nine columns, in the order `$1..$9` of the INSERT and the UPDATE below:
+/// one list, so the two statements cannot disagree on it.
+fn bind_class<'q, DB: sqlx::Database>(
+    q: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>,
+    c: &ValidClass,
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>
+where
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    NaiveDate: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    DateTime<Utc>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    q.bind(c.course_id)
+        .bind(c.name.clone())
+        .bind(c.starts_on)
+        .bind(c.ends_on)
+        .bind(c.enrol_opens_at)
+        .bind(c.enrol_closes_at)
+        .bind(c.seats)
+        .bind(c.department_id)
+        .bind(c.institution_id)
 }
 
 /// Inserts a class and returns its id.
-pub async fn insert(db: &crate::db::Db, c: &ValidClass) -> Result<i64, sqlx::Error> {
+pub async fn insert(db: &Db, c: &ValidClass) -> Result<i64, sqlx::Error> {
+    use sqlx::Row;
     with_db!(db, |p| {
-        bind_class!(sqlx::query_scalar(
-        "INSERT INTO classes (course_id, name, starts_on, ends_on, enrol_opens_at, enrol_closes_at, seats, seats_taken,
-                              department_id, institution_id, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9, $10) RETURNING id"
-    ), c)
+        bind_class(
+        sqlx::query(
+            "INSERT INTO classes (course_id, name, starts_on, ends_on, enrol_opens_at, enrol_closes_at, seats,
+                                  seats_taken, department_id, institution_id, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9, $10) RETURNING id"
+        ),
+        c
+    )
     .bind(now())
     .fetch_one(p)
-    .await
+    .await?
+    .try_get("id")
     })
 }
 
-/// `POST /admin/comisiones/nueva`
-pub async fn create(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    _a: Admin,
-    Form(form): Form<ClassForm>,
-) -> AppResult<Response> {
-    let mut errors = FieldErrors::default();
-    if let Some(c) = validate(&form, &mut errors) {
-        match insert(&state.db, &c).await {
-            Ok(_) => {
-                return Ok(redirect_with_notice(
-                    "/admin/comisiones",
-                    "Comisión creada.",
-                ));
-            }
-            Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => errors.add(
-                "course_id",
-                "El curso, departamento o institución elegidos no existen.",
-            ),
-            Err(e) => return Err(e.into()),
-        }
-    }
-    render_status(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        &form_page(&state, &ctx, None, form, errors).await?,
-    )
-}
-
-/// `POST /admin/comisiones/{id}`: seats cannot drop below the seats taken; added seats go
-/// to the waitlist at once.
-pub async fn update(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    _a: Admin,
-    Path(id): Path<i64>,
-    Form(form): Form<ClassForm>,
-) -> AppResult<Response> {
-    let mut errors = FieldErrors::default();
-    if let Some(c) = validate(&form, &mut errors) {
-        let res = with_db!(&state.db, |p| {
-            bind_class!(sqlx::query(
+/// Updates a class; returns how many rows changed (0: no such class). Seats below the seats
+/// taken are refused by the database (`classes_seats_taken_check`).
+pub async fn update(db: &Db, id: i64, c: &ValidClass) -> Result<u64, sqlx::Error> {
+    with_db!(db, |p| {
+        bind_class(
+        sqlx::query(
             "UPDATE classes SET course_id = $1, name = $2, starts_on = $3, ends_on = $4, enrol_opens_at = $5,
                     enrol_closes_at = $6, seats = $7, department_id = $8, institution_id = $9
              WHERE id = $10"
-        ), &c)
-        .bind(id)
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected())
-        });
-        match res {
-            Ok(0) => return Err(AppError::NotFound),
-            Ok(_) => {
-                let promoted = fill_from_waitlist(&state.db, id).await?;
-                let msg = if promoted > 0 {
-                    format!(
-                        "Comisión guardada. {promoted} persona(s) pasaron de la lista de espera."
-                    )
-                } else {
-                    "Comisión guardada.".into()
-                };
-                return Ok(redirect_with_notice("/admin/comisiones", &msg));
-            }
-            Err(e) if is_constraint(&e, "classes_seats_taken_check") => errors.add(
-                "seats",
-                "No podés bajar los cupos por debajo de las personas ya inscriptas.",
-            ),
-            Err(e) => return Err(e.into()),
-        }
-    }
-    render_status(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        &form_page(&state, &ctx, Some(id), form, errors).await?,
+        ),
+        c
     )
+    .bind(id)
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected())
+    })
 }
 
-/// `POST /admin/cursos/importar`: re-imports the course folder on demand.
-pub async fn import_courses(State(state): State<AppState>, _a: Admin) -> AppResult<Response> {
-    let parsed = import::load_dir(&state.config.courses_dir, &state.config.media_dir);
-    let report = import::store(&state.db, &parsed.courses).await?;
-    if !parsed.errors.is_empty() {
-        let list: Vec<String> = parsed
-            .errors
+/// The class named by the route's `{id}`, for its instructor or an administrator; anyone else
+/// gets 404 (for them the class's instructor pages do not exist). "Instructor of this class
+/// (or admin)" is written here once, for every instructor page.
+pub struct TaughtClass(pub ClassInfo);
+
+impl<S> FromRequestParts<S> for TaughtClass
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let User(user) = User::from_request_parts(parts, state).await?;
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| AppError::NotFound)?;
+        let class_id: i64 = params
             .iter()
-            .take(5)
-            .map(ToString::to_string)
-            .collect();
-        return Err(AppError::Conflict(format!(
-            "{report}. Hay errores en los archivos: {}",
-            list.join(" · ")
-        )));
+            .find(|(k, _)| *k == "id")
+            .and_then(|(_, v)| v.parse().ok())
+            .ok_or(AppError::NotFound)?;
+        if !user.runs_class(class_id) {
+            return Err(AppError::NotFound);
+        }
+        let db = AppState::from_ref(state).db;
+        let class = queries::class(&db, class_id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        Ok(TaughtClass(class))
     }
-    Ok(redirect_with_notice("/admin", &format!("Listo: {report}.")))
 }

@@ -1,13 +1,12 @@
-//! Courses as files: parse and validate `courses/<slug>/`, then store them.
+//! The catalogue's part of a course folder: `course.toml` and the lessons (`lessons/*.md`),
+//! parsed and validated, then stored inside the import's transaction. The folder as a whole
+//! (with its banks and quizzes) is read and stored by the `courses` module.
 //!
-//! Every error is reported with file and line, and a course with any error is not imported
-//! at all. Re-importing an unchanged course changes nothing (its content hash is equal);
-//! a changed course keeps learners' progress because lessons are matched by their stable
-//! `id`, never by position.
+//! Every error is reported with file and line. A changed course keeps learners' progress
+//! because lessons are matched by their stable `id`, never by position.
 
 use std::{
     collections::HashSet,
-    fmt,
     path::{Path, PathBuf},
 };
 
@@ -15,33 +14,18 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::{
-    assessment::files::{self as assessment_files, CourseAssessments},
     catalog::markdown,
-    db::Db,
-    web::text::fold,
-    web::time::now,
-    with_db,
+    db::{Db, Tx},
+    web::{
+        source::{ImportError, line_of_key, line_of_offset, valid_slug},
+        text::fold,
+        time::now,
+    },
+    with_db, with_tx,
 };
 
 /// Bump when rendering changes, so stored HTML is regenerated on the next import.
-const RENDER_VERSION: &str = "2";
-
-/// One problem in a course folder.
-#[derive(Clone, Debug)]
-pub struct ImportError {
-    pub file: PathBuf,
-    pub line: Option<usize>,
-    pub message: String,
-}
-
-impl fmt::Display for ImportError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.line {
-            Some(l) => write!(f, "{}:{}: {}", self.file.display(), l, self.message),
-            None => write!(f, "{}: {}", self.file.display(), self.message),
-        }
-    }
-}
+pub const RENDER_VERSION: &str = "2";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -116,8 +100,18 @@ pub struct CourseFile {
     pub min_lessons_percent: i64,
     pub min_attendance_percent: Option<i64>,
     pub lessons: Vec<LessonFile>,
-    pub assessments: CourseAssessments,
-    pub content_hash: String,
+    /// `[completion] quizzes`: resolved against the folder's quizzes by the `courses` module.
+    pub quiz_rules: Vec<QuizRule>,
+}
+
+/// A quiz that must be passed to complete the course, as `course.toml` names it.
+#[derive(Clone, Debug)]
+pub struct QuizRule {
+    pub quiz: String,
+    pub min_percent: Option<i64>,
+    /// Where the rule and its percentage are written, for errors.
+    pub line: Option<usize>,
+    pub min_percent_line: Option<usize>,
 }
 
 /// A validated lesson.
@@ -131,91 +125,25 @@ pub struct LessonFile {
     pub body_html: String,
 }
 
-/// The result of reading a folder of courses.
-#[derive(Debug, Default)]
-pub struct Parsed {
-    pub courses: Vec<CourseFile>,
-    pub errors: Vec<ImportError>,
-}
-
-pub(crate) fn line_of_offset(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
-}
-
-/// Line where `key = ...` is first written, to point at semantic errors.
-pub(crate) fn line_of_key(text: &str, key: &str) -> Option<usize> {
-    text.lines()
-        .position(|l| {
-            let t = l.trim_start();
-            t.strip_prefix(key)
-                .is_some_and(|rest| rest.trim_start().starts_with('='))
-        })
-        .map(|i| i + 1)
-}
-
-pub(crate) fn valid_slug(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 80
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
-}
-
-/// Reads every course folder under `dir` (a folder with a `course.toml`).
-pub fn load_dir(dir: &Path, media_dir: &Path) -> Parsed {
-    let mut parsed = Parsed::default();
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) => {
-            parsed.errors.push(ImportError {
-                file: dir.into(),
-                line: None,
-                message: format!("no se pudo leer la carpeta: {e}"),
-            });
-            return parsed;
-        }
-    };
-    let mut folders: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.join("course.toml").is_file())
-        .collect();
-    folders.sort();
-    let mut slugs = HashSet::new();
-    for folder in folders {
-        match load_course(&folder, media_dir) {
-            Ok(course) => {
-                if slugs.insert(course.slug.clone()) {
-                    parsed.courses.push(course);
-                } else {
-                    parsed.errors.push(ImportError {
-                        file: folder.join("course.toml"),
-                        line: None,
-                        message: format!("el slug «{}» está repetido en otra carpeta", course.slug),
-                    });
-                }
-            }
-            Err(mut errs) => parsed.errors.append(&mut errs),
-        }
-    }
-    parsed
-}
-
-/// Reads and validates one course folder; any error rejects the whole course.
-pub fn load_course(folder: &Path, media_dir: &Path) -> Result<CourseFile, Vec<ImportError>> {
-    let mut errors = Vec::new();
+/// Reads and validates `course.toml` and the lessons of one course folder, adding what it
+/// read to `hasher` and every problem to `errors`; `None` when nothing usable was read.
+pub fn load_course(
+    folder: &Path,
+    media_dir: &Path,
+    hasher: &mut Sha256,
+    errors: &mut Vec<ImportError>,
+) -> Option<CourseFile> {
     let toml_path = folder.join("course.toml");
-    let mut hasher = Sha256::new();
-    hasher.update(RENDER_VERSION);
+    let errors_before = errors.len();
     let text = match std::fs::read_to_string(&toml_path) {
         Ok(t) => t,
         Err(e) => {
-            return Err(vec![ImportError {
+            errors.push(ImportError {
                 file: toml_path,
                 line: None,
                 message: format!("no se pudo leer: {e}"),
-            }]);
+            });
+            return None;
         }
     };
     hasher.update(&text);
@@ -229,23 +157,24 @@ pub fn load_course(folder: &Path, media_dir: &Path) -> Result<CourseFile, Vec<Im
     let course: CourseToml = match toml::from_str(&text) {
         Ok(c) => c,
         Err(e) => {
-            return Err(vec![ImportError {
+            errors.push(ImportError {
                 file: toml_path.clone(),
                 line: e.span().map(|s| line_of_offset(&text, s.start)),
                 message: format!("TOML inválido: {}", e.message()),
-            }]);
+            });
+            return None;
         }
     };
     let folder_name = folder.file_name().and_then(|n| n.to_str()).unwrap_or("");
     if !valid_slug(&course.slug) {
         err(
-            &mut errors,
+            errors,
             "slug",
             "slug inválido: usá minúsculas sin acentos, números y guiones".into(),
         );
     } else if course.slug != folder_name {
         err(
-            &mut errors,
+            errors,
             "slug",
             format!(
                 "el slug «{}» debe ser igual al nombre de la carpeta «{folder_name}»",
@@ -261,25 +190,21 @@ pub fn load_course(folder: &Path, media_dir: &Path) -> Result<CourseFile, Vec<Im
     ] {
         let n = value.trim().chars().count();
         if n == 0 {
-            err(&mut errors, key, format!("«{key}» no puede estar vacío"));
+            err(errors, key, format!("«{key}» no puede estar vacío"));
         } else if n > max {
             err(
-                &mut errors,
+                errors,
                 key,
                 format!("«{key}» tiene {n} caracteres; el máximo es {max}"),
             );
         }
     }
     if !(1..=1000).contains(&course.hours) {
-        err(
-            &mut errors,
-            "hours",
-            "«hours» debe estar entre 1 y 1000".into(),
-        );
+        err(errors, "hours", "«hours» debe estar entre 1 y 1000".into());
     }
     if !["virtual", "presencial", "semipresencial"].contains(&course.modality.as_str()) {
         err(
-            &mut errors,
+            errors,
             "modality",
             format!(
                 "modalidad «{}» desconocida: usá virtual, presencial o semipresencial",
@@ -293,14 +218,14 @@ pub fn load_course(folder: &Path, media_dir: &Path) -> Result<CourseFile, Vec<Im
         .is_some_and(|p| !(1..=100).contains(&p))
     {
         err(
-            &mut errors,
+            errors,
             "min_attendance_percent",
             "«min_attendance_percent» debe estar entre 1 y 100".into(),
         );
     }
     if !(1..=100).contains(&course.completion.min_lessons_percent) {
         err(
-            &mut errors,
+            errors,
             "min_lessons_percent",
             "«min_lessons_percent» debe estar entre 1 y 100".into(),
         );
@@ -309,14 +234,14 @@ pub fn load_course(folder: &Path, media_dir: &Path) -> Result<CourseFile, Vec<Im
         && !media_exists(media_dir, cover)
     {
         err(
-            &mut errors,
+            errors,
             "cover",
             format!("la imagen de portada «{cover}» no existe en media/"),
         );
     }
     if course.competencies.is_empty() {
         err(
-            &mut errors,
+            errors,
             "completion",
             "el curso necesita al menos una competencia ([[competencies]] con code y name)".into(),
         );
@@ -325,64 +250,38 @@ pub fn load_course(folder: &Path, media_dir: &Path) -> Result<CourseFile, Vec<Im
     for c in &course.competencies {
         if c.code.trim().is_empty() || c.name.trim().is_empty() {
             err(
-                &mut errors,
+                errors,
                 "code",
                 "cada competencia necesita «code» y «name»".into(),
             );
         } else if !codes.insert(c.code.clone()) {
             err(
-                &mut errors,
+                errors,
                 "code",
                 format!("el código de competencia «{}» está repetido", c.code),
             );
         }
     }
-    let lessons = load_lessons(folder, media_dir, &mut errors, &mut hasher);
-    let mut assessments = assessment_files::load(folder, &mut errors, &mut hasher);
-    let mut ruled = HashSet::new();
-    for rule in &course.completion.quizzes {
-        match assessments.quizzes.iter_mut().find(|q| q.key == rule.quiz) {
-            Some(quiz) => {
-                let percent = rule.min_percent.unwrap_or(quiz.passing_percent);
-                if !(0..=100).contains(&percent) {
-                    err(
-                        &mut errors,
-                        "min_percent",
-                        "«min_percent» debe estar entre 0 y 100".into(),
-                    );
-                } else if !ruled.insert(rule.quiz.clone()) {
-                    err(
-                        &mut errors,
-                        "quiz",
-                        format!(
-                            "la evaluación «{}» está dos veces en [completion]",
-                            rule.quiz
-                        ),
-                    );
-                }
-                quiz.completion_percent = Some(percent);
-            }
-            None => err(
-                &mut errors,
-                "quiz",
-                format!(
-                    "la regla de aprobación nombra la evaluación «{}», que no existe en quizzes/",
-                    rule.quiz
-                ),
-            ),
-        }
-    }
-    if lessons.is_empty() && errors.is_empty() {
+    let lessons = load_lessons(folder, media_dir, errors, hasher);
+    let quiz_rules = course
+        .completion
+        .quizzes
+        .iter()
+        .map(|r| QuizRule {
+            quiz: r.quiz.clone(),
+            min_percent: r.min_percent,
+            line: line_of_key(&text, "quiz"),
+            min_percent_line: line_of_key(&text, "min_percent"),
+        })
+        .collect();
+    if lessons.is_empty() && errors.len() == errors_before {
         errors.push(ImportError {
             file: folder.join("lessons"),
             line: None,
             message: "el curso no tiene lecciones (lessons/*.md)".into(),
         });
     }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    Ok(CourseFile {
+    Some(CourseFile {
         slug: course.slug,
         title: course.title.trim().into(),
         summary: course.summary.trim().into(),
@@ -400,12 +299,7 @@ pub fn load_course(folder: &Path, media_dir: &Path) -> Result<CourseFile, Vec<Im
         min_lessons_percent: course.completion.min_lessons_percent,
         min_attendance_percent: course.completion.min_attendance_percent,
         lessons,
-        assessments,
-        content_hash: hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect(),
+        quiz_rules,
     })
 }
 
@@ -554,57 +448,29 @@ fn load_lessons(
     lessons
 }
 
-/// What an import did.
-#[derive(Debug, Default)]
-pub struct ImportReport {
-    pub created: Vec<String>,
-    pub updated: Vec<String>,
-    pub unchanged: Vec<String>,
+/// The content hash of the stored course with this slug (equal hash: nothing to import).
+pub async fn stored_hash(db: &Db, slug: &str) -> Result<Option<String>, sqlx::Error> {
+    with_db!(db, |p| sqlx::query_scalar(
+        "SELECT content_hash FROM courses WHERE slug = $1"
+    )
+    .bind(slug)
+    .fetch_optional(p)
+    .await)
 }
 
-impl fmt::Display for ImportReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "cursos importados: {} nuevos, {} actualizados, {} sin cambios",
-            self.created.len(),
-            self.updated.len(),
-            self.unchanged.len()
-        )
-    }
-}
-
-/// Stores validated courses: unchanged ones are skipped, changed ones updated in place.
-pub async fn store(db: &Db, courses: &[CourseFile]) -> anyhow::Result<ImportReport> {
-    let mut report = ImportReport::default();
-    for c in courses {
-        let existing: Option<String> = with_db!(db, |p| sqlx::query_scalar(
-            "SELECT content_hash FROM courses WHERE slug = $1"
-        )
-        .bind(&c.slug)
-        .fetch_optional(p)
-        .await)?;
-        match existing {
-            Some(h) if h == c.content_hash => {
-                report.unchanged.push(c.slug.clone());
-                continue;
-            }
-            Some(_) => report.updated.push(c.slug.clone()),
-            None => report.created.push(c.slug.clone()),
-        }
-        store_one(db, c).await?;
-    }
-    Ok(report)
-}
-
-async fn store_one(db: &Db, c: &CourseFile) -> Result<(), sqlx::Error> {
+/// Stores (creates or updates in place) the course, its competencies and lessons in the
+/// import's transaction; returns the course id.
+pub async fn store_course(
+    tx: &mut Tx,
+    course: &CourseFile,
+    content_hash: &str,
+) -> Result<i64, sqlx::Error> {
     let search_text = fold(&format!(
         "{} {} {} {}",
-        c.title, c.summary, c.category, c.audience
+        course.title, course.summary, course.category, course.audience
     ));
     let now = now();
-    with_db!(db, |p| {
-        let mut tx = p.begin().await?;
+    with_tx!(tx, |c| {
         let course_id: i64 = sqlx::query_scalar(
             "INSERT INTO courses (slug, title, summary, category, hours, modality, audience, description_html, cover,
                                   min_lessons_percent, search_text, content_hash, imported_at, min_attendance_percent)
@@ -617,42 +483,42 @@ async fn store_one(db: &Db, c: &CourseFile) -> Result<(), sqlx::Error> {
                 min_attendance_percent = excluded.min_attendance_percent
              RETURNING id",
         )
-        .bind(&c.slug)
-        .bind(&c.title)
-        .bind(&c.summary)
-        .bind(&c.category)
-        .bind(c.hours)
-        .bind(&c.modality)
-        .bind(&c.audience)
-        .bind(&c.description_html)
-        .bind(&c.cover)
-        .bind(c.min_lessons_percent)
+        .bind(&course.slug)
+        .bind(&course.title)
+        .bind(&course.summary)
+        .bind(&course.category)
+        .bind(course.hours)
+        .bind(&course.modality)
+        .bind(&course.audience)
+        .bind(&course.description_html)
+        .bind(&course.cover)
+        .bind(course.min_lessons_percent)
         .bind(&search_text)
-        .bind(&c.content_hash)
+        .bind(content_hash)
         .bind(now)
-        .bind(c.min_attendance_percent)
-        .fetch_one(&mut *tx)
+        .bind(course.min_attendance_percent)
+        .fetch_one(&mut *c)
         .await?;
         sqlx::query("DELETE FROM competencies WHERE course_id = $1")
             .bind(course_id)
-            .execute(&mut *tx)
+            .execute(&mut *c)
             .await?;
-        for (i, (code, name)) in c.competencies.iter().enumerate() {
+        for (i, (code, name)) in course.competencies.iter().enumerate() {
             sqlx::query("INSERT INTO competencies (course_id, code, name, position) VALUES ($1, $2, $3, $4)")
                 .bind(course_id)
                 .bind(code)
                 .bind(name)
                 .bind(i as i64)
-                .execute(&mut *tx)
+                .execute(&mut *c)
                 .await?;
         }
         // Retire everything, then revive (or create) the lessons present in the files: a
         // lesson's row and id survive edits and reordering, so progress stays attached.
         sqlx::query("UPDATE lessons SET retired = TRUE WHERE course_id = $1")
             .bind(course_id)
-            .execute(&mut *tx)
+            .execute(&mut *c)
             .await?;
-        for l in &c.lessons {
+        for l in &course.lessons {
             sqlx::query(
                 "INSERT INTO lessons (course_id, key, title, position, minutes, body_html, video, retired)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, FALSE)
@@ -666,10 +532,9 @@ async fn store_one(db: &Db, c: &CourseFile) -> Result<(), sqlx::Error> {
             .bind(l.minutes)
             .bind(&l.body_html)
             .bind(&l.video)
-            .execute(&mut *tx)
+            .execute(&mut *c)
             .await?;
         }
-        crate::assessment::store::store_assessments!(tx, course_id, c.assessments);
-        tx.commit().await
+        Ok(course_id)
     })
 }

@@ -5,13 +5,13 @@ use axum::{Form, Router, extract::State, http::StatusCode, response::Response, r
 use serde::Deserialize;
 
 use crate::{
-    accounts::auth::Admin,
     db::is_unique_violation,
+    web::auth::Admin,
     web::{
-        csrf::redirect_with_notice,
         error::AppResult,
         forms::FieldErrors,
         layout::{Ctx, Page, render, render_status},
+        notice::redirect_with_notice,
         state::AppState,
         time::now,
     },

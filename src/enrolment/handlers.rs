@@ -1,17 +1,21 @@
-//! Enrolling and withdrawing, by the learner themself.
+//! Enrolling and withdrawing, by the learner themself or by an office operator for a person
+//! of their territory (assisted enrolment).
 
 use axum::{
+    Form,
     extract::{Path, State},
     response::Response,
 };
+use serde::Deserialize;
 
 use crate::{
-    accounts::auth::User,
     catalog::queries,
     enrolment::queries::{Outcome, Refusal, enrol as do_enrol, withdraw as do_withdraw},
+    people::persons,
     web::{
-        csrf::redirect_with_notice,
+        auth::{Operator, User},
         error::{AppError, AppResult},
+        notice::redirect_with_notice,
         state::AppState,
     },
 };
@@ -63,4 +67,35 @@ pub async fn withdraw(
         "No estabas anotado/a en esa comisión."
     };
     Ok(redirect_with_notice(&format!("/cursos/{}", slug), msg))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct AssistedForm {
+    class_id: i64,
+}
+
+/// `POST /oficina/personas/{id}/inscribir`: assisted enrolment; the record keeps who did it.
+pub async fn assisted_enrol(
+    State(state): State<AppState>,
+    Operator(op): Operator,
+    Path(id): Path<i64>,
+    Form(form): Form<AssistedForm>,
+) -> AppResult<Response> {
+    let person = persons::get_in_territory(&state.db, op.user_id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let outcome = do_enrol(&state.db, form.class_id, person.id, Some(op.user_id)).await?;
+    if matches!(outcome, Ok(Outcome::Confirmed | Outcome::Waitlisted)) {
+        tracing::info!(
+            operator = op.user_id,
+            person = person.id,
+            class = form.class_id,
+            "inscripción asistida"
+        );
+    }
+    Ok(redirect_with_notice(
+        &format!("/oficina/personas/{id}"),
+        &message(&outcome),
+    ))
 }

@@ -319,12 +319,14 @@ pub struct ClassLearner {
 /// The learners studying in a class, by last name: the rows of gradebooks and attendance
 /// sheets (waitlisted and withdrawn people are not there).
 pub async fn class_learners(db: &Db, class_id: i64) -> Result<Vec<ClassLearner>, sqlx::Error> {
-    with_db!(db, |p| sqlx::query_as(
+    with_db!(db, |p| sqlx::query_as(concat!(
         "SELECT p.id AS person_id, p.dni, p.first_name, p.last_name
          FROM enrolments e JOIN persons p ON p.id = e.person_id
-         WHERE e.class_id = $1 AND e.status IN ('confirmed', 'completed')
+         WHERE e.class_id = $1 AND e.status IN ",
+        active_statuses!(),
+        "
          ORDER BY p.last_name, p.first_name, p.id"
-    )
+    ))
     .bind(class_id)
     .fetch_all(p)
     .await)

@@ -7,13 +7,14 @@ use axum::{
 };
 
 use crate::{
-    accounts::auth::{CurrentUser, User},
+    catalog::classes::TaughtClass,
     catalog::queries::{self as catalog, ClassInfo, OutlineLesson},
     learning::queries::{self, LessonView, RosterRow},
+    web::auth::{CurrentUser, User},
     web::{
-        csrf::redirect_with_notice,
         error::{AppError, AppResult},
         layout::{Ctx, Page, render},
+        notice::redirect_with_notice,
         spreadsheet::csv_download,
         state::AppState,
     },
@@ -93,7 +94,10 @@ pub async fn complete(
     let (lesson, class_id) = load(&state, &user, &slug, &key).await?;
     queries::mark_done(&state.db, user.person_id, lesson.id).await?;
     queries::touch(&state.db, class_id, user.person_id).await?;
-    let finished = queries::complete_if_met(&state.db, class_id, user.person_id).await?;
+    let finished = state
+        .progress
+        .changed(&state.db, class_id, user.person_id)
+        .await?;
     let outline = catalog::outline(&state.db, lesson.course_id, user.person_id).await?;
     let next = outline.iter().skip_while(|l| l.id != lesson.id).nth(1);
     if finished {
@@ -119,29 +123,13 @@ pub struct RosterPage {
     rows: Vec<RosterRow>,
 }
 
-/// The class, if this user teaches it or is an admin; 404 otherwise.
-pub(crate) async fn taught_class(
-    state: &AppState,
-    user: &CurrentUser,
-    class_id: i64,
-) -> AppResult<ClassInfo> {
-    if !(user.teaches(class_id) || user.is_admin()) {
-        return Err(AppError::NotFound);
-    }
-    catalog::class(&state.db, class_id)
-        .await?
-        .ok_or(AppError::NotFound)
-}
-
 /// `GET /comisiones/{id}/participantes`
 pub async fn roster(
     State(state): State<AppState>,
     ctx: Ctx,
-    User(user): User,
-    Path(class_id): Path<i64>,
+    TaughtClass(class): TaughtClass,
 ) -> AppResult<Response> {
-    let class = taught_class(&state, &user, class_id).await?;
-    let rows = queries::roster(&state.db, class_id).await?;
+    let rows = queries::roster(&state.db, class.id).await?;
     render(&RosterPage {
         page: ctx.page(format!("Participantes — {}", class.name)),
         class,
@@ -152,11 +140,9 @@ pub async fn roster(
 /// `GET /comisiones/{id}/participantes.csv`: UTF-8 with BOM so spreadsheets show accents.
 pub async fn roster_csv(
     State(state): State<AppState>,
-    User(user): User,
-    Path(class_id): Path<i64>,
+    TaughtClass(class): TaughtClass,
 ) -> AppResult<Response> {
-    let class = taught_class(&state, &user, class_id).await?;
-    let rows = queries::roster(&state.db, class_id).await?;
+    let rows = queries::roster(&state.db, class.id).await?;
     let header_row = [
         "DNI",
         "Apellido",

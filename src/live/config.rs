@@ -170,7 +170,7 @@ mod tests {
 
     #[test]
     fn live_table_of_the_config_file_parses() {
-        let file: crate::web::config::FileConfig = toml::from_str(
+        let file: crate::app::config::FileConfig = toml::from_str(
             r#"
             [live]
             udp_port_min = 40000

@@ -11,18 +11,18 @@ use axum::{
 use serde::Deserialize;
 
 use crate::{
-    accounts::auth::User,
     catalog::queries::{self as catalog, ClassInfo},
+    live::LiveState,
     live::{
         attendance::{self, SheetRow},
         sessions::{self, LiveSession, NewSession, Role},
     },
+    web::auth::User,
     web::{
-        csrf::redirect_with_notice,
         error::{AppError, AppResult},
         forms::FieldErrors,
         layout::{Ctx, Page, render, render_status},
-        state::AppState,
+        notice::redirect_with_notice,
         time::{local_input, now, parse_local_input},
     },
 };
@@ -58,7 +58,7 @@ impl ClassLivePage {
 }
 
 async fn class_page(
-    state: &AppState,
+    state: &LiveState,
     ctx: &Ctx,
     class_id: i64,
     role: Role,
@@ -73,15 +73,15 @@ async fn class_page(
         sessions: sessions::of_class(&state.db, class_id).await?,
         class,
         instructor: role == Role::Instructor,
-        early_minutes: state.config.live.early_join_minutes,
+        early_minutes: state.rooms.config().early_join_minutes,
         input,
         errors,
     })
 }
 
 async fn role_or_404(
-    state: &AppState,
-    user: &crate::accounts::auth::CurrentUser,
+    state: &LiveState,
+    user: &crate::web::auth::CurrentUser,
     class_id: i64,
 ) -> AppResult<Role> {
     sessions::role_in_class(&state.db, user, class_id)
@@ -91,7 +91,7 @@ async fn role_or_404(
 
 /// `GET /comisiones/{id}/en-vivo`: the class's live sessions, for its learners and instructors.
 pub async fn class_sessions(
-    State(state): State<AppState>,
+    State(state): State<LiveState>,
     ctx: Ctx,
     User(user): User,
     Path(class_id): Path<i64>,
@@ -137,7 +137,7 @@ fn validate(f: &ScheduleForm, errors: &mut FieldErrors) -> Option<NewSession> {
 
 /// `POST /comisiones/{id}/en-vivo`: the instructor schedules a session.
 pub async fn schedule(
-    State(state): State<AppState>,
+    State(state): State<LiveState>,
     ctx: Ctx,
     User(user): User,
     Path(class_id): Path<i64>,
@@ -160,7 +160,7 @@ pub async fn schedule(
 
 /// `POST /en-vivo/{id}/abrir`: the instructor opens the room and enters it.
 pub async fn open(
-    State(state): State<AppState>,
+    State(state): State<LiveState>,
     User(user): User,
     Path(id): Path<i64>,
 ) -> AppResult<Response> {
@@ -179,7 +179,7 @@ pub async fn open(
 
 /// `POST /en-vivo/{id}/terminar`: ends the session for everyone (also possible from the room).
 pub async fn end(
-    State(state): State<AppState>,
+    State(state): State<LiveState>,
     User(user): User,
     Path(id): Path<i64>,
 ) -> AppResult<Response> {
@@ -187,7 +187,7 @@ pub async fn end(
     if role != Role::Instructor {
         return Err(AppError::NotFound);
     }
-    state.live.end_session(&state.db, s.id).await?;
+    state.rooms.end_session(&state.db, s.id).await?;
     Ok(redirect_with_notice(
         &format!("/en-vivo/{}/asistencia", s.id),
         "La clase terminó.",
@@ -205,7 +205,7 @@ pub struct RoomPage {
 
 /// `GET /en-vivo/{id}`: the room (the JavaScript connects to the signalling socket).
 pub async fn room(
-    State(state): State<AppState>,
+    State(state): State<LiveState>,
     ctx: Ctx,
     User(user): User,
     Path(id): Path<i64>,
@@ -217,10 +217,12 @@ pub async fn room(
             s.title
         )));
     }
-    if role == Role::Learner && !s.learner_can_join(now(), state.config.live.early_join_minutes) {
+    if role == Role::Learner && !s.learner_can_join(now(), state.rooms.config().early_join_minutes)
+    {
         return Err(AppError::Conflict(format!(
             "La clase «{}» todavía no empezó: la sala se abre cuando entra tu docente o {} minutos antes del inicio.",
-            s.title, state.config.live.early_join_minutes
+            s.title,
+            state.rooms.config().early_join_minutes
         )));
     }
     render(&RoomPage {
@@ -241,8 +243,8 @@ pub struct AttendancePage {
 }
 
 async fn instructor_session(
-    state: &AppState,
-    user: &crate::accounts::auth::CurrentUser,
+    state: &LiveState,
+    user: &crate::web::auth::CurrentUser,
     id: i64,
 ) -> AppResult<LiveSession> {
     let (s, role) = sessions::authorise(&state.db, user, id).await?;
@@ -253,7 +255,7 @@ async fn instructor_session(
 }
 
 async fn attendance_page(
-    state: &AppState,
+    state: &LiveState,
     ctx: &Ctx,
     s: LiveSession,
     errors: FieldErrors,
@@ -270,7 +272,7 @@ async fn attendance_page(
 
 /// `GET /en-vivo/{id}/asistencia`: minutes per learner, for the class's instructors.
 pub async fn attendance_sheet(
-    State(state): State<AppState>,
+    State(state): State<LiveState>,
     ctx: Ctx,
     User(user): User,
     Path(id): Path<i64>,
@@ -289,7 +291,7 @@ pub struct CorrectionForm {
 
 /// `POST /en-vivo/{id}/asistencia`: corrects one learner's minutes, with a reason.
 pub async fn correct_attendance(
-    State(state): State<AppState>,
+    State(state): State<LiveState>,
     ctx: Ctx,
     User(user): User,
     Path(id): Path<i64>,
@@ -331,7 +333,7 @@ pub async fn correct_attendance(
     }
     if let (Some(p), Some(m), true) = (person, minutes, errors.is_empty()) {
         attendance::correct(&state.db, s.id, p, m, &reason, user.user_id).await?;
-        crate::learning::queries::complete_if_met(&state.db, s.class_id, p).await?;
+        state.progress.changed(&state.db, s.class_id, p).await?;
         return Ok(redirect_with_notice(
             &format!("/en-vivo/{}/asistencia", s.id),
             "Asistencia corregida.",

@@ -390,8 +390,8 @@ async fn soak(mut config: Config, ivf: Ivf, cycles: usize) -> anyhow::Result<()>
     config.live.bind_ip = "127.0.0.1".parse()?;
     let app = crate::Application::build(config).await?;
     let port = app.port();
-    let db = app.state.db.clone();
-    let rooms = app.state.live.clone();
+    let db = app.parts.state.db.clone();
+    let rooms = app.parts.rooms.clone();
     tokio::spawn(app.run_until_stopped());
     let seeded = seed(&db, 1).await?;
     let url = format!("ws://127.0.0.1:{port}/en-vivo/{}/ws", seeded.session);

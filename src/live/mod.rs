@@ -14,8 +14,11 @@ pub mod sessions;
 pub mod sfu;
 pub mod signal;
 
+use std::ops::Deref;
+
 use axum::{
     Router,
+    extract::FromRef,
     routing::{get, post},
 };
 
@@ -23,8 +26,29 @@ pub use room::Rooms;
 
 use crate::web::state::AppState;
 
-/// Routes of this module.
-pub fn routes() -> Router<AppState> {
+/// What live handlers need: the kernel's state and this process's rooms (with the live
+/// settings). Derefs to [`AppState`], so `state.db` reads as everywhere else.
+#[derive(Clone)]
+pub struct LiveState {
+    pub app: AppState,
+    pub rooms: Rooms,
+}
+
+impl Deref for LiveState {
+    type Target = AppState;
+    fn deref(&self) -> &AppState {
+        &self.app
+    }
+}
+
+impl FromRef<LiveState> for AppState {
+    fn from_ref(s: &LiveState) -> AppState {
+        s.app.clone()
+    }
+}
+
+/// Routes of this module, bound to the rooms of this process.
+pub fn routes(state: LiveState) -> Router<AppState> {
     Router::new()
         .route(
             "/comisiones/{id}/en-vivo",
@@ -38,4 +62,5 @@ pub fn routes() -> Router<AppState> {
             "/en-vivo/{id}/asistencia",
             get(handlers::attendance_sheet).post(handlers::correct_attendance),
         )
+        .with_state(state)
 }

@@ -22,7 +22,7 @@ use crate::{
         sessions,
         sfu::{PcFactory, PublishedTrack, Source},
     },
-    web::time::now,
+    web::{state::Progress, time::now},
 };
 
 const CHAT_HISTORY: usize = 100;
@@ -98,17 +98,25 @@ pub struct Rooms {
     ids: Arc<AtomicU64>,
     /// This node's address for the other nodes (see [`nodes`](super::nodes)).
     node: Arc<str>,
+    /// Told when a session ends (attendance may complete learners' classes).
+    progress: Arc<dyn Progress>,
 }
 
 impl Rooms {
-    pub fn new(factory: PcFactory, node: String) -> Rooms {
+    pub fn new(factory: PcFactory, node: String, progress: Arc<dyn Progress>) -> Rooms {
         Rooms {
             rooms: Arc::default(),
             factory: Arc::new(factory),
             generation: Arc::default(),
             ids: Arc::new(AtomicU64::new(1)),
             node: node.into(),
+            progress,
         }
+    }
+
+    /// The live settings this process runs with.
+    pub fn config(&self) -> &super::config::LiveConfig {
+        &self.factory.cfg
     }
 
     /// This node's address, as other nodes reach it.
@@ -180,6 +188,7 @@ impl Rooms {
         let room = Room {
             session_id,
             db: db.clone(),
+            progress: self.progress.clone(),
             members: HashMap::new(),
             tracks: HashMap::new(),
             chat: VecDeque::new(),
@@ -249,7 +258,7 @@ impl Rooms {
 
     /// Ends the session: in the database, and for everyone in its room.
     pub async fn end_session(&self, db: &Db, session_id: i64) -> Result<(), sqlx::Error> {
-        sessions::end(db, session_id).await?;
+        sessions::end(db, &*self.progress, session_id).await?;
         // A room hosted on another node sees the end when it refreshes its claim.
         self.send_here(session_id, RoomCmd::End);
         Ok(())
@@ -285,6 +294,7 @@ struct Member {
 struct Room {
     session_id: i64,
     db: Db,
+    progress: Arc<dyn Progress>,
     members: HashMap<u64, Member>,
     tracks: HashMap<String, Arc<PublishedTrack>>,
     chat: VecDeque<ChatLine>,
@@ -561,10 +571,10 @@ impl Room {
             Moderation::End => {
                 // Recorded in the database off the actor (it must not wait on I/O), then
                 // everyone leaves.
-                let db = self.db.clone();
+                let (db, progress) = (self.db.clone(), self.progress.clone());
                 let id = self.session_id;
                 tokio::spawn(async move {
-                    if let Err(e) = sessions::end(&db, id).await {
+                    if let Err(e) = sessions::end(&db, &*progress, id).await {
                         tracing::error!(error = %e, "no se pudo terminar la sesión");
                     }
                 });

@@ -3,9 +3,9 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::{
-    accounts::auth::CurrentUser,
+    active_statuses,
     db::Db,
-    web::{error::AppError, time::now},
+    web::{auth::CurrentUser, error::AppError, state::Progress, time::now},
     with_db,
 };
 
@@ -121,13 +121,15 @@ pub async fn role_in_class(
     user: &CurrentUser,
     class_id: i64,
 ) -> Result<Option<Role>, sqlx::Error> {
-    if user.is_admin() || user.teaches(class_id) {
+    if user.runs_class(class_id) {
         return Ok(Some(Role::Instructor));
     }
-    let enrolled: Option<i64> = with_db!(db, |p| sqlx::query_scalar(
+    let enrolled: Option<i64> = with_db!(db, |p| sqlx::query_scalar(concat!(
         "SELECT id FROM enrolments WHERE class_id = $1 AND person_id = $2
-           AND status IN ('confirmed', 'completed')"
-    )
+           AND status IN ",
+        active_statuses!(),
+        ""
+    ))
     .bind(class_id)
     .bind(user.person_id)
     .fetch_optional(p)
@@ -193,7 +195,7 @@ pub async fn open(db: &Db, id: i64) -> Result<bool, sqlx::Error> {
 }
 
 /// Ends the session for good; open presence intervals end now.
-pub async fn end(db: &Db, id: i64) -> Result<(), sqlx::Error> {
+pub async fn end(db: &Db, progress: &dyn Progress, id: i64) -> Result<(), sqlx::Error> {
     let t = now();
     with_db!(db, |p| sqlx::query(
         "UPDATE live_sessions SET status = 'ended', ended_at = COALESCE(ended_at, $2) WHERE id = $1"
@@ -224,7 +226,7 @@ pub async fn end(db: &Db, id: i64) -> Result<(), sqlx::Error> {
     .await
     })?;
     for (class_id, person_id) in learners {
-        crate::learning::queries::complete_if_met(db, class_id, person_id).await?;
+        progress.changed(db, class_id, person_id).await?;
     }
     Ok(())
 }

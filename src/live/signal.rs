@@ -15,7 +15,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 
 use crate::{
-    accounts::auth::{CurrentUser, User},
+    live::LiveState,
     live::{
         attendance, nodes,
         peer::{Peer, PeerInfo},
@@ -23,9 +23,9 @@ use crate::{
         room::Joining,
         sessions::{self, LiveSession, Role},
     },
+    web::auth::{CurrentUser, User},
     web::{
         error::{AppError, AppResult},
-        state::AppState,
         time::now,
     },
 };
@@ -36,7 +36,7 @@ const MAX_MESSAGE: usize = 64 * 1024;
 /// `GET /en-vivo/{id}/ws`: the room's signalling socket. Outside the class: 404, like the
 /// pages; before the room opens or after it ended: 409.
 pub async fn socket(
-    State(state): State<AppState>,
+    State(state): State<LiveState>,
     User(user): User,
     Path(id): Path<i64>,
     headers: HeaderMap,
@@ -50,7 +50,7 @@ pub async fn socket(
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
         let origin_host = origin.split("://").nth(1).unwrap_or("");
-        let public_host = state.config.base_url.split("://").nth(1).unwrap_or("");
+        let public_host = state.settings.base_url.split("://").nth(1).unwrap_or("");
         if origin_host != host && origin_host != public_host.trim_end_matches('/') {
             return Err(AppError::NotFound);
         }
@@ -60,7 +60,9 @@ pub async fn socket(
         return Err(AppError::Conflict("Esta clase ya terminó.".into()));
     }
     match role {
-        Role::Learner if !session.learner_can_join(now(), state.config.live.early_join_minutes) => {
+        Role::Learner
+            if !session.learner_can_join(now(), state.rooms.config().early_join_minutes) =>
+        {
             return Err(AppError::Conflict(
                 "La sala todavía no está abierta.".into(),
             ));
@@ -74,13 +76,13 @@ pub async fn socket(
     let ws = ws.max_message_size(MAX_MESSAGE);
     // The room lives on one node; a connection that reached another is relayed there.
     let relayed = headers.contains_key(nodes::RELAYED_BY);
-    match nodes::claim(&state.db, session.id, state.live.node(), now()).await? {
+    match nodes::claim(&state.db, session.id, state.rooms.node(), now()).await? {
         nodes::Host::Here => {
             Ok(ws.on_upgrade(move |socket| serve(state, user, session, role, socket)))
         }
         nodes::Host::There(host) if !relayed => {
             let cookie = headers.get(header::COOKIE).cloned();
-            let me = state.live.node().to_string();
+            let me = state.rooms.node().to_string();
             Ok(ws.on_upgrade(move |socket| relay(socket, host, me, session.id, cookie)))
         }
         // Relayed here by a node that thought this one hosts the room, but it moved meanwhile:
@@ -168,7 +170,7 @@ async fn relay(
 }
 
 async fn serve(
-    state: AppState,
+    state: LiveState,
     user: CurrentUser,
     session: LiveSession,
     role: Role,
@@ -221,7 +223,7 @@ async fn serve(
         instructor: role == Role::Instructor,
         events: events_tx,
     };
-    let rooms = state.live.clone();
+    let rooms = state.rooms.clone();
     let (joined, room_tx) = match rooms.join(&state.db, session.id, joining).await {
         Ok(j) => j,
         Err(message) => {
@@ -238,8 +240,8 @@ async fn serve(
     let mut welcome = joined.welcome;
     if let ServerMsg::Welcome { ice_servers, .. } = &mut welcome {
         *ice_servers = state
-            .config
-            .live
+            .rooms
+            .config()
             .ice_servers_for(user.user_id, now().timestamp());
     }
     // Presence is on record before the welcome: a participant that has been welcomed is

@@ -7,19 +7,20 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use crate::web::{
-    error::{AppError, AppResult},
-    state::AppState,
+use std::sync::Arc;
+
+use crate::{
+    media::storage::Storage,
+    web::error::{AppError, AppResult},
 };
 
 /// Serves a media object, whole or by a single byte range.
 pub async fn serve(
-    State(state): State<AppState>,
+    State(storage): State<Arc<dyn Storage>>,
     Path(key): Path<String>,
     headers: HeaderMap,
 ) -> AppResult<Response> {
-    let meta = state
-        .storage
+    let meta = storage
         .head(&key)
         .await
         .map_err(|e| AppError::Internal(e.into()))?
@@ -86,8 +87,7 @@ pub async fn serve(
         if let Some(r) = ranges.first() {
             let (start, end) = (*r.start(), *r.end());
             let len = end - start + 1;
-            let body = state
-                .storage
+            let body = storage
                 .read_range(&key, start, len)
                 .await
                 .map_err(|e| AppError::Internal(e.into()))?;
@@ -103,8 +103,7 @@ pub async fn serve(
             return Ok(resp);
         }
     }
-    let body = state
-        .storage
+    let body = storage
         .read_range(&key, 0, meta.len)
         .await
         .map_err(|e| AppError::Internal(e.into()))?;

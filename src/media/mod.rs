@@ -3,11 +3,15 @@
 pub mod handlers;
 pub mod storage;
 
+use std::sync::Arc;
+
 use axum::{Router, routing::get};
 
-use crate::web::state::AppState;
+use crate::{media::storage::Storage, web::state::AppState};
 
-/// Routes of this module.
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/media/{*path}", get(handlers::serve))
+/// Routes of this module, serving from `storage`.
+pub fn routes(storage: Arc<dyn Storage>) -> Router<AppState> {
+    Router::new()
+        .route("/media/{*path}", get(handlers::serve))
+        .with_state(storage)
 }

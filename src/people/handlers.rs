@@ -1,65 +1,31 @@
-//! The learner's own page and the office operators' pages (scoped to their territory).
+//! The office operators' pages: the people of their territory and registering a person
+//! (every query scoped to the operator's territory).
 
 use askama::Template;
 use axum::{
     Form,
-    extract::{Path, Query, State},
+    extract::{Query, State},
     http::StatusCode,
     response::Response,
 };
 use serde::Deserialize;
 
 use crate::{
-    accounts::auth::{Operator, User},
-    catalog::queries::{self as catalog, ClassInfo},
-    enrolment::{
-        handlers::message,
-        queries::{self as enrol, EnrolmentSummary, Outcome},
-    },
     people::{
         persons::{self, Person, PersonInput, unique_error},
         territory::{self, DepartmentGroup},
     },
     person_insert,
     web::{
-        csrf::redirect_with_notice,
-        error::{AppError, AppResult},
+        auth::Operator,
+        error::AppResult,
         forms::FieldErrors,
         layout::{Ctx, Page, render, render_status},
+        notice::redirect_with_notice,
         state::AppState,
     },
     with_db,
 };
-
-#[derive(Template)]
-#[template(path = "people/my_page.html")]
-pub struct MyPage {
-    page: Page,
-    person: Person,
-    enrolments: Vec<EnrolmentSummary>,
-    quizzes: Vec<crate::assessment::results::LearnerQuiz>,
-    teaching: Vec<ClassInfo>,
-}
-
-/// `GET /mi-aula`: own data, enrolments and progress.
-pub async fn my_page(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    User(user): User,
-) -> AppResult<Response> {
-    let person = persons::get(&state.db, user.person_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let enrolments = enrol::summaries(&state.db, user.person_id).await?;
-    let teaching = catalog::taught_by(&state.db, user.user_id).await?;
-    render(&MyPage {
-        page: ctx.page("Mi aula"),
-        person,
-        enrolments,
-        quizzes: crate::assessment::results::learner_quizzes(&state.db, user.person_id).await?,
-        teaching,
-    })
-}
 
 const PER_PAGE: i64 = 20;
 
@@ -187,64 +153,4 @@ pub async fn create_person(
             groups,
         },
     )
-}
-
-#[derive(Template)]
-#[template(path = "people/office_person.html")]
-pub struct OfficePersonPage {
-    page: Page,
-    person: Person,
-    enrolments: Vec<EnrolmentSummary>,
-    classes: Vec<ClassInfo>,
-}
-
-/// `GET /oficina/personas/{id}`: 404 outside the operator's territory.
-pub async fn office_person(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    Operator(op): Operator,
-    Path(id): Path<i64>,
-) -> AppResult<Response> {
-    let person = persons::get_in_territory(&state.db, op.user_id, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let enrolments = enrol::summaries(&state.db, person.id).await?;
-    let classes = catalog::open_classes(&state.db).await?;
-    render(&OfficePersonPage {
-        page: ctx.page(format!("{} {}", person.first_name, person.last_name)),
-        person,
-        enrolments,
-        classes,
-    })
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct AssistedForm {
-    class_id: i64,
-}
-
-/// `POST /oficina/personas/{id}/inscribir`: assisted enrolment; the record keeps who did it.
-pub async fn assisted_enrol(
-    State(state): State<AppState>,
-    Operator(op): Operator,
-    Path(id): Path<i64>,
-    Form(form): Form<AssistedForm>,
-) -> AppResult<Response> {
-    let person = persons::get_in_territory(&state.db, op.user_id, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let outcome = enrol::enrol(&state.db, form.class_id, person.id, Some(op.user_id)).await?;
-    if matches!(outcome, Ok(Outcome::Confirmed | Outcome::Waitlisted)) {
-        tracing::info!(
-            operator = op.user_id,
-            person = person.id,
-            class = form.class_id,
-            "inscripción asistida"
-        );
-    }
-    Ok(redirect_with_notice(
-        &format!("/oficina/personas/{id}"),
-        &message(&outcome),
-    ))
 }

@@ -1,4 +1,5 @@
-//! People (the Persona, keyed by DNI), territory, and the office operators' pages.
+//! People (the Persona, keyed by DNI), territory (departments and localities), employment
+//! offices, and the operators' pages for the people of their territory.
 
 pub mod domain;
 pub mod handlers;
@@ -6,26 +7,17 @@ pub mod offices;
 pub mod persons;
 pub mod territory;
 
-use axum::{
-    Router,
-    routing::{get, post},
-};
+use axum::{Router, routing::get};
 
 use crate::web::state::AppState;
 
 /// Routes of this module.
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/mi-aula", get(handlers::my_page))
         .route("/oficina", get(handlers::office_people))
         .route(
             "/oficina/personas/nueva",
             get(handlers::new_person_form).post(handlers::create_person),
-        )
-        .route("/oficina/personas/{id}", get(handlers::office_person))
-        .route(
-            "/oficina/personas/{id}/inscribir",
-            post(handlers::assisted_enrol),
         )
         .route("/admin/oficinas", get(offices::list).post(offices::create))
         .route(

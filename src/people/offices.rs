@@ -10,14 +10,14 @@ use axum::{
 use serde::Deserialize;
 
 use crate::{
-    accounts::auth::Admin,
     db::{Db, is_unique_violation},
     people::territory::{self, Department},
+    web::auth::Admin,
     web::{
-        csrf::redirect_with_notice,
         error::{AppError, AppResult},
         forms::FieldErrors,
         layout::{Ctx, Page, render, render_status},
+        notice::redirect_with_notice,
         state::AppState,
         time::now,
     },

@@ -43,7 +43,7 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
 
 fn hashed(stem: &'static str, ext: &str, body: &'static [u8], content_type: &'static str) -> Asset {
     let digest = Sha256::digest(body);
-    let short: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
+    let short = hex::encode(&digest[..5]);
     Asset {
         stem,
         href: format!("/static/{stem}.{short}.{ext}"),

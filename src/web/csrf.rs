@@ -1,4 +1,4 @@
-//! Protection against cross-site request forgery, and the one-time notice cookie.
+//! Protection against cross-site request forgery.
 //!
 //! Every visitor gets a random `aula_csrf` cookie (HttpOnly, SameSite=Lax); every form carries
 //! the same value in a hidden `csrf` field (or the `x-csrf-token` header). A state-changing
@@ -8,16 +8,19 @@
 use axum::{
     body::{Body, to_bytes},
     extract::{Request, State},
-    http::{HeaderMap, HeaderValue, Method, header},
+    http::{Method, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use subtle::ConstantTimeEq;
 
-use crate::web::{error::AppError, state::AppState};
+use crate::web::{
+    cookies::{cookie, random_token, set_cookie},
+    error::AppError,
+    state::AppState,
+};
 
 const CSRF_COOKIE: &str = "aula_csrf";
-const NOTICE_COOKIE: &str = "aula_aviso";
 /// Largest form body we buffer to read the token (uploads use the header instead).
 const MAX_FORM: usize = 1024 * 1024;
 
@@ -25,70 +28,17 @@ const MAX_FORM: usize = 1024 * 1024;
 #[derive(Clone, Debug)]
 pub struct CsrfToken(pub String);
 
-/// Reads one cookie from the request headers.
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
-
-/// A fresh random token (32 bytes, URL-safe base64).
-pub fn random_token() -> String {
-    use argon2::password_hash::rand_core::{OsRng, RngCore};
-    let mut bytes = [0u8; 32];
-    OsRng.fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// A `Set-Cookie` value with our fixed attributes.
-pub fn set_cookie(name: &str, value: &str, max_age: Option<i64>, secure: bool) -> HeaderValue {
-    let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
-    if let Some(age) = max_age {
-        c.push_str(&format!("; Max-Age={age}"));
-    }
-    if secure {
-        c.push_str("; Secure");
-    }
-    HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static("invalid=1"))
-}
-
-/// A redirect that shows `message` once on the next page.
-pub fn redirect_with_notice(to: &str, message: &str) -> Response {
-    let value = crate::web::text::url_encode(message);
-    let mut resp = axum::response::Redirect::to(to).into_response();
-    resp.headers_mut().append(
-        header::SET_COOKIE,
-        set_cookie(NOTICE_COOKIE, &value, Some(60), false),
-    );
-    resp
-}
-
-/// The pending notice, if the previous response left one.
-pub fn read_notice(headers: &HeaderMap) -> Option<String> {
-    let raw = cookie(headers, NOTICE_COOKIE)?;
-    let decoded: String = form_urlencoded::parse(format!("m={raw}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())?;
-    (!decoded.is_empty()).then_some(decoded)
-}
-
 fn valid_token(t: &str) -> bool {
     t.len() == 43
         && t.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// The middleware: issues the token, checks it on unsafe methods, clears shown notices.
+/// The middleware: issues the token and checks it on unsafe methods.
 pub async fn protect(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let existing = cookie(req.headers(), CSRF_COOKIE)
         .filter(|t| valid_token(t))
         .map(str::to_owned);
-    let had_notice = cookie(req.headers(), NOTICE_COOKIE).is_some();
     let token = existing.clone().unwrap_or_else(random_token);
 
     let mut req = req;
@@ -103,13 +53,7 @@ pub async fn protect(State(state): State<AppState>, req: Request, next: Next) ->
     if existing.is_none() {
         resp.headers_mut().append(
             header::SET_COOKIE,
-            set_cookie(CSRF_COOKIE, &token, None, state.config.secure_cookies),
-        );
-    }
-    if had_notice && !resp.status().is_redirection() {
-        resp.headers_mut().append(
-            header::SET_COOKIE,
-            set_cookie(NOTICE_COOKIE, "", Some(0), false),
+            set_cookie(CSRF_COOKIE, &token, None, state.settings.secure_cookies),
         );
     }
     resp
@@ -159,9 +103,5 @@ async fn check(req: Request, cookie_token: Option<&str>) -> Result<Request, AppE
 }
 
 fn constant_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+    a.as_bytes().ct_eq(b.as_bytes()).into()
 }

@@ -47,6 +47,7 @@ pub type AppResult<T> = Result<T, AppError>;
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
+        let mut request_id = None;
         let (status, title, message) = match self {
             AppError::NotFound => (
                 StatusCode::NOT_FOUND,
@@ -72,7 +73,9 @@ impl IntoResponse for AppError {
                     .to_string(),
             ),
             AppError::Internal(err) => {
-                tracing::error!(error = ?err, "error interno");
+                // Logged inside the request's span, which carries the same id as the page.
+                request_id = crate::web::request_id::RequestId::current();
+                tracing::error!(error = ?err, request_id = request_id.as_deref().unwrap_or("-"), "error interno");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "Algo salió mal",
@@ -82,7 +85,8 @@ impl IntoResponse for AppError {
                 )
             }
         };
-        let page = ErrorPage::new(title, &message);
+        let mut page = ErrorPage::new(title, &message);
+        page.request_id = request_id;
         let mut resp = (status, crate::web::layout::Html(page.render_string())).into_response();
         resp.headers_mut().insert(
             header::CACHE_CONTROL,

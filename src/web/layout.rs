@@ -7,10 +7,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use crate::{
-    accounts::auth::MaybeUser,
-    web::{assets, csrf::CsrfToken, error::AppError, state::AppState},
-};
+use crate::web::{assets, csrf::CsrfToken, error::AppError, notice::read_notice};
 
 /// What the base layout needs: title, who is logged in, the CSRF token, a one-time notice.
 #[derive(Clone, Debug)]
@@ -30,6 +27,7 @@ pub struct NavUser {
     pub is_admin: bool,
     pub is_operator: bool,
     pub is_instructor: bool,
+    pub is_certifier: bool,
 }
 
 impl Page {
@@ -46,24 +44,25 @@ impl Page {
     }
 }
 
-/// Extractor for the page frame: user, CSRF token and pending notice of this request.
+/// Extractor for the page frame: who is logged in (as `accounts` resolved it for this
+/// request), the CSRF token and the pending notice.
 pub struct Ctx {
-    pub user: MaybeUser,
+    nav: Option<NavUser>,
     csrf: String,
     notice: Option<String>,
 }
 
 impl Ctx {
+    /// Whether someone is logged in.
+    pub fn is_logged_in(&self) -> bool {
+        self.nav.is_some()
+    }
+
     /// The frame for a page titled `title`.
     pub fn page(&self, title: impl Into<String>) -> Page {
         Page {
             title: title.into(),
-            user: self.user.0.as_ref().map(|u| NavUser {
-                first_name: u.first_name.clone(),
-                is_admin: u.is_admin(),
-                is_operator: u.is_operator(),
-                is_instructor: u.is_instructor(),
-            }),
+            user: self.nav.clone(),
             csrf: self.csrf.clone(),
             notice: self.notice.clone(),
             css: assets::css_href(),
@@ -72,21 +71,19 @@ impl Ctx {
     }
 }
 
-impl FromRequestParts<AppState> for Ctx {
+impl<S: Send + Sync> FromRequestParts<S> for Ctx {
     type Rejection = AppError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let user = MaybeUser::from_request_parts(parts, state).await?;
-        let csrf = parts
-            .extensions
-            .get::<CsrfToken>()
-            .map(|t| t.0.clone())
-            .unwrap_or_default();
-        let notice = crate::web::csrf::read_notice(&parts.headers);
-        Ok(Ctx { user, csrf, notice })
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Ctx {
+            nav: parts.extensions.get::<NavUser>().cloned(),
+            csrf: parts
+                .extensions
+                .get::<CsrfToken>()
+                .map(|t| t.0.clone())
+                .unwrap_or_default(),
+            notice: read_notice(&parts.headers),
+        })
     }
 }
 
@@ -125,6 +122,8 @@ pub fn render_status<T: Template>(status: StatusCode, t: &T) -> Result<Response,
 pub struct ErrorPage {
     pub page: Page,
     pub message: String,
+    /// Shown on 500 pages so the person can report the failure by its code.
+    pub request_id: Option<String>,
 }
 
 impl ErrorPage {
@@ -132,6 +131,7 @@ impl ErrorPage {
         ErrorPage {
             page: Page::anonymous(title),
             message: message.into(),
+            request_id: None,
         }
     }
 

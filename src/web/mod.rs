@@ -1,14 +1,18 @@
-//! The shared kernel: configuration, state, errors, layout, static assets, the router.
+//! The shared kernel: errors, layout and rendering, forms, text, time, assets, mail, cookies,
+//! CSRF, one-time notices, the request id, the logged-in user as the kernel reads it, source
+//! file errors and the state every handler shares. It imports no feature module.
 
-pub mod app;
 pub mod assets;
-pub mod config;
+pub mod auth;
+pub mod cookies;
 pub mod csrf;
-pub mod demo;
 pub mod error;
 pub mod forms;
 pub mod layout;
 pub mod mail;
+pub mod notice;
+pub mod request_id;
+pub mod source;
 pub mod spreadsheet;
 pub mod state;
 pub mod text;

@@ -1016,7 +1016,7 @@ fn quiz_files_report_every_error_with_file_and_line_and_import_nothing() {
     .unwrap();
     let media = Path::new(env!("CARGO_MANIFEST_DIR")).join("media");
     let errors =
-        aula::catalog::import::load_course(&c, &media).expect_err("el curso no se importa");
+        aula::courses::load_folder(&c, &media).expect_err("el curso no se importa");
     let text: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
     assert!(
         text.iter().any(|e| e.contains("banks/extra.gift:3:")),
@@ -1029,7 +1029,7 @@ fn quiz_files_report_every_error_with_file_and_line_and_import_nothing() {
     );
     // The intact fixture imports, GIFT questions included.
     write_course(root.path());
-    let course = aula::catalog::import::load_course(&c, &media).unwrap();
+    let course = aula::courses::load_folder(&c, &media).unwrap();
     assert_eq!(course.assessments.quizzes.len(), 4);
     assert!(
         course

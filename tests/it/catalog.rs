@@ -3,7 +3,7 @@ use crate::helpers::*;
 use std::path::{Path, PathBuf};
 
 use aula::{
-    catalog::import::{load_dir, store},
+    courses::{load_dir, store},
     with_db,
 };
 use reqwest::StatusCode;
@@ -497,7 +497,7 @@ async fn import_reports_every_error_with_file_and_line_and_skips_only_the_broken
         parsed
             .courses
             .iter()
-            .map(|c| c.slug.as_str())
+            .map(|c| c.course.slug.as_str())
             .collect::<Vec<_>>(),
         ["curso-valido"]
     );

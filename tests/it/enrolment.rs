@@ -239,7 +239,7 @@ async fn concurrent_enrolment_burst_never_oversells() {
                 .1,
         );
     }
-    let csrf = aula::web::csrf::random_token();
+    let csrf = aula::web::cookies::random_token();
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(64)
@@ -294,7 +294,7 @@ async fn withdrawals_racing_enrolments_keep_the_books_straight() {
     let app = TestApp::spawn().await;
     const SEATS: i64 = 10;
     let class = small_class(&app, SEATS).await;
-    let csrf = aula::web::csrf::random_token();
+    let csrf = aula::web::cookies::random_token();
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

@@ -82,7 +82,7 @@ impl TestApp {
             .await
             .expect("la aplicación arranca");
         let port = app.port();
-        let db = app.state.db.clone();
+        let db = app.parts.state.db.clone();
         config.base_url = format!("http://127.0.0.1:{port}");
         tokio::spawn(app.run_until_stopped());
         TestApp {

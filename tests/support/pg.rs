@@ -16,7 +16,7 @@ pub fn server() -> String {
 /// PostgreSQL does not answer: a test asked for it must never pass without it.
 pub async fn fresh_database(prefix: &str) -> (String, String) {
     let server = server();
-    let token = aula::web::csrf::random_token()
+    let token = aula::web::cookies::random_token()
         .to_lowercase()
         .replace(['-', '_'], "");
     let name = format!("{prefix}_{}", &token[..16]);

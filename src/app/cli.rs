@@ -6,12 +6,14 @@ use std::{io::Read, path::PathBuf, process::ExitCode, time::Duration};
 use clap::{Args, Parser, Subcommand};
 
 use crate::{
-    Application, Config,
     accounts::{self, password::Password},
-    catalog::import,
+    app::{
+        Application, Config,
+        config::{DEFAULT_QUIZ_GRACE_SECONDS, DEFAULT_QUIZ_SWEEP_SECONDS, FileConfig},
+    },
+    courses,
     db::Db,
     people::domain::{Dni, Email},
-    web::config::{DEFAULT_QUIZ_GRACE_SECONDS, DEFAULT_QUIZ_SWEEP_SECONDS, FileConfig},
 };
 
 /// Aula: el aula virtual de Tucumán Capacita.
@@ -186,7 +188,7 @@ fn env_u64(name: &str) -> anyhow::Result<Option<u64>> {
 
 /// Runs the chosen subcommand and maps failure to exit status 1.
 pub fn run(cli: Cli) -> ExitCode {
-    crate::web::app::init_tracing();
+    crate::app::init_tracing();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -231,7 +233,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::ImportCourses { check, dir }) => {
             let dir = dir.unwrap_or(config.courses_dir.clone());
-            let parsed = import::load_dir(&dir, &config.media_dir);
+            let parsed = courses::load_dir(&dir, &config.media_dir);
             for err in &parsed.errors {
                 eprintln!("{err}");
             }
@@ -249,7 +251,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let db = Db::connect(config.database_url.as_deref(), &config.data_dir).await?;
             db.migrate().await?;
-            let report = import::store(&db, &parsed.courses).await?;
+            let report = courses::store(&db, &parsed.courses).await?;
             println!("{report}");
             Ok(if parsed.errors.is_empty() {
                 ExitCode::SUCCESS

@@ -11,7 +11,7 @@ use crate::{
     catalog::classes::{ValidClass, insert},
     db::Db,
     people::domain::{Dni, Email},
-    web::{csrf::random_token, time::now},
+    web::{cookies::random_token, time::now},
     with_db,
 };
 
@@ -54,7 +54,7 @@ pub async fn seed(db: &Db) -> anyhow::Result<()> {
         let dni = Dni::parse("10000001").map_err(anyhow::Error::msg)?;
         let email = Email::parse("admin@aula.local").map_err(anyhow::Error::msg)?;
         // One hash for both demo accounts: they share the printed password.
-        let hash = password::hash(&tokio::sync::Semaphore::new(1), &pw).await?;
+        let hash = password::hash(&pw).await?;
         let admin_id =
             admin::ensure_user(db, &dni, &email, "Administración", "Aula", &hash).await?;
         admin::grant_admin(db, admin_id).await?;

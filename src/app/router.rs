@@ -1,0 +1,144 @@
+//! The router: each module's routes, grouped by the middleware they need.
+//!
+//! - **Assets and probes** (`/static`, `/favicon.ico`, `/healthz`, `/readyz`): no session, no
+//!   CSRF cookie, so an immutable, publicly cached stylesheet never carries `Set-Cookie`.
+//! - **Pages and forms** (everything else): the CSRF check and cookie, the one-time notice,
+//!   and the session's user resolved once by `accounts`.
+//!
+//! Around both: a request id (outermost, so every log line and error page carries it), the
+//! request span, panics caught as 500s, a timeout, compression and the security headers.
+
+use std::time::Duration;
+
+use axum::{
+    Router,
+    extract::{Request, State},
+    http::{HeaderValue, StatusCode, header},
+    middleware,
+    response::IntoResponse,
+    routing::get,
+};
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    compression::{CompressionLayer, CompressionLevel, Predicate, predicate::DefaultPredicate},
+    set_header::SetResponseHeaderLayer,
+    timeout::TimeoutLayer,
+    trace::{DefaultOnResponse, TraceLayer},
+};
+
+use crate::{
+    accounts,
+    app::Parts,
+    assessment, catalog, certification, courses, enrolment, learning, live, media, pages, people,
+    web::{
+        assets, csrf,
+        error::AppError,
+        notice,
+        request_id::{self, RequestId},
+        state::AppState,
+    },
+};
+
+const CSP: &str = "default-src 'self'; img-src 'self' data:; media-src 'self'; style-src 'self'; \
+                   script-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; \
+                   form-action 'self'";
+
+/// The whole router with its middleware; public so tests and benchmarks can build it.
+pub fn build_router(parts: &Parts) -> Router {
+    let state = parts.state.clone();
+    let assets_and_probes = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/static/{file}", get(assets::serve))
+        .route("/favicon.ico", get(assets::favicon));
+    let pages = Router::new()
+        .merge(pages::routes())
+        .merge(catalog::routes())
+        .merge(courses::routes(state.clone(), parts.course_files.clone()))
+        .merge(accounts::routes())
+        .merge(people::routes())
+        .merge(enrolment::routes())
+        .merge(learning::routes())
+        .merge(media::routes(parts.storage.clone()))
+        .merge(certification::routes())
+        .merge(assessment::routes(assessment::QuizState {
+            app: state.clone(),
+            quiz: parts.quiz,
+        }))
+        .merge(live::routes(live::LiveState {
+            app: state.clone(),
+            rooms: parts.rooms.clone(),
+        }))
+        // Innermost first: the user is resolved only for requests that passed the CSRF check.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            accounts::auth::resolve,
+        ))
+        .layer(middleware::from_fn(notice::clear_shown))
+        .layer(middleware::from_fn_with_state(state.clone(), csrf::protect));
+    Router::new()
+        .merge(assets_and_probes)
+        .merge(pages)
+        .fallback(|| async { AppError::NotFound })
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(
+            CompressionLayer::new()
+                // Fastest levels: most of the gain for a fraction of the CPU (brotli's default cost
+                // ~30% of a lesson request).
+                .quality(CompressionLevel::Fastest)
+                // gzip only: brotli even at its fastest cost ~20% more CPU per page here for a
+                // few bytes (see BENCHMARKS.md).
+                .no_br()
+                .compress_when(
+                    // Media answers byte ranges; compressing would break their offsets.
+                    DefaultPredicate::new().and(
+                        |_: StatusCode,
+                         _: axum::http::Version,
+                         h: &axum::http::HeaderMap,
+                         _: &axum::http::Extensions| {
+                            !h.contains_key(header::ACCEPT_RANGES)
+                        },
+                    ),
+                ),
+        )
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(30),
+        ))
+        .layer(CatchPanicLayer::new())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| {
+                    let id = req
+                        .extensions()
+                        .get::<RequestId>()
+                        .map(|r| r.0.as_str())
+                        .unwrap_or("-");
+                    tracing::info_span!("request", id, method = %req.method(), uri = %req.uri())
+                })
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
+        .layer(middleware::from_fn(request_id::assign))
+        .with_state(state)
+}
+
+async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    match state.db.ping().await {
+        Ok(()) => (StatusCode::OK, "ok"),
+        Err(e) => {
+            tracing::warn!(error = %e, "readyz: base de datos inaccesible");
+            (StatusCode::SERVICE_UNAVAILABLE, "base de datos inaccesible")
+        }
+    }
+}

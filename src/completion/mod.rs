@@ -1,0 +1,136 @@
+//! Completion: the rules that turn a learner's progress into a completed class — enough
+//! lessons done, every quiz named in the course's `[completion]` passed with its minimum grade,
+//! and enough of the class's live sessions attended. The modules that record progress
+//! (learning, assessment, live) sit below and call in through [`Rules`], which the composition
+//! root hands them as the kernel's [`Progress`].
+
+use chrono::{DateTime, Utc};
+
+use crate::{
+    db::Db,
+    live::attendance::union_minutes,
+    web::{state::Progress, time::now},
+    with_db,
+};
+
+/// The completion rules, as the kernel's progress hook.
+pub struct Rules;
+
+#[async_trait::async_trait]
+impl Progress for Rules {
+    async fn changed(&self, db: &Db, class_id: i64, person_id: i64) -> Result<bool, sqlx::Error> {
+        complete_if_met(db, class_id, person_id).await
+    }
+}
+
+/// Marks the enrolment completed when the course's completion rules are met: enough lessons
+/// done, every quiz named in `[completion]` passed with its minimum grade, and enough of the
+/// class's live sessions attended.
+pub async fn complete_if_met(db: &Db, class_id: i64, person_id: i64) -> Result<bool, sqlx::Error> {
+    if !attendance_met(db, class_id, person_id).await? {
+        return Ok(false);
+    }
+    let n = with_db!(db, |p| {
+        sqlx::query(
+        "UPDATE enrolments SET status = 'completed', updated_at = $3
+         WHERE class_id = $1 AND person_id = $2 AND status = 'confirmed'
+           AND (SELECT COUNT(*) FROM lessons l JOIN lesson_progress lp ON lp.lesson_id = l.id AND lp.person_id = $2
+                 JOIN classes k ON k.course_id = l.course_id WHERE k.id = $1 AND NOT l.retired) * 100
+               >= (SELECT c.min_lessons_percent * (SELECT COUNT(*) FROM lessons l2 WHERE l2.course_id = c.id AND NOT l2.retired)
+                   FROM classes k2 JOIN courses c ON c.id = k2.course_id WHERE k2.id = $1)
+           AND NOT EXISTS (
+               SELECT 1 FROM quizzes q JOIN classes k3 ON k3.course_id = q.course_id
+               WHERE k3.id = $1 AND NOT q.retired AND q.completion_percent IS NOT NULL
+                 AND NOT EXISTS (SELECT 1 FROM quiz_grades g
+                                 WHERE g.quiz_id = q.id AND g.class_id = $1 AND g.person_id = $2
+                                   AND g.percent + 0.000001 >= q.completion_percent))"
+    )
+    .bind(class_id)
+    .bind(person_id)
+    .bind(now())
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected())
+    })?;
+    Ok(n > 0)
+}
+
+/// A live session counts as attended when the learner was there for at least this share of
+/// its length (measured presence, or the instructor's correction).
+pub const SESSION_ATTENDED_PERCENT: i64 = 50;
+
+/// Whether the learner attended enough of the class's live sessions for the course's
+/// `min_attendance_percent`. Every session the instructor scheduled counts, held or not (a
+/// learner cannot complete the course before the sessions happen); only held ones can have
+/// been attended. True when the course has no such rule or the class has no live sessions.
+pub async fn attendance_met(db: &Db, class_id: i64, person_id: i64) -> Result<bool, sqlx::Error> {
+    let required: Option<i64> = with_db!(db, |p| sqlx::query_scalar(
+        "SELECT c.min_attendance_percent FROM classes k JOIN courses c ON c.id = k.course_id WHERE k.id = $1"
+    )
+    .bind(class_id)
+    .fetch_optional(p)
+    .await)?
+    .flatten();
+    let Some(required) = required else {
+        return Ok(true);
+    };
+    let (scheduled, attended) = sessions_attended(db, class_id, person_id).await?;
+    Ok(scheduled == 0 || attended * 100 >= required * scheduled)
+}
+
+/// `(scheduled, attended)`: the class's live sessions, and how many of the held (ended) ones
+/// this learner attended (see [`SESSION_ATTENDED_PERCENT`]).
+pub async fn sessions_attended(
+    db: &Db,
+    class_id: i64,
+    person_id: i64,
+) -> Result<(i64, i64), sqlx::Error> {
+    let sessions: Vec<(i64, i64, Option<DateTime<Utc>>, String)> =
+        with_db!(db, |p| sqlx::query_as(
+            "SELECT id, duration_minutes, ended_at, status FROM live_sessions WHERE class_id = $1"
+        )
+        .bind(class_id)
+        .fetch_all(p)
+        .await)?;
+    let spans: Vec<(i64, DateTime<Utc>, Option<DateTime<Utc>>)> =
+        with_db!(db, |p| sqlx::query_as(
+            "SELECT pr.session_id, pr.joined_at, pr.left_at FROM live_presence pr
+         JOIN live_sessions s ON s.id = pr.session_id
+         WHERE s.class_id = $1 AND s.status = 'ended' AND pr.person_id = $2"
+        )
+        .bind(class_id)
+        .bind(person_id)
+        .fetch_all(p)
+        .await)?;
+    // The latest correction of each session wins (corrections are kept as history).
+    let corrections: Vec<(i64, i64)> = with_db!(db, |p| sqlx::query_as(
+        "SELECT co.session_id, co.minutes FROM live_attendance_corrections co
+         JOIN live_sessions s ON s.id = co.session_id
+         WHERE s.class_id = $1 AND co.person_id = $2 ORDER BY co.id"
+    )
+    .bind(class_id)
+    .bind(person_id)
+    .fetch_all(p)
+    .await)?;
+    let mut attended = 0;
+    for (id, length, ended_at, status) in &sessions {
+        if status != "ended" {
+            continue;
+        }
+        let minutes = match corrections.iter().rev().find(|(s, _)| s == id) {
+            Some((_, m)) => *m,
+            None => union_minutes(
+                spans
+                    .iter()
+                    .filter(|(s, _, _)| s == id)
+                    .map(|(_, a, b)| (*a, *b))
+                    .collect(),
+                ended_at.unwrap_or_else(now),
+            ),
+        };
+        if minutes * 100 >= SESSION_ATTENDED_PERCENT * length {
+            attended += 1;
+        }
+    }
+    Ok((sessions.len() as i64, attended))
+}

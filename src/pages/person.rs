@@ -1,0 +1,48 @@
+//! The operator's view of one person of their territory: data, classes, and enrolling them.
+
+use askama::Template;
+use axum::{
+    extract::{Path, State},
+    response::Response,
+};
+
+use crate::{
+    catalog::queries::{self as catalog, ClassInfo},
+    enrolment::queries::{self as enrol, EnrolmentSummary},
+    people::persons::{self, Person},
+    web::{
+        auth::Operator,
+        error::{AppError, AppResult},
+        layout::{Ctx, Page, render},
+        state::AppState,
+    },
+};
+
+#[derive(Template)]
+#[template(path = "pages/office_person.html")]
+pub struct OfficePersonPage {
+    page: Page,
+    person: Person,
+    enrolments: Vec<EnrolmentSummary>,
+    classes: Vec<ClassInfo>,
+}
+
+/// `GET /oficina/personas/{id}`: 404 outside the operator's territory.
+pub async fn office_person(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Operator(op): Operator,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    let person = persons::get_in_territory(&state.db, op.user_id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let enrolments = enrol::summaries(&state.db, person.id).await?;
+    let classes = catalog::open_classes(&state.db).await?;
+    render(&OfficePersonPage {
+        page: ctx.page(format!("{} {}", person.first_name, person.last_name)),
+        person,
+        enrolments,
+        classes,
+    })
+}
