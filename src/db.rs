@@ -75,6 +75,39 @@ impl Tx {
     }
 }
 
+/// A stored text that names no known state (an enrolment status, a grading method...): reading
+/// one back is an error, never a silent default.
+#[derive(Debug, thiserror::Error)]
+#[error("valor desconocido en la base de datos para {what}: {value:?}")]
+pub struct UnknownValue {
+    pub what: &'static str,
+    pub value: String,
+}
+
+/// Implements `TryFrom<String>` (for `#[sqlx(try_from = "String")]`) and `as_str` for an enum
+/// stored as text, from one table of `Variant => "text"` pairs.
+#[macro_export]
+macro_rules! stored_enum {
+    ($ty:ident, $what:literal, { $($variant:ident => $text:literal),+ $(,)? }) => {
+        impl $ty {
+            /// The text stored in the database.
+            pub fn as_str(self) -> &'static str {
+                match self { $($ty::$variant => $text),+ }
+            }
+            /// The variant stored as `s`, if any.
+            pub fn from_code(s: &str) -> Option<$ty> {
+                match s { $($text => Some($ty::$variant),)+ _ => None }
+            }
+        }
+        impl TryFrom<String> for $ty {
+            type Error = $crate::db::UnknownValue;
+            fn try_from(s: String) -> Result<$ty, Self::Error> {
+                $ty::from_code(&s).ok_or($crate::db::UnknownValue { what: $what, value: s })
+            }
+        }
+    };
+}
+
 /// Whether a database error is the violation of the named constraint (unique, check, FK).
 pub fn is_constraint(err: &sqlx::Error, name: &str) -> bool {
     match err {

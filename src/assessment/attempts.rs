@@ -35,12 +35,15 @@ pub struct QuizRow {
     pub time_limit_seconds: Option<i64>,
     pub attempts_allowed: i64,
     pub passing_percent: i64,
-    pub grading_method: String,
+    #[sqlx(try_from = "String")]
+    pub grading_method: GradingMethod,
     pub shuffle_questions: bool,
     pub shuffle_options: bool,
     pub per_page: i64,
-    pub review_answers: String,
-    pub review_score: String,
+    #[sqlx(try_from = "String")]
+    pub review_answers: ReviewWhen,
+    #[sqlx(try_from = "String")]
+    pub review_score: ReviewWhen,
     pub slots: String,
     pub completion_percent: Option<i64>,
 }
@@ -55,15 +58,15 @@ pub const QUIZ_COLUMNS: &str = "q.id, q.course_id, q.key, q.title, q.intro_html,
 
 impl QuizRow {
     pub fn grading(&self) -> GradingMethod {
-        GradingMethod::parse(&self.grading_method)
+        self.grading_method
     }
     /// Whether the quiz may be started at `now`.
     pub fn is_open(&self, now: DateTime<Utc>) -> bool {
         self.opens_at.is_none_or(|o| o <= now) && self.closes_at.is_none_or(|c| now < c)
     }
-    fn allowed(&self, when: &str, finished: bool, now: DateTime<Utc>) -> bool {
+    fn allowed(&self, when: ReviewWhen, finished: bool, now: DateTime<Utc>) -> bool {
         finished
-            && match ReviewWhen::parse(when) {
+            && match when {
                 ReviewWhen::AfterSubmit => true,
                 ReviewWhen::AfterClose => self.closes_at.is_some_and(|c| c <= now),
                 ReviewWhen::Never => false,
@@ -71,11 +74,11 @@ impl QuizRow {
     }
     /// Whether a learner may see the correct answers and feedback of a finished attempt.
     pub fn answers_visible(&self, finished: bool, now: DateTime<Utc>) -> bool {
-        self.allowed(&self.review_answers, finished, now)
+        self.allowed(self.review_answers, finished, now)
     }
     /// Whether a learner may see the score of a finished attempt (seeing the answers shows it).
     pub fn score_visible(&self, finished: bool, now: DateTime<Utc>) -> bool {
-        self.allowed(&self.review_score, finished, now) || self.answers_visible(finished, now)
+        self.allowed(self.review_score, finished, now) || self.answers_visible(finished, now)
     }
     pub fn time_limit_minutes(&self) -> Option<i64> {
         self.time_limit_seconds.map(|s| s / 60)
@@ -719,7 +722,8 @@ macro_rules! finalize {
         .bind(person_id)
         .fetch_all(&mut *$tx)
         .await?;
-        if let Some(grade) = quiz_grade(GradingMethod::parse(&method), &graded) {
+        let method = GradingMethod::try_from(method).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+        if let Some(grade) = quiz_grade(method, &graded) {
             sqlx::query(
                 "INSERT INTO quiz_grades (quiz_id, class_id, person_id, percent, passed, updated_at)
                  VALUES ($1, $2, $3, $4, $5, $6)

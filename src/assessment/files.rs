@@ -36,21 +36,13 @@ pub enum GradingMethod {
     Average,
 }
 
+crate::stored_enum!(GradingMethod, "método de calificación", {
+    Highest => "highest",
+    Last => "last",
+    Average => "average",
+});
+
 impl GradingMethod {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GradingMethod::Highest => "highest",
-            GradingMethod::Last => "last",
-            GradingMethod::Average => "average",
-        }
-    }
-    pub fn parse(s: &str) -> GradingMethod {
-        match s {
-            "last" => GradingMethod::Last,
-            "average" => GradingMethod::Average,
-            _ => GradingMethod::Highest,
-        }
-    }
     pub fn label(self) -> &'static str {
         match self {
             GradingMethod::Highest => "la calificación más alta",
@@ -72,22 +64,11 @@ pub enum ReviewWhen {
     Never,
 }
 
-impl ReviewWhen {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReviewWhen::AfterSubmit => "after_submit",
-            ReviewWhen::AfterClose => "after_close",
-            ReviewWhen::Never => "never",
-        }
-    }
-    pub fn parse(s: &str) -> ReviewWhen {
-        match s {
-            "after_submit" => ReviewWhen::AfterSubmit,
-            "after_close" => ReviewWhen::AfterClose,
-            _ => ReviewWhen::Never,
-        }
-    }
-}
+crate::stored_enum!(ReviewWhen, "revisión", {
+    AfterSubmit => "after_submit",
+    AfterClose => "after_close",
+    Never => "never",
+});
 
 /// A place in a quiz: one fixed question or a random draw from a category.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -682,7 +663,8 @@ fn quiz_file(
             "«passing_percent» debe estar entre 0 y 100".into(),
         );
     }
-    if !["highest", "last", "average"].contains(&quiz.grading.as_str()) {
+    let grading = GradingMethod::from_code(&quiz.grading);
+    if grading.is_none() {
         push(
             at("grading"),
             format!(
@@ -698,7 +680,7 @@ fn quiz_file(
         ("review_answers", &quiz.review_answers),
         ("review_score", &quiz.review_score),
     ] {
-        if !["after_submit", "after_close", "never"].contains(&v.as_str()) {
+        if ReviewWhen::from_code(v).is_none() {
             push(
                 at(k),
                 format!("«{k}» = «{v}» desconocido: usá after_submit, after_close o never"),
@@ -796,13 +778,32 @@ fn quiz_file(
         time_limit_seconds: quiz.time_limit_minutes.map(|m| m * 60),
         attempts_allowed: quiz.attempts,
         passing_percent: quiz.passing_percent,
-        grading: GradingMethod::parse(&quiz.grading),
+        grading: grading?,
         shuffle_questions: quiz.shuffle_questions,
         shuffle_options: quiz.shuffle_options,
         per_page: quiz.per_page,
-        review_answers: ReviewWhen::parse(&quiz.review_answers),
-        review_score: ReviewWhen::parse(&quiz.review_score),
+        review_answers: ReviewWhen::from_code(&quiz.review_answers)?,
+        review_score: ReviewWhen::from_code(&quiz.review_score)?,
         slots,
         completion_percent: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_stored_grading_method_or_review_rule_is_an_error_not_a_default() {
+        assert_eq!(
+            GradingMethod::try_from("last".to_string()).unwrap(),
+            GradingMethod::Last
+        );
+        assert!(GradingMethod::try_from("mejor".to_string()).is_err());
+        assert_eq!(
+            ReviewWhen::try_from("after_close".to_string()).unwrap(),
+            ReviewWhen::AfterClose
+        );
+        assert!(ReviewWhen::try_from("siempre".to_string()).is_err());
+    }
 }

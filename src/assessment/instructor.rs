@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::{
     attempts::{self, QuizRow, fmt_number},
+    files::ReviewWhen,
     results::{self, Analysed, Cell, ItemStats, Learner, QueueItem},
 };
 use crate::{
@@ -383,9 +384,7 @@ pub async fn window_save(
     {
         errors.add("cierra", "El cierre tiene que ser posterior a la apertura.");
     }
-    let needs_close = [&quiz.review_answers, &quiz.review_score]
-        .iter()
-        .any(|r| r.as_str() == "after_close");
+    let needs_close = [quiz.review_answers, quiz.review_score].contains(&ReviewWhen::AfterClose);
     if needs_close && closes.is_none() && errors.get("cierra").is_none() {
         errors.add(
             "cierra",

@@ -287,3 +287,13 @@ pub async fn class_course_slug(db: &Db, class_id: i64) -> Result<Option<String>,
     .fetch_optional(p)
     .await)
 }
+
+/// The share of a course's lessons done, in whole percent (0 for a course without lessons).
+/// Every page that shows progress computes it here.
+pub fn lessons_percent(done: i64, total: i64) -> i64 {
+    if total <= 0 {
+        0
+    } else {
+        done.clamp(0, total) * 100 / total
+    }
+}

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::{db::Db, web::time::now, with_db};
+use crate::{catalog::queries::lessons_percent, db::Db, web::time::now, with_db};
 
 /// Where a person stands in a class.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -14,15 +14,14 @@ pub enum EnrolmentStatus {
     Completed,
 }
 
+crate::stored_enum!(EnrolmentStatus, "estado de inscripción", {
+    Confirmed => "confirmed",
+    Waitlisted => "waitlisted",
+    Withdrawn => "withdrawn",
+    Completed => "completed",
+});
+
 impl EnrolmentStatus {
-    pub fn parse(s: &str) -> EnrolmentStatus {
-        match s {
-            "confirmed" => EnrolmentStatus::Confirmed,
-            "waitlisted" => EnrolmentStatus::Waitlisted,
-            "completed" => EnrolmentStatus::Completed,
-            _ => EnrolmentStatus::Withdrawn,
-        }
-    }
     pub fn label(&self) -> &'static str {
         match self {
             EnrolmentStatus::Confirmed => "Inscripto/a",
@@ -113,7 +112,8 @@ pub async fn enrol(
                     .fetch_one(&mut *tx)
                     .await?;
                 tx.commit().await?;
-                return Ok::<_, sqlx::Error>(Outcome::Already(EnrolmentStatus::parse(&status)));
+                let status = EnrolmentStatus::try_from(status).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+                return Ok::<_, sqlx::Error>(Outcome::Already(status));
             };
             // The seat: one conditional statement, so two requests can never take the last one.
             let took = sqlx::query("UPDATE classes SET seats_taken = seats_taken + 1 WHERE id = $1 AND seats_taken < seats")
@@ -255,7 +255,8 @@ pub struct EnrolmentSummary {
     pub class_name: String,
     pub course_slug: String,
     pub course_title: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: EnrolmentStatus,
     pub position: i64,
     pub lessons_total: i64,
     pub lessons_done: i64,
@@ -264,24 +265,23 @@ pub struct EnrolmentSummary {
 
 impl EnrolmentSummary {
     pub fn label(&self) -> &'static str {
-        EnrolmentStatus::parse(&self.status).label()
+        self.status.label()
     }
     pub fn is_waitlisted(&self) -> bool {
-        self.status == "waitlisted"
+        self.status == EnrolmentStatus::Waitlisted
     }
     /// Confirmed or completed: may study the lessons.
     pub fn is_active(&self) -> bool {
-        self.status == "confirmed" || self.status == "completed"
+        matches!(
+            self.status,
+            EnrolmentStatus::Confirmed | EnrolmentStatus::Completed
+        )
     }
     pub fn is_withdrawn(&self) -> bool {
-        self.status == "withdrawn"
+        self.status == EnrolmentStatus::Withdrawn
     }
     pub fn percent(&self) -> i64 {
-        if self.lessons_total == 0 {
-            0
-        } else {
-            self.lessons_done * 100 / self.lessons_total
-        }
+        lessons_percent(self.lessons_done, self.lessons_total)
     }
 }
 
@@ -330,4 +330,26 @@ pub async fn class_learners(db: &Db, class_id: i64) -> Result<Vec<ClassLearner>,
     .bind(class_id)
     .fetch_all(p)
     .await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_statuses_round_trip_and_unknown_ones_are_errors() {
+        for s in [
+            EnrolmentStatus::Confirmed,
+            EnrolmentStatus::Waitlisted,
+            EnrolmentStatus::Withdrawn,
+            EnrolmentStatus::Completed,
+        ] {
+            assert_eq!(
+                EnrolmentStatus::try_from(s.as_str().to_string()).unwrap(),
+                s
+            );
+        }
+        let err = EnrolmentStatus::try_from("confirmado".to_string()).unwrap_err();
+        assert!(err.to_string().contains("confirmado"), "{err}");
+    }
 }

@@ -30,7 +30,7 @@ pub struct LessonPage {
     prev: Option<OutlineLesson>,
     next: Option<OutlineLesson>,
     done_count: usize,
-    percent: usize,
+    percent: i64,
 }
 
 /// The lesson with its course and the learner's class, in one query; 404 for an unknown
@@ -68,11 +68,7 @@ pub async fn lesson(
     let next = outline.get(idx + 1).cloned();
     let done = outline.get(idx).is_some_and(|l| l.done);
     let done_count = outline.iter().filter(|l| l.done).count();
-    let percent = if outline.is_empty() {
-        0
-    } else {
-        done_count * 100 / outline.len()
-    };
+    let percent = catalog::lessons_percent(done_count as i64, outline.len() as i64);
     render(&LessonPage {
         page: ctx.page(format!("{} — {}", lesson.title, lesson.course_title)),
         lesson,

@@ -2,7 +2,9 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::{active_statuses, db::Db, web::time::now, with_db};
+use crate::{
+    active_statuses, db::Db, enrolment::queries::EnrolmentStatus, web::time::now, with_db,
+};
 
 /// A lesson with its course and, if any, the class through which this person studies it.
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -103,7 +105,8 @@ pub struct RosterRow {
     pub dni: String,
     pub first_name: String,
     pub last_name: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: EnrolmentStatus,
     pub lessons_done: i64,
     pub lessons_total: i64,
     pub last_activity_at: Option<DateTime<Utc>>,
@@ -111,11 +114,7 @@ pub struct RosterRow {
 
 impl RosterRow {
     pub fn percent(&self) -> i64 {
-        if self.lessons_total == 0 {
-            0
-        } else {
-            self.lessons_done * 100 / self.lessons_total
-        }
+        crate::catalog::queries::lessons_percent(self.lessons_done, self.lessons_total)
     }
     pub fn last_activity(&self) -> String {
         self.last_activity_at
@@ -124,7 +123,7 @@ impl RosterRow {
             .unwrap_or_else(|| "Sin actividad".into())
     }
     pub fn status_label(&self) -> &'static str {
-        crate::enrolment::queries::EnrolmentStatus::parse(&self.status).label()
+        self.status.label()
     }
 }
 

@@ -17,15 +17,11 @@ pub enum Status {
     Ended,
 }
 
-impl Status {
-    fn parse(s: &str) -> Status {
-        match s {
-            "open" => Status::Open,
-            "ended" => Status::Ended,
-            _ => Status::Scheduled,
-        }
-    }
-}
+crate::stored_enum!(Status, "estado de la clase en vivo", {
+    Scheduled => "scheduled",
+    Open => "open",
+    Ended => "ended",
+});
 
 /// A scheduled live session with its class and course.
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -35,7 +31,8 @@ pub struct LiveSession {
     pub title: String,
     pub starts_at: DateTime<Utc>,
     pub duration_minutes: i64,
-    status: String,
+    #[sqlx(try_from = "String")]
+    status: Status,
     pub opened_at: Option<DateTime<Utc>>,
     pub ended_at: Option<DateTime<Utc>>,
     pub class_name: String,
@@ -45,7 +42,7 @@ pub struct LiveSession {
 
 impl LiveSession {
     pub fn status(&self) -> Status {
-        Status::parse(&self.status)
+        self.status
     }
     pub fn ends_at(&self) -> DateTime<Utc> {
         self.starts_at + Duration::minutes(self.duration_minutes)

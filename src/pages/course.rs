@@ -43,7 +43,7 @@ pub struct CoursePage {
     classes: Vec<ClassRow>,
     can_study: bool,
     done: usize,
-    percent: usize,
+    percent: i64,
 }
 
 /// `GET /cursos/{slug}`
@@ -76,11 +76,7 @@ pub async fn course(
         })
         .collect();
     let done = lessons.iter().filter(|l| l.done).count();
-    let percent = if lessons.is_empty() {
-        0
-    } else {
-        done * 100 / lessons.len()
-    };
+    let percent = queries::lessons_percent(done as i64, lessons.len() as i64);
     render(&CoursePage {
         page: ctx.page(course.title.clone()),
         competencies: queries::competencies(&state.db, course.id).await?,

@@ -1015,8 +1015,7 @@ fn quiz_files_report_every_error_with_file_and_line_and_import_nothing() {
     )
     .unwrap();
     let media = Path::new(env!("CARGO_MANIFEST_DIR")).join("media");
-    let errors =
-        aula::courses::load_folder(&c, &media).expect_err("el curso no se importa");
+    let errors = aula::courses::load_folder(&c, &media).expect_err("el curso no se importa");
     let text: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
     assert!(
         text.iter().any(|e| e.contains("banks/extra.gift:3:")),

@@ -228,3 +228,62 @@ async fn migrations_and_demo_seeding_are_idempotent_across_restarts() {
         1
     );
 }
+
+#[tokio::test]
+async fn assets_and_probes_carry_no_cookie_and_pages_do() {
+    let app = TestApp::spawn().await;
+    // A fresh client each time: no cookie sent, so a page would be given one.
+    let fresh = || reqwest::Client::new();
+    let page = fresh()
+        .get(format!("{}/cursos", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        page.headers().contains_key("set-cookie"),
+        "una página da la cookie CSRF"
+    );
+    let html = page.text().await.unwrap();
+    let start = html.find("/static/app.").unwrap();
+    let css = &html[start..start + html[start..].find('"').unwrap()];
+    for path in [css, "/favicon.ico", "/healthz", "/readyz"] {
+        let resp = fresh()
+            .get(format!("{}{path}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{path}");
+        assert!(
+            !resp.headers().contains_key("set-cookie"),
+            "{path} no debe llevar Set-Cookie: {:?}",
+            resp.headers().get("set-cookie")
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_internal_error_page_shows_the_request_id_the_response_carries() {
+    let app = TestApp::spawn().await;
+    // Break the catalogue's table so its query fails: a real internal error.
+    aula::with_db!(&app.db, |p| sqlx::query("DROP TABLE competencies")
+        .execute(p)
+        .await
+        .map(|_| ()))
+    .unwrap();
+    let resp = app.browser().get("/cursos/atencion-al-cliente").await;
+    assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let id = resp.headers()["x-request-id"].to_str().unwrap().to_string();
+    assert_eq!(id.len(), 8, "{id}");
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("Algo salió mal"), "{html}");
+    assert!(
+        html.contains(&format!(
+            "Código del error: <strong class=\"code\">{id}</strong>"
+        )),
+        "{html}"
+    );
+    // Every answer carries an id, and each request gets its own.
+    let a = app.browser().get("/cursos").await.headers()["x-request-id"].clone();
+    let b = app.browser().get("/cursos").await.headers()["x-request-id"].clone();
+    assert_ne!(a, b);
+}
