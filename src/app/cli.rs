@@ -1,7 +1,7 @@
 //! The command line: `aula serve`, `aula migrate`, `aula import-courses`, `aula admin create`,
 //! `aula loadtest-room`.
 
-use std::{io::Read, path::PathBuf, process::ExitCode, time::Duration};
+use std::{io::Read, path::PathBuf, process::ExitCode};
 
 use clap::{Args, Parser, Subcommand};
 
@@ -9,7 +9,7 @@ use crate::{
     accounts::{self, password::Password},
     app::{
         Application, Config,
-        config::{DEFAULT_QUIZ_GRACE_SECONDS, DEFAULT_QUIZ_SWEEP_SECONDS, FileConfig},
+        config::{self, RawConfig},
     },
     courses,
     db::Db,
@@ -32,17 +32,17 @@ pub struct Common {
     /// Config file (TOML). Default: ./aula.toml if it exists.
     #[arg(long, env = "AULA_CONFIG", global = true)]
     pub config: Option<PathBuf>,
-    /// Data folder for the SQLite database and uploads [default: ./data]
-    #[arg(long, env = "AULA_DATA_DIR", global = true)]
+    /// Data folder for the SQLite database and uploads (AULA_DATA_DIR) [default: ./data]
+    #[arg(long, global = true)]
     pub data_dir: Option<PathBuf>,
-    /// PostgreSQL URL (postgres://...). Without it, Aula uses SQLite in the data folder.
-    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    /// PostgreSQL URL, postgres://... (DATABASE_URL). Without it, SQLite in the data folder.
+    #[arg(long, global = true)]
     pub database_url: Option<String>,
-    /// Folder of course folders [default: ./courses]
-    #[arg(long, env = "AULA_COURSES_DIR", global = true)]
+    /// Folder of course folders (AULA_COURSES_DIR) [default: ./courses]
+    #[arg(long, global = true)]
     pub courses_dir: Option<PathBuf>,
-    /// Folder of media referenced by courses [default: ./media]
-    #[arg(long, env = "AULA_MEDIA_DIR", global = true)]
+    /// Folder of media referenced by courses (AULA_MEDIA_DIR) [default: ./media]
+    #[arg(long, global = true)]
     pub media_dir: Option<PathBuf>,
 }
 
@@ -69,14 +69,14 @@ pub enum Command {
 
 #[derive(Debug, Args, Default)]
 pub struct ServeArgs {
-    /// Address to listen on [default: 127.0.0.1:8080]
-    #[arg(long, env = "AULA_LISTEN")]
+    /// Address to listen on (AULA_LISTEN) [default: 127.0.0.1:8080]
+    #[arg(long)]
     pub listen: Option<String>,
-    /// Public base URL for links in emails [default: http://<listen>]
-    #[arg(long, env = "AULA_BASE_URL")]
+    /// Public base URL for links in emails (AULA_BASE_URL) [default: http://<listen>]
+    #[arg(long)]
     pub base_url: Option<String>,
-    /// Do not import courses nor seed demo data on start.
-    #[arg(long, env = "AULA_NO_DEMO")]
+    /// Do not import courses nor seed demo data on start (AULA_NO_DEMO=1).
+    #[arg(long)]
     pub no_demo: bool,
 }
 
@@ -93,97 +93,19 @@ pub enum AdminCommand {
     },
 }
 
-/// Builds the configuration from flags, environment and file.
+/// Builds the configuration: the flags given here over the environment over the file.
 pub fn config(common: &Common, serve: &ServeArgs) -> anyhow::Result<Config> {
-    let file = FileConfig::load(common.config.as_ref())?;
-    let env_bool = |name: &str| {
-        std::env::var(name)
-            .ok()
-            .map(|v| matches!(v.as_str(), "1" | "true" | "yes"))
+    let flags = RawConfig {
+        listen: serve.listen.clone(),
+        base_url: serve.base_url.clone(),
+        no_demo: serve.no_demo.then_some(true),
+        data_dir: common.data_dir.clone(),
+        database_url: common.database_url.clone(),
+        courses_dir: common.courses_dir.clone(),
+        media_dir: common.media_dir.clone(),
+        ..RawConfig::default()
     };
-    let listen_text = serve
-        .listen
-        .clone()
-        .or(file.listen)
-        .unwrap_or_else(|| "127.0.0.1:8080".into());
-    let listen = listen_text
-        .parse()
-        .map_err(|_| anyhow::anyhow!("dirección para escuchar inválida: {listen_text}"))?;
-    let demo_off = serve.no_demo || file.demo == Some(false);
-    let base_url = serve
-        .base_url
-        .clone()
-        .or(file.base_url)
-        .unwrap_or_else(|| format!("http://{listen_text}"))
-        .trim_end_matches('/')
-        .to_string();
-    Ok(Config {
-        listen,
-        data_dir: common
-            .data_dir
-            .clone()
-            .or(file.data_dir)
-            .unwrap_or_else(|| "data".into()),
-        database_url: common
-            .database_url
-            .clone()
-            .or(file.database_url)
-            .filter(|u| !u.is_empty()),
-        courses_dir: common
-            .courses_dir
-            .clone()
-            .or(file.courses_dir)
-            .unwrap_or_else(|| "courses".into()),
-        media_dir: common
-            .media_dir
-            .clone()
-            .or(file.media_dir)
-            .unwrap_or_else(|| "media".into()),
-        // Served over HTTPS (per the public address) means Secure cookies unless told otherwise.
-        secure_cookies: env_bool("AULA_SECURE_COOKIES")
-            .or(file.secure_cookies)
-            .unwrap_or(base_url.starts_with("https://")),
-        base_url,
-        trust_proxy: env_bool("AULA_TRUST_PROXY")
-            .or(file.trust_proxy)
-            .unwrap_or(false),
-        smtp_url: std::env::var("AULA_SMTP_URL")
-            .ok()
-            .or(file.smtp_url)
-            .filter(|s| !s.is_empty()),
-        mail_dir: std::env::var("AULA_MAIL_DIR")
-            .ok()
-            .map(PathBuf::from)
-            .or(file.mail_dir),
-        mail_from: std::env::var("AULA_MAIL_FROM")
-            .ok()
-            .or(file.mail_from)
-            .unwrap_or_else(|| "Aula Tucumán Capacita <no-responder@aula.local>".into()),
-        demo: !demo_off,
-        quiz_grace: Duration::from_secs(
-            env_u64("AULA_QUIZ_GRACE_SECONDS")?
-                .or(file.quiz_grace_seconds)
-                .unwrap_or(DEFAULT_QUIZ_GRACE_SECONDS),
-        ),
-        quiz_sweep: Duration::from_secs(
-            env_u64("AULA_QUIZ_SWEEP_SECONDS")?
-                .or(file.quiz_sweep_seconds)
-                .unwrap_or(DEFAULT_QUIZ_SWEEP_SECONDS)
-                .max(1),
-        ),
-        live: crate::live::config::LiveConfig::resolve(file.live)?,
-    })
-}
-
-fn env_u64(name: &str) -> anyhow::Result<Option<u64>> {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.is_empty())
-        .map(|v| {
-            v.parse()
-                .map_err(|_| anyhow::anyhow!("{name} debe ser un número entero de segundos: {v}"))
-        })
-        .transpose()
+    config::load(common.config.as_ref(), &flags)
 }
 
 /// Runs the chosen subcommand and maps failure to exit status 1.

@@ -1,12 +1,16 @@
-//! Configuration: command-line flags, environment variables and an optional TOML file.
+//! Configuration: one mechanism (figment) layers the TOML file, the environment and the
+//! command-line flags over the defaults.
 //!
 //! Precedence: flag > environment variable > config file > default. The file is `aula.toml`
 //! in the working directory, or the one named by `--config` / `AULA_CONFIG`.
 
-use std::{net::SocketAddr, path::PathBuf};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use anyhow::Context;
-use serde::Deserialize;
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize};
 
 /// Default slack after a quiz deadline, in seconds.
 pub const DEFAULT_QUIZ_GRACE_SECONDS: u64 = 30;
@@ -41,51 +45,204 @@ pub struct Config {
     /// Import `courses_dir` and seed the demo data on start.
     pub demo: bool,
     /// Slack after a quiz deadline for answers already on their way (slow phone networks).
-    pub quiz_grace: std::time::Duration,
+    pub quiz_grace: Duration,
     /// How often overdue quiz attempts are looked for, closed and graded.
-    pub quiz_sweep: std::time::Duration,
+    pub quiz_sweep: Duration,
     /// Live rooms: UDP ports, public IP, ICE servers (`[live]` table).
     pub live: crate::live::config::LiveConfig,
 }
 
-/// The optional config file; every key is optional and mirrors an environment variable.
-#[derive(Debug, Default, Deserialize)]
+/// The configuration as the layers give it: every key optional, with the same name in
+/// `aula.toml`, as an environment variable `AULA_<KEY>` (`DATABASE_URL` for `database_url`,
+/// `AULA_LIVE_<KEY>` for `[live]`) and, for some, as a flag. [`load`] merges them.
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct FileConfig {
+pub struct RawConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "de::opt_text")]
     pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub courses_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub media_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "de::opt_text")]
     pub base_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "de::opt_bool")]
     pub secure_cookies: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "de::opt_bool")]
     pub trust_proxy: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "de::opt_text")]
     pub smtp_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub mail_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "de::opt_text")]
     pub mail_from: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "de::opt_bool")]
     pub demo: Option<bool>,
+    /// `AULA_NO_DEMO=1` / `--no-demo`: the negative form of `demo`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "de::opt_bool")]
+    pub no_demo: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub quiz_grace_seconds: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub quiz_sweep_seconds: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub live: Option<crate::live::config::LiveConfig>,
 }
 
-impl FileConfig {
-    /// Reads the file named explicitly (must exist) or `aula.toml` if present.
-    pub fn load(path: Option<&PathBuf>) -> anyhow::Result<FileConfig> {
-        let (path, required) = match path {
-            Some(p) => (p.clone(), true),
-            None => (PathBuf::from("aula.toml"), false),
-        };
-        match std::fs::read_to_string(&path) {
-            Ok(text) => toml::from_str(&text)
-                .with_context(|| format!("archivo de configuración {} inválido", path.display())),
-            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(e) => Err(e).with_context(|| format!("no se pudo leer {}", path.display())),
+/// Top-level keys taken from `AULA_*` variables (the others, like `AULA_CONFIG` or
+/// `AULA_LOG_JSON`, are not configuration keys); `AULA_LIVE_*` go to `[live]`.
+const ENV_KEYS: &[&str] = &[
+    "listen",
+    "data_dir",
+    "courses_dir",
+    "media_dir",
+    "base_url",
+    "secure_cookies",
+    "trust_proxy",
+    "smtp_url",
+    "mail_dir",
+    "mail_from",
+    "demo",
+    "no_demo",
+    "quiz_grace_seconds",
+    "quiz_sweep_seconds",
+];
+
+/// Merges, from lowest to highest precedence: the file (`path` if given, which must exist,
+/// else `./aula.toml` if present), the environment, then `flags` (a flag not given is absent).
+pub fn load(path: Option<&PathBuf>, flags: &RawConfig) -> anyhow::Result<Config> {
+    let file = match path {
+        Some(p) if !p.is_file() => {
+            anyhow::bail!(
+                "no se pudo leer el archivo de configuración {}",
+                p.display()
+            )
         }
+        Some(p) => p.clone(),
+        None => PathBuf::from("aula.toml"),
+    };
+    let raw: RawConfig = Figment::new()
+        .merge(Toml::file(&file))
+        .merge(
+            // Keys arrive with the prefix stripped, in the variable's (upper) case.
+            Env::prefixed("AULA_")
+                .filter(|k| {
+                    let k = k.as_str().to_ascii_lowercase();
+                    ENV_KEYS.contains(&k.as_str()) || k.starts_with("live_")
+                })
+                .map(|k| {
+                    let k = k.as_str().to_ascii_lowercase();
+                    match k.strip_prefix("live_") {
+                        Some(rest) => format!("live.{rest}").into(),
+                        None => k.into(),
+                    }
+                }),
+        )
+        .merge(Env::raw().only(&["DATABASE_URL"]))
+        .merge(Serialized::defaults(flags))
+        .extract()
+        .map_err(|e| anyhow::anyhow!("configuración inválida ({}): {e}", file.display()))?;
+    Config::from_raw(raw)
+}
+
+/// Deserializers for values that arrive as text from the environment.
+mod de {
+    use serde::{Deserialize, Deserializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Loose {
+        Bool(bool),
+        Int(i64),
+        Text(String),
+    }
+
+    /// `true`/`false`, or `1`/`0`, `yes`/`no`, `si`/`no` as environment variables write them.
+    pub fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+        Ok(match Option::<Loose>::deserialize(d)? {
+            None => None,
+            Some(Loose::Bool(b)) => Some(b),
+            Some(Loose::Int(i)) => Some(i != 0),
+            Some(Loose::Text(t)) => match t.trim().to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "si" | "sí" | "on" => Some(true),
+                "0" | "false" | "no" | "off" | "" => Some(false),
+                other => {
+                    return Err(serde::de::Error::custom(format!(
+                        "se esperaba sí/no (1/0, true/false): {other:?}"
+                    )));
+                }
+            },
+        })
+    }
+
+    /// Text even when it looks like a number (a secret of digits, say); empty means unset.
+    pub fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        Ok(match Option::<Loose>::deserialize(d)? {
+            None => None,
+            Some(Loose::Bool(b)) => Some(b.to_string()),
+            Some(Loose::Int(i)) => Some(i.to_string()),
+            Some(Loose::Text(t)) => Some(t).filter(|t| !t.trim().is_empty()),
+        })
     }
 }
 
 impl Config {
+    /// The runtime configuration from the merged layers, with the defaults filled in.
+    pub fn from_raw(raw: RawConfig) -> anyhow::Result<Config> {
+        let listen_text = raw.listen.unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen = listen_text
+            .parse()
+            .map_err(|_| anyhow::anyhow!("dirección para escuchar inválida: {listen_text}"))?;
+        let base_url = raw
+            .base_url
+            .unwrap_or_else(|| format!("http://{listen_text}"))
+            .trim_end_matches('/')
+            .to_string();
+        let mut live = raw.live.unwrap_or_default();
+        live.apply_port_range()?;
+        live.validate()?;
+        Ok(Config {
+            listen,
+            data_dir: raw.data_dir.unwrap_or_else(|| "data".into()),
+            database_url: raw.database_url,
+            courses_dir: raw.courses_dir.unwrap_or_else(|| "courses".into()),
+            media_dir: raw.media_dir.unwrap_or_else(|| "media".into()),
+            // Served over HTTPS (per the public address): Secure cookies unless told otherwise.
+            secure_cookies: raw
+                .secure_cookies
+                .unwrap_or(base_url.starts_with("https://")),
+            base_url,
+            trust_proxy: raw.trust_proxy.unwrap_or(false),
+            smtp_url: raw.smtp_url,
+            mail_dir: raw.mail_dir,
+            mail_from: raw
+                .mail_from
+                .unwrap_or_else(|| "Aula Tucumán Capacita <no-responder@aula.local>".into()),
+            demo: raw.demo != Some(false) && raw.no_demo != Some(true),
+            quiz_grace: Duration::from_secs(
+                raw.quiz_grace_seconds.unwrap_or(DEFAULT_QUIZ_GRACE_SECONDS),
+            ),
+            quiz_sweep: Duration::from_secs(
+                raw.quiz_sweep_seconds
+                    .unwrap_or(DEFAULT_QUIZ_SWEEP_SECONDS)
+                    .max(1),
+            ),
+            live,
+        })
+    }
+
     /// A configuration for tests and embedding: SQLite in `data_dir`, repo's courses and media.
     pub fn for_data_dir(data_dir: PathBuf) -> Config {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -102,9 +259,86 @@ impl Config {
             mail_dir: None,
             mail_from: "Aula Tucumán Capacita <no-responder@aula.local>".into(),
             demo: true,
-            quiz_grace: std::time::Duration::from_secs(DEFAULT_QUIZ_GRACE_SECONDS),
-            quiz_sweep: std::time::Duration::from_secs(DEFAULT_QUIZ_SWEEP_SECONDS),
+            quiz_grace: Duration::from_secs(DEFAULT_QUIZ_GRACE_SECONDS),
+            quiz_sweep: Duration::from_secs(DEFAULT_QUIZ_SWEEP_SECONDS),
             live: Default::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    fn flags() -> RawConfig {
+        RawConfig::default()
+    }
+
+    #[test]
+    fn flags_win_over_environment_which_wins_over_the_file() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "aula.toml",
+                "listen = \"127.0.0.1:7001\"\nbase_url = \"https://aula.test\"\nmedia_dir = \"m-file\"\n",
+            )?;
+            jail.set_env("AULA_LISTEN", "127.0.0.1:7002");
+            jail.set_env("AULA_MEDIA_DIR", "m-env");
+            let c = load(None, &flags()).map_err(|e| e.to_string())?;
+            assert_eq!(c.listen.port(), 7002, "el entorno gana al archivo");
+            assert_eq!(c.media_dir, PathBuf::from("m-env"));
+            assert_eq!(c.base_url, "https://aula.test");
+            assert!(c.secure_cookies, "https implica cookies Secure");
+            let with_flag = RawConfig {
+                listen: Some("127.0.0.1:7003".into()),
+                ..flags()
+            };
+            let c = load(None, &with_flag).map_err(|e| e.to_string())?;
+            assert_eq!(c.listen.port(), 7003, "la opción gana al entorno");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn environment_values_are_read_as_people_write_them() {
+        Jail::expect_with(|jail| {
+            jail.set_env("AULA_NO_DEMO", "1");
+            jail.set_env("AULA_TRUST_PROXY", "yes");
+            jail.set_env("AULA_SECURE_COOKIES", "0");
+            jail.set_env("AULA_QUIZ_GRACE_SECONDS", "45");
+            jail.set_env("AULA_LIVE_UDP_PORTS", "40000-40999");
+            jail.set_env("AULA_LIVE_TURN_URLS", "turn:a:3478, turns:a:443");
+            jail.set_env("AULA_LIVE_TURN_SECRET", "123456");
+            jail.set_env("AULA_LOG_JSON", "1");
+            jail.set_env("AULA_TEST_BACKEND", "postgres");
+            jail.set_env("DATABASE_URL", "postgres://aula@db/aula");
+            let c = load(None, &flags()).map_err(|e| e.to_string())?;
+            assert!(!c.demo);
+            assert!(c.trust_proxy);
+            assert!(!c.secure_cookies);
+            assert_eq!(c.quiz_grace, Duration::from_secs(45));
+            assert_eq!(c.live.udp_port_min, Some(40000));
+            assert_eq!(c.live.udp_port_max, Some(40999));
+            assert_eq!(c.live.turn_urls, ["turn:a:3478", "turns:a:443"]);
+            assert_eq!(c.live.turn_secret.as_deref(), Some("123456"));
+            assert_eq!(c.database_url.as_deref(), Some("postgres://aula@db/aula"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_values_and_unknown_file_keys_are_refused_with_a_message() {
+        Jail::expect_with(|jail| {
+            jail.create_file("aula.toml", "listn = \"x\"\n")?;
+            let e = load(None, &flags()).unwrap_err().to_string();
+            assert!(e.contains("listn"), "{e}");
+            jail.create_file("aula.toml", "")?;
+            jail.set_env("AULA_TRUST_PROXY", "quizás");
+            let e = load(None, &flags()).unwrap_err().to_string();
+            assert!(e.contains("quizás"), "{e}");
+            let missing = PathBuf::from("no-existe.toml");
+            assert!(load(Some(&missing), &flags()).is_err());
+            Ok(())
+        });
     }
 }

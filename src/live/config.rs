@@ -6,16 +6,20 @@ use std::net::IpAddr;
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use hmac::{Hmac, Mac};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use sha1::Sha1;
 
 /// The `[live]` table of `aula.toml`; each key also has an `AULA_LIVE_*` variable.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LiveConfig {
     /// Interface the SFU binds (`AULA_LIVE_BIND_IP`); `0.0.0.0` means every non-loopback one.
     pub bind_ip: IpAddr,
-    /// First UDP port of the range the SFU uses (`AULA_LIVE_UDP_PORTS=40000-40999`); none = any.
+    /// The UDP port range as one text, `MIN-MAX` (`AULA_LIVE_UDP_PORTS=40000-40999`); the
+    /// same as `udp_port_min` and `udp_port_max`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub udp_ports: Option<String>,
+    /// First UDP port of the range the SFU uses; none = any.
     pub udp_port_min: Option<u16>,
     /// Last UDP port of the range (inclusive).
     pub udp_port_max: Option<u16>,
@@ -25,8 +29,10 @@ pub struct LiveConfig {
     pub ice_servers: Vec<IceServer>,
     /// TURN URLs whose credentials Aula mints (`AULA_LIVE_TURN_URLS`, comma-separated),
     /// e.g. `turn:turn.aula.gob.ar:3478?transport=udp`, `turns:turn.aula.gob.ar:443?transport=tcp`.
+    #[serde(deserialize_with = "list_or_commas")]
     pub turn_urls: Vec<String>,
     /// coturn's `static-auth-secret` (`AULA_LIVE_TURN_SECRET`).
+    #[serde(deserialize_with = "text_or_number")]
     pub turn_secret: Option<String>,
     /// How long minted TURN credentials stay valid, in seconds.
     pub turn_ttl_secs: u64,
@@ -44,6 +50,7 @@ impl Default for LiveConfig {
     fn default() -> Self {
         LiveConfig {
             bind_ip: IpAddr::from([0, 0, 0, 0]),
+            udp_ports: None,
             udp_port_min: None,
             udp_port_max: None,
             public_ip: None,
@@ -69,45 +76,21 @@ pub struct IceServer {
 }
 
 impl LiveConfig {
-    /// The file's settings with `AULA_LIVE_*` environment variables applied on top.
-    pub fn resolve(file: Option<LiveConfig>) -> anyhow::Result<LiveConfig> {
-        let mut c = file.unwrap_or_default();
-        let var = |n: &str| std::env::var(n).ok().filter(|v| !v.trim().is_empty());
-        if let Some(v) = var("AULA_LIVE_BIND_IP") {
-            c.bind_ip = v
-                .trim()
-                .parse()
-                .map_err(|_| anyhow::anyhow!("AULA_LIVE_BIND_IP inválida: {v}"))?;
-        }
-        if let Some(v) = var("AULA_LIVE_PUBLIC_IP") {
-            c.public_ip = Some(
-                v.trim()
-                    .parse()
-                    .map_err(|_| anyhow::anyhow!("AULA_LIVE_PUBLIC_IP inválida: {v}"))?,
-            );
-        }
-        if let Some(v) = var("AULA_LIVE_UDP_PORTS") {
+    /// Takes `udp_ports = "MIN-MAX"` (as the environment gives it) into the two ends.
+    pub fn apply_port_range(&mut self) -> anyhow::Result<()> {
+        if let Some(v) = self.udp_ports.take() {
             let (a, b) = v
                 .split_once('-')
                 .and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)))
                 .ok_or_else(|| anyhow::anyhow!("AULA_LIVE_UDP_PORTS debe ser MIN-MAX: {v}"))?;
-            c.udp_port_min = Some(a);
-            c.udp_port_max = Some(b);
+            self.udp_port_min = Some(a);
+            self.udp_port_max = Some(b);
         }
-        if let Some(v) = var("AULA_LIVE_TURN_URLS") {
-            c.turn_urls = v.split(',').map(|s| s.trim().to_string()).collect();
-        }
-        if let Some(v) = var("AULA_LIVE_TURN_SECRET") {
-            c.turn_secret = Some(v);
-        }
-        if let Some(v) = var("AULA_LIVE_NODE_URL") {
-            c.node_url = Some(v.trim().to_string());
-        }
-        c.validate()?;
-        Ok(c)
+        Ok(())
     }
 
-    fn validate(&self) -> anyhow::Result<()> {
+    /// Checks the settings that depend on each other.
+    pub fn validate(&self) -> anyhow::Result<()> {
         match (self.udp_port_min, self.udp_port_max) {
             (Some(a), Some(b)) if a == 0 || b < a => {
                 anyhow::bail!("rango de puertos UDP inválido: {a}-{b}")
@@ -144,6 +127,38 @@ impl LiveConfig {
     }
 }
 
+/// A list, or one text with commas (as an environment variable gives it).
+fn list_or_commas<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        List(Vec<String>),
+        Text(String),
+    }
+    Ok(match Either::deserialize(d)? {
+        Either::List(l) => l,
+        Either::Text(t) => t
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
+    })
+}
+
+/// Text even when it looks like a number (a secret made of digits, from the environment).
+fn text_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Int(i64),
+        Text(String),
+    }
+    Ok(Option::<Either>::deserialize(d)?.map(|e| match e {
+        Either::Int(i) => i.to_string(),
+        Either::Text(t) => t,
+    }))
+}
+
 /// coturn's REST-API credentials (`use-auth-secret`): the user name is
 /// `<expiry unix time>:<user id>` and the password is base64(HMAC-SHA1(secret, user name)).
 pub fn turn_credentials(secret: &str, user_id: i64, expires_unix: i64) -> (String, String) {
@@ -170,7 +185,7 @@ mod tests {
 
     #[test]
     fn live_table_of_the_config_file_parses() {
-        let file: crate::app::config::FileConfig = toml::from_str(
+        let file: crate::app::config::RawConfig = toml::from_str(
             r#"
             [live]
             udp_port_min = 40000
