@@ -1,6 +1,7 @@
 //! Partner institutions (IFP). The certification workflow builds on this later.
 
 pub mod code;
+pub mod keys;
 
 use askama::Template;
 use axum::{Form, Router, extract::State, http::StatusCode, response::Response, routing::get};
