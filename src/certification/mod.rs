@@ -3,6 +3,7 @@
 pub mod code;
 pub mod credential;
 pub mod keys;
+pub mod pdf;
 pub mod status_list;
 
 use askama::Template;
