@@ -325,8 +325,20 @@ pub fn render(cert: &CertificatePdf) -> Result<Vec<u8>, PdfError> {
     if let Some(image) = logo {
         p.logo(image, 56.0, 46.0, 64.0);
     }
-    let institution = fit(&p.bold, &cert.institution, 15.0, W - 2.0 * 150.0);
-    p.centered(true, institution, NAVY, header_y, &cert.institution);
+    // A long name goes on two lines rather than in tiny type.
+    let header_w = W - 2.0 * 150.0;
+    let (header_size, header) = wrap_fit(
+        &p.bold,
+        &cert.institution,
+        &[15.0, 13.5, 12.0, 10.5],
+        header_w,
+    );
+    let header_y = header_y - 8.0 * (header.len() - 1) as f32;
+    for (i, line) in header.iter().enumerate() {
+        let size = fit(&p.bold, line, header_size, header_w);
+        p.centered(true, size, NAVY, header_y + i as f32 * 16.0, line);
+    }
+    let header_y = header_y + 16.0 * (header.len() - 1) as f32;
     p.centered(
         false,
         9.5,
@@ -371,8 +383,9 @@ pub fn render(cert: &CertificatePdf) -> Result<Vec<u8>, PdfError> {
     };
     let sentence = p.regular.wrap(&sentence, 13.0, W - 2.0 * 110.0);
 
-    // Competencies, as many as fit above the footer, smaller when there are many; the whole
-    // block sits a third of the way down the free space between the holder and the footer.
+    // Competencies: one centred column while they fit at a readable size, then two
+    // left-aligned columns, then as many as fit and "y N más". The whole block sits a third of
+    // the way down the free space between the holder and the footer.
     let (top, bottom) = (298.0, 452.0);
     let lines: Vec<String> = cert
         .competencies
@@ -383,29 +396,45 @@ pub fn render(cert: &CertificatePdf) -> Result<Vec<u8>, PdfError> {
         })
         .collect();
     let available = bottom - top - sentence.len() as f32 * 18.0 - 4.0;
-    let (size, step) = [(12.0, 17.0), (11.0, 15.0), (10.0, 13.5), (9.0, 12.0)]
-        .into_iter()
-        .find(|&(_, step)| lines.len() as f32 * step <= available)
-        .unwrap_or((9.0, 12.0));
-    let room = (available / step).floor().max(1.0) as usize;
-    let shown = if lines.len() > room {
-        room - 1
-    } else {
-        lines.len()
+    let rows_fitting = |step: f32| (available / step).floor().max(1.0) as usize;
+    let layout = [
+        (12.0, 17.0, 1),
+        (11.0, 15.0, 1),
+        (11.0, 15.0, 2),
+        (10.0, 13.5, 2),
+    ]
+    .into_iter()
+    .find(|&(_, step, cols)| lines.len().div_ceil(cols) <= rows_fitting(step));
+    let (size, step, columns, shown) = match layout {
+        Some((size, step, cols)) => (size, step, cols, lines.len()),
+        // Keep a row for "y N más".
+        None => (10.0, 13.5, 2, (rows_fitting(13.5) - 1) * 2),
     };
-    let used = sentence.len() as f32 * 18.0
-        + 4.0
-        + (shown + usize::from(shown < lines.len())) as f32 * step;
+    let rows = shown.div_ceil(columns) + usize::from(shown < lines.len());
+    let used = sentence.len() as f32 * 18.0 + 4.0 + rows as f32 * step;
     let mut y = top + ((bottom - top - used) / 3.0).max(0.0);
     for line in &sentence {
         p.centered(false, 13.0, INK, y, line);
         y += 18.0;
     }
     y += 4.0;
-    for line in lines.iter().take(shown) {
-        let size = fit(&p.regular, line, size, W - 2.0 * 100.0);
-        p.centered(false, size, INK, y, line);
-        y += step;
+    if columns == 1 {
+        for line in &lines {
+            let size = fit(&p.regular, line, size, W - 2.0 * 100.0);
+            p.centered(false, size, INK, y, line);
+            y += step;
+        }
+    } else {
+        let (margin, gap) = (100.0, 24.0);
+        let column_w = (W - 2.0 * margin - gap) / 2.0;
+        let per_column = shown.div_ceil(2);
+        for (i, line) in lines.iter().take(shown).enumerate() {
+            let (col, row) = (i / per_column, i % per_column);
+            let x = margin + col as f32 * (column_w + gap);
+            let size = fit(&p.regular, line, size, column_w);
+            p.text(false, size, INK, x, y + row as f32 * step, line);
+        }
+        y += per_column as f32 * step;
     }
     if shown < lines.len() {
         let more = format!(
@@ -437,8 +466,12 @@ pub fn render(cert: &CertificatePdf) -> Result<Vec<u8>, PdfError> {
         0.6,
     );
     p.centered(false, 9.5, GREY, 514.0, "Firmado digitalmente por");
-    let sig_size = fit(&p.bold, &cert.institution, 10.5, sig_w + 60.0);
-    p.centered(true, sig_size, INK, 528.0, &cert.institution);
+    let (signer_size, signer) =
+        wrap_fit(&p.bold, &cert.institution, &[10.0, 9.0, 8.0], sig_w + 100.0);
+    for (i, line) in signer.iter().enumerate() {
+        let size = fit(&p.bold, line, signer_size, sig_w + 100.0);
+        p.centered(true, size, INK, 527.0 + i as f32 * 11.5, line);
+    }
 
     let qr = 96.0;
     p.qr(&cert.verify_url, W - 40.0 - qr, 446.0, qr)?;
@@ -452,6 +485,28 @@ pub fn render(cert: &CertificatePdf) -> Result<Vec<u8>, PdfError> {
     document
         .finish()
         .map_err(|e| PdfError::Render(format!("{e:?}")))
+}
+
+/// `text` on one line at one of the first two sizes if it fits in `max` points, else on two
+/// lines at the first size where two suffice; past the last size, two lines of the smallest
+/// size with the rest cut at a word and marked with an ellipsis (never silently cut).
+fn wrap_fit(face: &Face, text: &str, sizes: &[f32], max: f32) -> (f32, Vec<String>) {
+    if let Some(&size) = sizes.iter().take(2).find(|&&s| face.width(text, s) <= max) {
+        return (size, vec![text.to_string()]);
+    }
+    let smallest = sizes.last().copied().unwrap_or(10.0);
+    for &size in sizes {
+        let lines = face.wrap(text, size, max);
+        if lines.len() <= 2 {
+            return (size, lines);
+        }
+    }
+    let mut lines = face.wrap(text, smallest, max);
+    lines.truncate(2);
+    if let Some(last) = lines.last_mut() {
+        last.push('…');
+    }
+    (smallest, lines)
 }
 
 /// The largest size up to `size` at which `text` fits in `max` points (never below 7).
@@ -639,9 +694,10 @@ mod tests {
     }
 
     #[test]
-    fn many_competencies_still_fit_on_one_page() {
+    fn many_competencies_and_a_long_name_still_fit_on_one_page() {
         let mut cert = sample();
         cert.logo = None;
+        cert.institution = "Escuela de Capacitación Laboral y Formación Profesional de la Municipalidad de San Miguel de Tucumán".into();
         cert.competencies = (1..=30)
             .map(|i| {
                 (
@@ -665,5 +721,11 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("Verificá este certificado en"), "{text}");
+        // A long institution name wraps onto two lines instead of being cut.
+        assert!(
+            text.contains("Municipalidad de San Miguel de Tucumán"),
+            "{text}"
+        );
+        assert!(!text.contains('…'), "{text}");
     }
 }
