@@ -1,5 +1,11 @@
 //! Partner institutions (IFP). The certification workflow builds on this later.
 
+pub mod code;
+pub mod credential;
+pub mod keys;
+pub mod pdf;
+pub mod status_list;
+
 use askama::Template;
 use axum::{Form, Router, extract::State, http::StatusCode, response::Response, routing::get};
 use serde::Deserialize;

@@ -11,6 +11,7 @@ pub mod forms;
 pub mod layout;
 pub mod mail;
 pub mod notice;
+pub mod outbox;
 pub mod request_id;
 pub mod source;
 pub mod spreadsheet;
