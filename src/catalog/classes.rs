@@ -357,7 +357,7 @@ pub async fn update(
 /// `POST /admin/cursos/importar`: re-imports the course folder on demand.
 pub async fn import_courses(State(state): State<AppState>, _a: Admin) -> AppResult<Response> {
     let parsed = import::load_dir(&state.config.courses_dir, &state.config.media_dir);
-    let report = import::store(&state.db, &parsed.courses).await?;
+    let report = import::store(&state.db, &state.media, &parsed.courses).await?;
     if !parsed.errors.is_empty() {
         let list: Vec<String> = parsed
             .errors

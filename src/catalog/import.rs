@@ -6,7 +6,7 @@
 //! `id`, never by position.
 
 use std::{
-    collections::HashSet,
+    collections::{HashMap, HashSet},
     fmt,
     path::{Path, PathBuf},
 };
@@ -18,13 +18,15 @@ use crate::{
     assessment::files::{self as assessment_files, CourseAssessments},
     catalog::markdown,
     db::Db,
+    media::{Media, MediaRef},
     web::text::fold,
     web::time::now,
     with_db,
 };
 
 /// Bump when rendering changes, so stored HTML is regenerated on the next import.
-const RENDER_VERSION: &str = "2";
+/// 3: media referenced by their published (content) addresses.
+const RENDER_VERSION: &str = "3";
 
 /// One problem in a course folder.
 #[derive(Clone, Debug)]
@@ -118,6 +120,8 @@ pub struct CourseFile {
     pub lessons: Vec<LessonFile>,
     pub assessments: CourseAssessments,
     pub content_hash: String,
+    /// The media folder the course's references were checked against (`media/`).
+    pub media_root: PathBuf,
 }
 
 /// A validated lesson.
@@ -129,6 +133,8 @@ pub struct LessonFile {
     pub minutes: i64,
     pub video: Option<String>,
     pub body_html: String,
+    /// The Markdown, rendered again once its media are published.
+    pub body_md: String,
 }
 
 /// The result of reading a folder of courses.
@@ -406,6 +412,7 @@ pub fn load_course(folder: &Path, media_dir: &Path) -> Result<CourseFile, Vec<Im
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect(),
+        media_root: media_dir.to_path_buf(),
     })
 }
 
@@ -541,6 +548,20 @@ fn load_lessons(
                 );
             }
         }
+        for url in markdown::media_link_urls(body) {
+            let ok = url
+                .strip_prefix("/media/")
+                .is_some_and(|rel| media_exists(media_dir, rel));
+            if !ok {
+                let line = body
+                    .find(&url)
+                    .map(|o| line_of_offset(&text, body_first_line + o));
+                push(
+                    line,
+                    format!("el archivo «{url}» del enlace no existe en media/"),
+                );
+            }
+        }
         lessons.push(LessonFile {
             key: meta.id,
             title: meta.title.trim().into(),
@@ -548,6 +569,7 @@ fn load_lessons(
             minutes: meta.minutes,
             video: meta.video,
             body_html: markdown::render(body),
+            body_md: body.to_string(),
         });
     }
     lessons.sort_by_key(|l| l.order);
@@ -574,10 +596,13 @@ impl fmt::Display for ImportReport {
     }
 }
 
-/// Stores validated courses: unchanged ones are skipped, changed ones updated in place.
-pub async fn store(db: &Db, courses: &[CourseFile]) -> anyhow::Result<ImportReport> {
+/// Stores validated courses: unchanged ones are skipped, changed ones updated in place. Their
+/// media are published to the store first (once per content: an unchanged file is not
+/// uploaded again), and lessons point at the published addresses.
+pub async fn store(db: &Db, media: &Media, courses: &[CourseFile]) -> anyhow::Result<ImportReport> {
     let mut report = ImportReport::default();
     for c in courses {
+        let c = &publish_media(db, media, c).await?;
         let existing: Option<String> = with_db!(db, |p| sqlx::query_scalar(
             "SELECT content_hash FROM courses WHERE slug = $1"
         )
@@ -595,6 +620,72 @@ pub async fn store(db: &Db, courses: &[CourseFile]) -> anyhow::Result<ImportRepo
         store_one(db, c).await?;
     }
     Ok(report)
+}
+
+/// Publishes every media file the course references (cover, lesson videos, images and
+/// download links) and returns the course pointing at their addresses. The addresses join
+/// the content hash, so a changed media file re-stores the course even if its text did not
+/// change.
+async fn publish_media(db: &Db, media: &Media, c: &CourseFile) -> anyhow::Result<CourseFile> {
+    let mut rels: Vec<String> = Vec::new();
+    rels.extend(c.cover.clone());
+    for l in &c.lessons {
+        rels.extend(l.video.clone());
+        for url in markdown::image_urls(&l.body_md)
+            .into_iter()
+            .chain(markdown::media_link_urls(&l.body_md))
+        {
+            if let Some(rel) = url.strip_prefix("/media/") {
+                rels.push(rel.to_string());
+            }
+        }
+    }
+    rels.sort();
+    rels.dedup();
+    let mut published: HashMap<String, MediaRef> = HashMap::new();
+    let mut hasher = Sha256::new();
+    hasher.update(&c.content_hash);
+    for rel in rels {
+        if !media_exists(&c.media_root, &rel) {
+            anyhow::bail!("{}: «{rel}» no existe en media/", c.slug);
+        }
+        let r = crate::media::publish_file(db, media, &c.media_root.join(&rel))
+            .await
+            .map_err(|e| anyhow::anyhow!("{}: no se pudo publicar «{rel}»: {e}", c.slug))?;
+        hasher.update(&rel);
+        hasher.update(&r.key);
+        published.insert(rel, r);
+    }
+    let mut out = c.clone();
+    out.content_hash = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let key_of = |rel: &Option<String>| {
+        rel.as_ref().map(|r| {
+            published
+                .get(r)
+                .map_or_else(|| r.clone(), |m| m.key.clone())
+        })
+    };
+    out.cover = key_of(&c.cover);
+    let resolve = |url: &str| {
+        let m = published.get(url.strip_prefix("/media/")?)?;
+        Some(markdown::MediaLink {
+            url: m.url.clone(),
+            cost: format!(
+                "{} · {}",
+                crate::media::view::kind_label(&m.mime),
+                crate::media::view::format_size(m.size)
+            ),
+        })
+    };
+    for l in &mut out.lessons {
+        l.video = key_of(&l.video);
+        l.body_html = markdown::render_with_media(&l.body_md, &resolve);
+    }
+    Ok(out)
 }
 
 async fn store_one(db: &Db, c: &CourseFile) -> Result<(), sqlx::Error> {

@@ -43,19 +43,24 @@ impl Application {
             .context("no se pudo migrar la base de datos")?;
         tracing::info!(backend = db.backend(), "base de datos lista");
         people::territory::seed(&db).await?;
+        let media = media::Media::new(&config.media, &config.data_dir)?;
+        tracing::info!(
+            store = media.storage.backend(),
+            renditions = media.renditions_enabled(),
+            "medios"
+        );
         if config.demo {
             let parsed = catalog::import::load_dir(&config.courses_dir, &config.media_dir);
             for e in &parsed.errors {
                 tracing::warn!("{e}");
             }
-            let report = catalog::import::store(&db, &parsed.courses).await?;
+            let report = catalog::import::store(&db, &media, &parsed.courses).await?;
             tracing::info!("{report}");
             crate::web::demo::seed(&db).await?;
         }
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("no se pudo escuchar en {}", config.listen))?;
-        let storage = media::storage::LocalStorage::new(config.media_dir.clone());
         let state = AppState {
             db,
             mailer: Mailer::new(
@@ -68,7 +73,7 @@ impl Application {
                     .map(|n| n.get())
                     .unwrap_or(2),
             )),
-            storage: Arc::new(storage),
+            media,
             live: crate::live::Rooms::new(
                 crate::live::sfu::PcFactory::new(config.live.clone()),
                 crate::live::nodes::node_url(
@@ -102,6 +107,10 @@ impl Application {
         ));
         let presence = tokio::spawn(crate::live::attendance::sweep(self.state.db.clone()));
         let claims = tokio::spawn(self.state.live.clone().keep_claims(self.state.db.clone()));
+        let renditions = tokio::spawn(crate::media::renditions::run(
+            self.state.db.clone(),
+            self.state.media.clone(),
+        ));
         axum::serve(
             self.listener,
             self.router
@@ -112,6 +121,7 @@ impl Application {
         closer.abort();
         presence.abort();
         claims.abort();
+        renditions.abort();
         self.state.db.close().await;
         tracing::info!("Aula detenida");
         Ok(())
@@ -139,7 +149,7 @@ pub fn build_router(state: AppState) -> Router {
     const CSP: &str = "default-src 'self'; img-src 'self' data:; media-src 'self'; style-src 'self'; \
                        script-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; \
                        form-action 'self'";
-    Router::new()
+    let pages = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/static/{file}", get(assets::serve))
@@ -155,6 +165,14 @@ pub fn build_router(state: AppState) -> Router {
         .merge(crate::live::routes())
         .fallback(|| async { AppError::NotFound })
         .layer(middleware::from_fn_with_state(state.clone(), csrf::protect))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(30),
+        ));
+    Router::new()
+        .merge(pages)
+        // Uploads stream for as long as they take (no page timeout) and check CSRF themselves.
+        .merge(media::upload_routes())
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CSP),
@@ -187,10 +205,6 @@ pub fn build_router(state: AppState) -> Router {
                     ),
                 ),
         )
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Duration::from_secs(30),
-        ))
         .layer(CatchPanicLayer::new())
         .layer(
             TraceLayer::new_for_http()

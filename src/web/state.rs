@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
-use crate::{db::Db, media::storage::Storage, web::config::Config, web::mail::Mailer};
+use crate::{db::Db, media::Media, web::config::Config, web::mail::Mailer};
 
 /// Cheap to clone: everything inside is reference-counted.
 #[derive(Clone)]
@@ -14,7 +14,8 @@ pub struct AppState {
     /// Bounds concurrent password hashing (each takes ~19 MiB and a core for a moment).
     pub hashing: Arc<Semaphore>,
     pub mailer: Mailer,
-    pub storage: Arc<dyn Storage>,
+    /// The media store (local or S3) and its settings.
+    pub media: Media,
     /// Live rooms running in this process.
     pub live: crate::live::Rooms,
 }
