@@ -449,8 +449,10 @@ async fn encode(
         "-profile:v",
         "main",
     ])
+    // Quality-targeted but capped: a simple picture (slides, a talking head) costs far less
+    // than 300 kbit/s, a busy one never more.
     .args([
-        "-pix_fmt", "yuv420p", "-b:v", "300k", "-maxrate", "330k", "-bufsize", "600k",
+        "-pix_fmt", "yuv420p", "-crf", "28", "-maxrate", "300k", "-bufsize", "600k",
     ])
     .args([
         "-c:a",

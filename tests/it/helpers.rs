@@ -69,7 +69,7 @@ impl TestApp {
         config.database_url = fresh_database_url().await;
         config.mail_dir = Some(dir.path().join("mail"));
         if let Some(endpoint) = s3::endpoint() {
-            config.media = s3::fresh_bucket(&endpoint).await;
+            config.media.s3 = s3::fresh_bucket(&endpoint).await;
         }
         adjust(&mut config);
         Self::start(config, dir).await

@@ -879,3 +879,239 @@ fn s3_env(app: &TestApp) -> Vec<(&'static str, String)> {
         _ => vec![],
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Renditions with ffmpeg
+// ---------------------------------------------------------------------------------------
+
+/// Whether ffmpeg can run here; without it the rendition tests skip, unless the run requires
+/// them (`AULA_TEST_FFMPEG_REQUIRED=1`, set by `.ci/run`, which installs ffmpeg).
+fn ffmpeg_or_skip(test: &str) -> bool {
+    let found = aula::media::renditions::Tools::detect(None, None).is_some();
+    if !found {
+        assert!(
+            std::env::var("AULA_TEST_FFMPEG_REQUIRED").as_deref() != Ok("1"),
+            "{test}: AULA_TEST_FFMPEG_REQUIRED=1 pero ffmpeg/ffprobe no están instalados"
+        );
+        eprintln!("{test}: se omite (sin ffmpeg; apt-get install ffmpeg)");
+    }
+    found
+}
+
+/// A 4-second 720p clip with sound, at a bitrate no phone plan wants.
+fn heavy_clip(dir: &Path) -> Vec<u8> {
+    let out = dir.join("pesado.mp4");
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-y"])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=1280x720:rate=25:duration=4",
+        ])
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:duration=4"])
+        .args(["-c:v", "libx264", "-preset", "ultrafast", "-b:v", "3M"])
+        .args(["-c:a", "aac", "-b:a", "128k", "-shortest"])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::read(out).unwrap()
+}
+
+async fn job_status(app: &TestApp, source_key: &str) -> Option<(String, Option<String>)> {
+    with_db!(&app.db, |p| sqlx::query_as::<_, (String, Option<String>)>(
+        "SELECT j.status, j.message FROM media_jobs j JOIN media_objects o ON o.id = j.source_id
+         WHERE o.key = $1"
+    )
+    .bind(source_key)
+    .fetch_optional(p)
+    .await)
+    .unwrap()
+}
+
+async fn wait_done(app: &TestApp, source_key: &str) {
+    for _ in 0..600 {
+        match job_status(app, source_key).await {
+            Some((s, _)) if s == "done" => return,
+            Some((s, m)) if s == "failed" => panic!("versiones de {source_key}: falló: {m:?}"),
+            _ => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+    panic!(
+        "versiones de {source_key}: no terminaron: {:?}",
+        job_status(app, source_key).await
+    );
+}
+
+async fn rendition(app: &TestApp, source_key: &str, kind: &str) -> objects::MediaObject {
+    let key: String = with_db!(&app.db, |p| sqlx::query_scalar(
+        "SELECT r.key FROM media_objects r JOIN media_objects o ON o.id = r.source_id
+         WHERE o.key = $1 AND r.rendition = $2"
+    )
+    .bind(source_key)
+    .bind(kind)
+    .fetch_one(p)
+    .await)
+    .unwrap_or_else(|e| panic!("versión {kind} de {source_key}: {e}"));
+    objects::by_key(&app.db, &key).await.unwrap().unwrap()
+}
+
+/// Downloads an object over HTTP into a file and asks ffprobe about it.
+async fn probe_over_http(app: &TestApp, url: &str, dir: &Path) -> aula::media::renditions::Probe {
+    let bytes = app.browser().get(url).await.bytes().await.unwrap();
+    let file = dir.join(url.rsplit('/').next().unwrap());
+    std::fs::write(&file, &bytes).unwrap();
+    aula::media::renditions::probe(Path::new("ffprobe"), &file)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn videos_get_a_light_rendition_an_audio_and_a_poster_and_the_lesson_shows_their_sizes() {
+    if !ffmpeg_or_skip("renditions") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::spawn_with(|c| c.media.renditions = Some(true)).await;
+    let admin = app.admin().await;
+    let clip = heavy_clip(dir.path());
+    let (status, html) = upload(&admin, "clase en 720p.mp4", clip.clone(), true).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let clip_key = objects::content_key(&sha256_hex(&clip), "mp4");
+    wait_done(&app, &clip_key).await;
+
+    let light = rendition(&app, &clip_key, "light").await;
+    assert_eq!(light.mime, "video/mp4");
+    let p = probe_over_http(&app, &light.url(), dir.path()).await;
+    assert_eq!((p.width, p.height), (Some(640), Some(360)), "{p:?}");
+    assert!(p.has_audio, "{p:?}");
+    let video_rate = p.video_bit_rate.unwrap();
+    assert!(video_rate <= 330_000, "{p:?}");
+    assert!(p.format_bit_rate.unwrap() <= 400_000, "{p:?}");
+    assert!(
+        (light.size as usize) < clip.len() / 4,
+        "{} de {}",
+        light.size,
+        clip.len()
+    );
+    // faststart: the index comes before the media data, so playback starts while downloading.
+    let head = app.browser().get(&light.url()).await.bytes().await.unwrap();
+    let moov = head.windows(4).position(|w| w == b"moov").unwrap();
+    let mdat = head.windows(4).position(|w| w == b"mdat").unwrap();
+    assert!(moov < mdat, "moov {moov} después de mdat {mdat}");
+
+    let audio = rendition(&app, &clip_key, "audio").await;
+    let a = probe_over_http(&app, &audio.url(), dir.path()).await;
+    assert!(a.has_audio && !a.has_video, "{a:?}");
+    assert!(a.format_bit_rate.unwrap() <= 64_000, "{a:?}");
+    let poster = rendition(&app, &clip_key, "poster").await;
+    assert_eq!(poster.mime, "image/jpeg");
+    let resp = app.browser().get(&poster.url()).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(&resp.bytes().await.unwrap()[..2], b"\xff\xd8");
+
+    // The admin sees the state and the measured length.
+    let (_, page) = admin.get_text("/admin/medios").await;
+    assert!(page.contains("Versiones livianas: listas"), "{page}");
+    assert!(page.contains("video · 4 s"), "{page}");
+
+    // A lesson's video (the demo clip, imported on start) plays light first, with its poster
+    // and every option's cost.
+    let source_key = published_url(VIDEO)
+        .trim_start_matches("/media/")
+        .to_string();
+    wait_done(&app, &source_key).await;
+    let light = rendition(&app, &source_key, "light").await;
+    let audio = rendition(&app, &source_key, "audio").await;
+    let poster = rendition(&app, &source_key, "poster").await;
+    let fmt = |o: &objects::MediaObject| aula::media::view::format_size(o.size as u64);
+    let b = enrolled_learner(&app, "30444555", "atencion-al-cliente").await;
+    let (_, html) = b
+        .get_text("/cursos/atencion-al-cliente/lecciones/comunicacion-efectiva")
+        .await;
+    let cost = format!(
+        "Video 17 s · liviano {} · alta 116 KB · solo audio {}",
+        fmt(&light),
+        fmt(&audio)
+    );
+    assert!(html.contains(&cost), "{cost} en {html}");
+    assert!(
+        html.contains(&format!("poster=\"{}\"", poster.url())),
+        "{html}"
+    );
+    let light_at = html
+        .find(&format!("<source src=\"{}\"", light.url()))
+        .unwrap();
+    let original_at = html
+        .find(&format!("<source src=\"{}\"", published_url(VIDEO)))
+        .unwrap();
+    assert!(light_at < original_at, "la versión liviana va primero");
+    assert!(html.contains("preload=\"none\""));
+    assert!(
+        html.contains(&format!("value=\"audio\" data-src=\"{}\"", audio.url())),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn a_job_whose_process_died_is_taken_over_and_a_live_claim_is_left_alone() {
+    if !ffmpeg_or_skip("lease") {
+        return;
+    }
+    // The first process has no ffmpeg work (renditions off): it only records the jobs.
+    let app = TestApp::spawn().await;
+    let ids: Vec<i64> =
+        with_db!(&app.db, |p| {
+            sqlx::query_scalar(
+        "SELECT id FROM media_objects WHERE mime = 'video/mp4' AND source_id IS NULL ORDER BY id"
+    )
+    .fetch_all(p)
+    .await
+        })
+        .unwrap();
+    assert_eq!(ids.len(), 3, "los tres videos de la demostración");
+    let now = chrono::Utc::now();
+    let past = now - chrono::Duration::minutes(5);
+    let future = now + chrono::Duration::minutes(5);
+    // One claimed by a process that died (its lease ran out), one by a process still alive.
+    for (id, until, owner) in [
+        (ids[0], past, "proceso-muerto"),
+        (ids[1], future, "proceso-vivo"),
+    ] {
+        with_db!(&app.db, |p| sqlx::query(
+            "INSERT INTO media_jobs (source_id, status, progress, attempts, lease_owner, lease_until,
+                                     created_at, updated_at)
+             VALUES ($1, 'running', 40, 1, $2, $3, $4, $4)"
+        )
+        .bind(id)
+        .bind(owner)
+        .bind(until)
+        .bind(now)
+        .execute(p)
+        .await
+        .map(|_| ()))
+        .unwrap();
+    }
+    // A second process with ffmpeg (after a restart, or another node) picks up the dead one.
+    let other = app
+        .second_instance_with(|c| c.media.renditions = Some(true))
+        .await;
+    let dead_key = objects::by_id(&app.db, ids[0]).await.unwrap().unwrap().key;
+    wait_done(&other, &dead_key).await;
+    rendition(&other, &dead_key, "light").await;
+    let live_key = objects::by_id(&app.db, ids[1]).await.unwrap().unwrap().key;
+    let (status, _) = job_status(&app, &live_key).await.unwrap();
+    assert_eq!(
+        status, "running",
+        "un trabajo con su plazo vigente no se toca"
+    );
+    let owner: Option<String> = with_db!(&app.db, |p| sqlx::query_scalar(
+        "SELECT lease_owner FROM media_jobs WHERE source_id = $1"
+    )
+    .bind(ids[1])
+    .fetch_one(p)
+    .await)
+    .unwrap();
+    assert_eq!(owner.as_deref(), Some("proceso-vivo"));
+}

@@ -4,7 +4,7 @@
 //! [`required_or_skip`]: outside CI a developer without the server skips them; with
 //! `AULA_TEST_S3_REQUIRED=1` (set by `.ci/run`) a missing server fails them.
 
-use aula::media::config::{MediaConfig, S3Config};
+use aula::media::config::S3Config;
 
 /// The S3 endpoint tests use, if any.
 pub fn endpoint() -> Option<String> {
@@ -33,23 +33,20 @@ pub fn required_or_skip(test: &str) -> Option<String> {
     }
 }
 
-/// The media configuration of a fresh, empty bucket on `endpoint` (created here).
-pub async fn fresh_bucket(endpoint: &str) -> MediaConfig {
+/// The settings of a fresh, empty bucket on `endpoint` (created here).
+pub async fn fresh_bucket(endpoint: &str) -> S3Config {
     let token = aula::web::csrf::random_token()
         .to_lowercase()
         .replace(['-', '_'], "");
     let name = format!("aula-test-{}", &token[..16]);
-    let config = MediaConfig {
-        s3: S3Config {
-            bucket: Some(name.clone()),
-            endpoint: Some(endpoint.to_string()),
-            region: Some("eu-west-1".into()),
-            path_style: Some(true),
-            access_key: Some("prueba".into()),
-            secret_key: Some("prueba-secreta".into()),
-            prefix: None,
-        },
-        ..MediaConfig::default()
+    let config = S3Config {
+        bucket: Some(name.clone()),
+        endpoint: Some(endpoint.to_string()),
+        region: Some("eu-west-1".into()),
+        path_style: Some(true),
+        access_key: Some("prueba".into()),
+        secret_key: Some("prueba-secreta".into()),
+        prefix: None,
     };
     let region = s3::Region::Custom {
         region: "eu-west-1".into(),
