@@ -68,7 +68,7 @@ impl TestApp {
         let mut config = Config::for_data_dir(dir.path().join("data"));
         config.database_url = fresh_database_url().await;
         config.mail_dir = Some(dir.path().join("mail"));
-        if let Some(endpoint) = s3::endpoint() {
+        if let Some(endpoint) = s3::media_endpoint() {
             config.media.s3 = s3::fresh_bucket(&endpoint).await;
         }
         adjust(&mut config);

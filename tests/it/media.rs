@@ -3,8 +3,8 @@
 //! interruption), renditions with ffmpeg and what lesson pages show and fetch.
 //!
 //! The suite runs on the local store, and on a real S3-compatible server with
-//! `AULA_TEST_S3=http://127.0.0.1:PORT` (`.ci/run` starts moto's server for it): every app
-//! then keeps its media in a fresh bucket.
+//! `AULA_TEST_MEDIA=s3 AULA_TEST_S3=http://127.0.0.1:PORT` (`.ci/run` starts moto's server
+//! for it): every app then keeps its media in a fresh bucket.
 
 use crate::helpers::*;
 
@@ -762,10 +762,15 @@ async fn a_client_that_disconnects_mid_upload_leaves_no_object_and_no_row() {
 
 #[tokio::test]
 async fn with_presigning_downloads_redirect_to_a_short_lived_url_after_the_access_check() {
-    let Some(_) = s3::required_or_skip("presigned") else {
+    let Some(endpoint) = s3::required_or_skip("presigned") else {
         return;
     };
-    let app = TestApp::spawn_with(|c| c.media.presign_seconds = 120).await;
+    let bucket = s3::fresh_bucket(&endpoint).await;
+    let app = TestApp::spawn_with(move |c| {
+        c.media.s3 = bucket;
+        c.media.presign_seconds = 120;
+    })
+    .await;
     let disk = source_bytes(VIDEO);
     let no_follow = app.browser().no_redirects();
     let resp = no_follow
@@ -780,7 +785,6 @@ async fn with_presigning_downloads_redirect_to_a_short_lived_url_after_the_acces
         Some("private, no-store")
     );
     let location = header_str(&resp, header::LOCATION).unwrap();
-    let endpoint = s3::endpoint().unwrap();
     assert!(location.starts_with(&endpoint), "{location}");
     assert!(location.contains("X-Amz-Expires=120"), "{location}");
     assert!(location.contains("X-Amz-Signature="), "{location}");
@@ -1061,15 +1065,14 @@ async fn a_job_whose_process_died_is_taken_over_and_a_live_claim_is_left_alone()
     }
     // The first process has no ffmpeg work (renditions off): it only records the jobs.
     let app = TestApp::spawn().await;
-    let ids: Vec<i64> =
-        with_db!(&app.db, |p| {
-            sqlx::query_scalar(
+    let ids: Vec<i64> = with_db!(&app.db, |p| {
+        sqlx::query_scalar(
         "SELECT id FROM media_objects WHERE mime = 'video/mp4' AND source_id IS NULL ORDER BY id"
     )
     .fetch_all(p)
     .await
-        })
-        .unwrap();
+    })
+    .unwrap();
     assert_eq!(ids.len(), 3, "los tres videos de la demostración");
     let now = chrono::Utc::now();
     let past = now - chrono::Duration::minutes(5);

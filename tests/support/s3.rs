@@ -1,8 +1,9 @@
-//! The S3 test backend: with `AULA_TEST_S3=http://127.0.0.1:PORT` (a real S3-compatible
-//! server: `.ci/run` starts moto's server), every test app stores its media in a fresh bucket
-//! there. Tests that only mean something on S3 (presigned redirects, multipart aborts) call
-//! [`required_or_skip`]: outside CI a developer without the server skips them; with
-//! `AULA_TEST_S3_REQUIRED=1` (set by `.ci/run`) a missing server fails them.
+//! The S3 test backend. `AULA_TEST_S3=http://127.0.0.1:PORT` names a real S3-compatible
+//! server (`.ci/run` starts moto's). Tests that only mean something on S3 (presigned
+//! redirects) call [`required_or_skip`]: outside CI a developer without the server skips
+//! them; with `AULA_TEST_S3_REQUIRED=1` (set by `.ci/run`) a missing server fails them.
+//! With `AULA_TEST_MEDIA=s3` as well, every test app keeps its media in a fresh bucket there
+//! (the media suite's S3 run).
 
 use aula::media::config::S3Config;
 
@@ -11,6 +12,15 @@ pub fn endpoint() -> Option<String> {
     std::env::var("AULA_TEST_S3")
         .ok()
         .filter(|v| !v.trim().is_empty())
+}
+
+/// Whether every test app keeps its media on S3 (`AULA_TEST_MEDIA=s3`); the endpoint then.
+pub fn media_endpoint() -> Option<String> {
+    if std::env::var("AULA_TEST_MEDIA").is_ok_and(|v| v == "s3") {
+        Some(endpoint().expect("AULA_TEST_MEDIA=s3 necesita AULA_TEST_S3=http://127.0.0.1:PUERTO"))
+    } else {
+        None
+    }
 }
 
 /// Whether the S3 tests must run (CI): then a missing server is a failure, not a skip.
