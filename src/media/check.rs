@@ -40,6 +40,8 @@ pub async fn run(media: &Media) -> Result<String, String> {
         storage.backend(),
         if media.renditions_enabled() {
             " ffmpeg: instalado (versiones livianas de los videos)."
+        } else if media.config.renditions == Some(false) {
+            " Versiones livianas de los videos: desactivadas."
         } else {
             " ffmpeg: no encontrado (los videos se sirven sin versiones livianas)."
         }
