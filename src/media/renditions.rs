@@ -161,6 +161,24 @@ async fn claim(db: &Db, owner: &str) -> Result<Option<JobRow>, sqlx::Error> {
     .await)
 }
 
+/// Renews the lease; false when another process took the job over.
+async fn renew(db: &Db, job: i64, owner: &str) -> Result<bool, sqlx::Error> {
+    let t = now();
+    let until: DateTime<Utc> = t + chrono::Duration::from_std(LEASE).unwrap_or_default();
+    let done = with_db!(db, |p| sqlx::query(
+        "UPDATE media_jobs SET lease_until = $1, updated_at = $2
+         WHERE id = $3 AND lease_owner = $4 AND status = 'running'"
+    )
+    .bind(until)
+    .bind(t)
+    .bind(job)
+    .bind(owner)
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(done == 1)
+}
+
 /// Renews the lease and records progress; false when another process took the job over.
 async fn heartbeat(db: &Db, job: i64, owner: &str, percent: i64) -> Result<bool, sqlx::Error> {
     let t = now();
@@ -221,12 +239,28 @@ pub async fn run(db: Db, media: Media) {
     loop {
         match claim(&db, &owner).await {
             Ok(Some(job)) => {
-                let outcome = process(&db, &media, &tools, &job, &owner)
-                    .await
-                    .map_err(|e| {
-                        tracing::warn!(job = job.id, error = %e, "versiones livianas: falló");
-                        e
-                    });
+                // The lease is renewed all along (downloading a long video from the store
+                // takes time too), and work stops if another process took the job over.
+                let keep = async {
+                    loop {
+                        tokio::time::sleep(LEASE / 3).await;
+                        match renew(&db, job.id, &owner).await {
+                            Ok(false) => return "otro proceso tomó el trabajo".to_string(),
+                            Ok(true) => {}
+                            Err(e) => {
+                                tracing::warn!(error = %e, "versiones livianas: no se pudo renovar")
+                            }
+                        }
+                    }
+                };
+                let outcome = tokio::select! {
+                    r = process(&db, &media, &tools, &job, &owner) => r,
+                    lost = keep => Err(lost),
+                }
+                .map_err(|e| {
+                    tracing::warn!(job = job.id, error = %e, "versiones livianas: falló");
+                    e
+                });
                 if let Err(e) = finish(&db, &job, &owner, outcome).await {
                     tracing::warn!(error = %e, "versiones livianas: no se pudo registrar el final");
                 }

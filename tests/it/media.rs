@@ -1118,3 +1118,48 @@ async fn a_job_whose_process_died_is_taken_over_and_a_live_claim_is_left_alone()
     .unwrap();
     assert_eq!(owner.as_deref(), Some("proceso-vivo"));
 }
+
+#[tokio::test]
+async fn a_video_ffmpeg_cannot_read_ends_failed_with_its_reason_on_the_admin_page() {
+    if !ffmpeg_or_skip("failed") {
+        return;
+    }
+    let app = TestApp::spawn_with(|c| {
+        c.demo = false;
+        c.media.renditions = Some(true);
+    })
+    .await;
+    let admin = app.admin().await;
+    // An MP4 by its first bytes (so the upload is accepted), garbage after them.
+    let mut broken = source_bytes(VIDEO)[..64].to_vec();
+    broken.extend(std::iter::repeat_n(0x5au8, 200_000));
+    let (status, html) = upload(&admin, "roto.mp4", broken.clone(), false).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let key = objects::content_key(&sha256_hex(&broken), "mp4");
+    let mut last = None;
+    for _ in 0..300 {
+        last = job_status(&app, &key).await;
+        if last.as_ref().is_some_and(|(s, _)| s == "failed") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (status, message) = last.unwrap();
+    assert_eq!(status, "failed");
+    assert_eq!(message.as_deref(), Some("el archivo no tiene video"));
+    let attempts = app
+        .scalar_i64("SELECT attempts FROM media_jobs WHERE id = $1", 1)
+        .await;
+    assert_eq!(
+        attempts, 3,
+        "se reintenta tres veces antes de darlo por fallido"
+    );
+    let (_, page) = admin.get_text("/admin/medios").await;
+    assert!(
+        page.contains("Versiones livianas: fallaron (el archivo no tiene video)"),
+        "{page}"
+    );
+    // The original is still there for its owner.
+    let resp = admin.get(&format!("/media/{key}")).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+}
