@@ -26,9 +26,10 @@
       if (video.getAttribute('src') === radio.dataset.src) return;
       var at = video.currentTime;
       var playing = !video.paused;
-      // A src attribute wins over the <source> list; load() with preload="none" fetches nothing.
+      // A src attribute wins over the <source> list, and setting it restarts the element's
+      // loading, which preload="none" stops before any byte is fetched. (An explicit load()
+      // makes Chromium fetch the start of the file anyway.)
       video.setAttribute('src', radio.dataset.src);
-      video.load();
       if (at > 0 || playing) {
         video.addEventListener('loadedmetadata', function () {
           if (at > 0) video.currentTime = at;

@@ -1163,3 +1163,38 @@ async fn a_video_ffmpeg_cannot_read_ends_failed_with_its_reason_on_the_admin_pag
     let resp = admin.get(&format!("/media/{key}")).await;
     assert_eq!(resp.status(), StatusCode::OK);
 }
+
+/// The lesson player in headless Chromium (tests/browser/media.mjs): nothing fetched before
+/// play, light first, the choice remembered, data saver starts light. `.ci/run` runs it.
+#[tokio::test]
+#[ignore = "needs Chromium, Node.js and playwright-core (tests/browser); .ci/run runs it"]
+async fn browser_lesson_player() {
+    assert!(
+        aula::media::renditions::Tools::detect(None, None).is_some(),
+        "la prueba del reproductor necesita ffmpeg"
+    );
+    let app = TestApp::spawn_with(|c| c.media.renditions = Some(true)).await;
+    let source_key = published_url(VIDEO)
+        .trim_start_matches("/media/")
+        .to_string();
+    wait_done(&app, &source_key).await;
+    let light = rendition(&app, &source_key, "light").await;
+    let audio = rendition(&app, &source_key, "audio").await;
+    let learner = enrolled_learner(&app, "30555666", "atencion-al-cliente").await;
+    let cookie = learner.cookie("aula_sesion").expect("cookie de sesión");
+    crate::helpers::run_browser_script(
+        "media.mjs",
+        vec![
+            ("AULA_BASE", app.base.clone()),
+            ("AULA_COOKIE", cookie),
+            (
+                "AULA_LESSON",
+                "/cursos/atencion-al-cliente/lecciones/comunicacion-efectiva".into(),
+            ),
+            ("AULA_LIGHT", light.url()),
+            ("AULA_ORIGINAL", published_url(VIDEO)),
+            ("AULA_AUDIO", audio.url()),
+        ],
+    )
+    .await;
+}
