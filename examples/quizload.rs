@@ -328,7 +328,16 @@ pub async fn seed(
         let errs: Vec<String> = parsed.errors.iter().map(|e| e.to_string()).collect();
         bail!("el curso de prueba no valida:\n{}", errs.join("\n"));
     }
-    store(db, &parsed.courses).await?;
+    let store_dir = aula::media::config::MediaConfig {
+        store_dir: Some(out.join("store")),
+        ..Default::default()
+    };
+    store(
+        db,
+        &aula::media::Media::new(&store_dir, out)?,
+        &parsed.courses,
+    )
+    .await?;
     let course_id: i64 = with_db!(db, |p| sqlx::query_scalar(
         "SELECT id FROM courses WHERE slug = $1"
     )

@@ -65,6 +65,15 @@ pub enum Command {
     Admin(AdminCommand),
     /// Simulate a live class on loopback (load test, or --soak leak check); by hand, release build.
     LoadtestRoom(crate::live::loadtest::LoadArgs),
+    /// Media store.
+    #[command(subcommand)]
+    Media(MediaCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MediaCommand {
+    /// Check that the media store (local folder or S3) is reachable and writable; exit 1 if not.
+    Check,
 }
 
 #[derive(Debug, Args, Default)]
@@ -147,6 +156,19 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::live::loadtest::run(config, args).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Media(MediaCommand::Check)) => {
+            let media = crate::media::Media::new(&config.media, &config.data_dir)?;
+            Ok(match crate::media::check::run(&media).await {
+                Ok(msg) => {
+                    println!("{msg}");
+                    ExitCode::SUCCESS
+                }
+                Err(msg) => {
+                    eprintln!("error: {msg}");
+                    ExitCode::FAILURE
+                }
+            })
+        }
         Some(Command::Migrate) => {
             let db = Db::connect(config.database_url.as_deref(), &config.data_dir).await?;
             db.migrate().await?;
@@ -173,7 +195,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let db = Db::connect(config.database_url.as_deref(), &config.data_dir).await?;
             db.migrate().await?;
-            let report = courses::store(&db, &parsed.courses).await?;
+            let media = crate::media::Media::new(&config.media, &config.data_dir)?;
+            let report = courses::store(&db, &media, &parsed.courses).await?;
             println!("{report}");
             Ok(if parsed.errors.is_empty() {
                 ExitCode::SUCCESS

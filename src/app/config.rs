@@ -12,6 +12,8 @@ use figment::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::web::config_de::{opt_bool, opt_text};
+
 /// Default slack after a quiz deadline, in seconds.
 pub const DEFAULT_QUIZ_GRACE_SECONDS: u64 = 30;
 /// Default interval of the overdue-attempt sweep, in seconds.
@@ -50,6 +52,8 @@ pub struct Config {
     pub quiz_sweep: Duration,
     /// Live rooms: UDP ports, public IP, ICE servers (`[live]` table).
     pub live: crate::live::config::LiveConfig,
+    /// Media store (local folder or S3), uploads and renditions (`[media]` table).
+    pub media: crate::media::config::MediaConfig,
 }
 
 /// The configuration as the layers give it: every key optional, with the same name in
@@ -63,35 +67,35 @@ pub struct RawConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[serde(default, deserialize_with = "de::opt_text")]
+    #[serde(default, deserialize_with = "opt_text")]
     pub database_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub courses_dir: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub media_dir: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[serde(default, deserialize_with = "de::opt_text")]
+    #[serde(default, deserialize_with = "opt_text")]
     pub base_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[serde(default, deserialize_with = "de::opt_bool")]
+    #[serde(default, deserialize_with = "opt_bool")]
     pub secure_cookies: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[serde(default, deserialize_with = "de::opt_bool")]
+    #[serde(default, deserialize_with = "opt_bool")]
     pub trust_proxy: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[serde(default, deserialize_with = "de::opt_text")]
+    #[serde(default, deserialize_with = "opt_text")]
     pub smtp_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mail_dir: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[serde(default, deserialize_with = "de::opt_text")]
+    #[serde(default, deserialize_with = "opt_text")]
     pub mail_from: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[serde(default, deserialize_with = "de::opt_bool")]
+    #[serde(default, deserialize_with = "opt_bool")]
     pub demo: Option<bool>,
     /// `AULA_NO_DEMO=1` / `--no-demo`: the negative form of `demo`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[serde(default, deserialize_with = "de::opt_bool")]
+    #[serde(default, deserialize_with = "opt_bool")]
     pub no_demo: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quiz_grace_seconds: Option<u64>,
@@ -99,6 +103,8 @@ pub struct RawConfig {
     pub quiz_sweep_seconds: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub live: Option<crate::live::config::LiveConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media: Option<crate::media::config::MediaConfig>,
 }
 
 /// Top-level keys taken from `AULA_*` variables (the others, like `AULA_CONFIG` or
@@ -120,6 +126,32 @@ const ENV_KEYS: &[&str] = &[
     "quiz_sweep_seconds",
 ];
 
+/// The configuration key of variable `AULA_<name>`, if it is one: top-level keys, `[live]`
+/// (`AULA_LIVE_*`) and `[media]` (`AULA_S3_*`, `AULA_MEDIA_STORE_DIR`, `AULA_MEDIA_RENDITIONS`,
+/// `AULA_FFMPEG`, `AULA_FFPROBE`).
+fn env_key(name: &str) -> Option<String> {
+    let k = name.to_ascii_lowercase();
+    if ENV_KEYS.contains(&k.as_str()) {
+        return Some(k);
+    }
+    if let Some(rest) = k.strip_prefix("live_") {
+        return Some(format!("live.{rest}"));
+    }
+    let media = match k.as_str() {
+        "media_store_dir" => "store_dir",
+        "media_renditions" => "renditions",
+        "ffmpeg" => "ffmpeg",
+        "ffprobe" => "ffprobe",
+        "s3_presign_seconds" => "presign_seconds",
+        other => {
+            return other
+                .strip_prefix("s3_")
+                .map(|rest| format!("media.s3.{rest}"));
+        }
+    };
+    Some(format!("media.{media}"))
+}
+
 /// Merges, from lowest to highest precedence: the file (`path` if given, which must exist,
 /// else `./aula.toml` if present), the environment, then `flags` (a flag not given is absent).
 pub fn load(path: Option<&PathBuf>, flags: &RawConfig) -> anyhow::Result<Config> {
@@ -137,65 +169,13 @@ pub fn load(path: Option<&PathBuf>, flags: &RawConfig) -> anyhow::Result<Config>
         .merge(Toml::file(&file))
         .merge(
             // Keys arrive with the prefix stripped, in the variable's (upper) case.
-            Env::prefixed("AULA_")
-                .filter(|k| {
-                    let k = k.as_str().to_ascii_lowercase();
-                    ENV_KEYS.contains(&k.as_str()) || k.starts_with("live_")
-                })
-                .map(|k| {
-                    let k = k.as_str().to_ascii_lowercase();
-                    match k.strip_prefix("live_") {
-                        Some(rest) => format!("live.{rest}").into(),
-                        None => k.into(),
-                    }
-                }),
+            Env::prefixed("AULA_").filter_map(|k| env_key(k.as_str()).map(Into::into)),
         )
         .merge(Env::raw().only(&["DATABASE_URL"]))
         .merge(Serialized::defaults(flags))
         .extract()
         .map_err(|e| anyhow::anyhow!("configuración inválida ({}): {e}", file.display()))?;
     Config::from_raw(raw)
-}
-
-/// Deserializers for values that arrive as text from the environment.
-mod de {
-    use serde::{Deserialize, Deserializer};
-
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Loose {
-        Bool(bool),
-        Int(i64),
-        Text(String),
-    }
-
-    /// `true`/`false`, or `1`/`0`, `yes`/`no`, `si`/`no` as environment variables write them.
-    pub fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
-        Ok(match Option::<Loose>::deserialize(d)? {
-            None => None,
-            Some(Loose::Bool(b)) => Some(b),
-            Some(Loose::Int(i)) => Some(i != 0),
-            Some(Loose::Text(t)) => match t.trim().to_ascii_lowercase().as_str() {
-                "1" | "true" | "yes" | "si" | "sí" | "on" => Some(true),
-                "0" | "false" | "no" | "off" | "" => Some(false),
-                other => {
-                    return Err(serde::de::Error::custom(format!(
-                        "se esperaba sí/no (1/0, true/false): {other:?}"
-                    )));
-                }
-            },
-        })
-    }
-
-    /// Text even when it looks like a number (a secret of digits, say); empty means unset.
-    pub fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-        Ok(match Option::<Loose>::deserialize(d)? {
-            None => None,
-            Some(Loose::Bool(b)) => Some(b.to_string()),
-            Some(Loose::Int(i)) => Some(i.to_string()),
-            Some(Loose::Text(t)) => Some(t).filter(|t| !t.trim().is_empty()),
-        })
-    }
 }
 
 impl Config {
@@ -210,6 +190,8 @@ impl Config {
             .unwrap_or_else(|| format!("http://{listen_text}"))
             .trim_end_matches('/')
             .to_string();
+        let media = raw.media.unwrap_or_default();
+        media.validate()?;
         let mut live = raw.live.unwrap_or_default();
         live.apply_port_range()?;
         live.validate()?;
@@ -240,6 +222,7 @@ impl Config {
                     .max(1),
             ),
             live,
+            media,
         })
     }
 
@@ -262,6 +245,11 @@ impl Config {
             quiz_grace: Duration::from_secs(DEFAULT_QUIZ_GRACE_SECONDS),
             quiz_sweep: Duration::from_secs(DEFAULT_QUIZ_SWEEP_SECONDS),
             live: Default::default(),
+            // No background ffmpeg work unless a test asks for it (each app imports 3 videos).
+            media: crate::media::config::MediaConfig {
+                renditions: Some(false),
+                ..Default::default()
+            },
         }
     }
 }

@@ -20,7 +20,7 @@ use crate::{
     completion, courses,
     db::Db,
     live::{self, Rooms},
-    media::storage::{LocalStorage, Storage},
+    media::Media,
     people,
     web::{
         mail::Mailer,
@@ -33,7 +33,7 @@ use crate::{
 pub struct Parts {
     pub state: AppState,
     pub rooms: Rooms,
-    pub storage: Arc<dyn Storage>,
+    pub media: Media,
     pub quiz: QuizSettings,
     pub course_files: courses::CourseFiles,
 }
@@ -54,12 +54,18 @@ impl Application {
             .context("no se pudo migrar la base de datos")?;
         tracing::info!(backend = db.backend(), "base de datos lista");
         people::territory::seed(&db).await?;
+        let media = Media::new(&config.media, &config.data_dir)?;
+        tracing::info!(
+            store = media.storage.backend(),
+            renditions = media.renditions_enabled(),
+            "medios"
+        );
         if config.demo {
             let parsed = courses::load_dir(&config.courses_dir, &config.media_dir);
             for e in &parsed.errors {
                 tracing::warn!("{e}");
             }
-            let report = courses::store(&db, &parsed.courses).await?;
+            let report = courses::store(&db, &media, &parsed.courses).await?;
             tracing::info!("{report}");
             demo::seed(&db).await?;
         }
@@ -87,7 +93,7 @@ impl Application {
                 live::nodes::node_url(config.live.node_url.as_deref(), listener.local_addr()?),
                 progress,
             ),
-            storage: Arc::new(LocalStorage::new(config.media_dir.clone())),
+            media,
             quiz: QuizSettings {
                 grace: chrono::Duration::from_std(config.quiz_grace)?,
                 sweep: config.quiz_sweep,
@@ -133,7 +139,7 @@ impl Application {
 }
 
 /// The background jobs of a serving process: the quiz closer, the sweep of presence left open
-/// by a crashed process, and the renewal of this process's live-room claims.
+/// by a crashed process, the renewal of this process's live-room claims, and video renditions.
 fn spawn_jobs(parts: &Parts) -> Vec<tokio::task::JoinHandle<()>> {
     let db = parts.state.db.clone();
     vec![
@@ -144,7 +150,8 @@ fn spawn_jobs(parts: &Parts) -> Vec<tokio::task::JoinHandle<()>> {
             parts.quiz.grace,
         )),
         tokio::spawn(crate::live::attendance::sweep(db.clone())),
-        tokio::spawn(parts.rooms.clone().keep_claims(db)),
+        tokio::spawn(parts.rooms.clone().keep_claims(db.clone())),
+        tokio::spawn(crate::media::renditions::run(db, parts.media.clone())),
     ]
 }
 

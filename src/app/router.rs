@@ -3,10 +3,12 @@
 //! - **Assets and probes** (`/static`, `/favicon.ico`, `/healthz`, `/readyz`): no session, no
 //!   CSRF cookie, so an immutable, publicly cached stylesheet never carries `Set-Cookie`.
 //! - **Pages and forms** (everything else): the CSRF check and cookie, the one-time notice,
-//!   and the session's user resolved once by `accounts`.
+//!   the session's user resolved once by `accounts`, and a 30 s timeout.
+//! - **Uploads**: the session's user, but no timeout (a file streams as long as it takes) and
+//!   their own CSRF check before reading the file.
 //!
-//! Around both: a request id (outermost, so every log line and error page carries it), the
-//! request span, panics caught as 500s, a timeout, compression and the security headers.
+//! Around all: a request id (outermost, so every log line and error page carries it), the
+//! request span, panics caught as 500s, compression and the security headers.
 
 use std::time::Duration;
 
@@ -46,6 +48,10 @@ const CSP: &str = "default-src 'self'; img-src 'self' data:; media-src 'self'; s
 /// The whole router with its middleware; public so tests and benchmarks can build it.
 pub fn build_router(parts: &Parts) -> Router {
     let state = parts.state.clone();
+    let media_state = media::MediaState {
+        app: state.clone(),
+        media: parts.media.clone(),
+    };
     let assets_and_probes = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -54,12 +60,16 @@ pub fn build_router(parts: &Parts) -> Router {
     let pages = Router::new()
         .merge(pages::routes())
         .merge(catalog::routes())
-        .merge(courses::routes(state.clone(), parts.course_files.clone()))
+        .merge(courses::routes(
+            state.clone(),
+            parts.course_files.clone(),
+            parts.media.clone(),
+        ))
         .merge(accounts::routes())
         .merge(people::routes())
         .merge(enrolment::routes())
         .merge(learning::routes())
-        .merge(media::routes(parts.storage.clone()))
+        .merge(media::routes(media_state.clone()))
         .merge(certification::routes())
         .merge(assessment::routes(assessment::QuizState {
             app: state.clone(),
@@ -75,10 +85,21 @@ pub fn build_router(parts: &Parts) -> Router {
             accounts::auth::resolve,
         ))
         .layer(middleware::from_fn(notice::clear_shown))
-        .layer(middleware::from_fn_with_state(state.clone(), csrf::protect));
+        .layer(middleware::from_fn_with_state(state.clone(), csrf::protect))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(30),
+        ));
+    // Uploads stream for as long as they take (no page timeout) and check CSRF themselves
+    // before reading the file (the page group's check would buffer the whole body).
+    let uploads = media::upload_routes(media_state).layer(middleware::from_fn_with_state(
+        state.clone(),
+        accounts::auth::resolve,
+    ));
     Router::new()
         .merge(assets_and_probes)
         .merge(pages)
+        .merge(uploads)
         .fallback(|| async { AppError::NotFound })
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
@@ -112,10 +133,6 @@ pub fn build_router(parts: &Parts) -> Router {
                     ),
                 ),
         )
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Duration::from_secs(30),
-        ))
         .layer(CatchPanicLayer::new())
         .layer(
             TraceLayer::new_for_http()

@@ -25,7 +25,8 @@ use crate::{
 };
 
 /// Bump when rendering changes, so stored HTML is regenerated on the next import.
-pub const RENDER_VERSION: &str = "2";
+/// 3: media referenced by their published (content) addresses.
+pub const RENDER_VERSION: &str = "3";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -102,6 +103,8 @@ pub struct CourseFile {
     pub lessons: Vec<LessonFile>,
     /// `[completion] quizzes`: resolved against the folder's quizzes by the `courses` module.
     pub quiz_rules: Vec<QuizRule>,
+    /// The media folder the course's references were checked against (`media/`).
+    pub media_root: PathBuf,
 }
 
 /// A quiz that must be passed to complete the course, as `course.toml` names it.
@@ -123,6 +126,8 @@ pub struct LessonFile {
     pub minutes: i64,
     pub video: Option<String>,
     pub body_html: String,
+    /// The Markdown, rendered again once its media are published.
+    pub body_md: String,
 }
 
 /// Reads and validates `course.toml` and the lessons of one course folder, adding what it
@@ -300,10 +305,11 @@ pub fn load_course(
         min_attendance_percent: course.completion.min_attendance_percent,
         lessons,
         quiz_rules,
+        media_root: media_dir.to_path_buf(),
     })
 }
 
-fn media_exists(media_dir: &Path, rel: &str) -> bool {
+pub fn media_exists(media_dir: &Path, rel: &str) -> bool {
     !rel.contains("..") && !rel.starts_with('/') && media_dir.join(rel).is_file()
 }
 
@@ -435,6 +441,20 @@ fn load_lessons(
                 );
             }
         }
+        for url in markdown::media_link_urls(body) {
+            let ok = url
+                .strip_prefix("/media/")
+                .is_some_and(|rel| media_exists(media_dir, rel));
+            if !ok {
+                let line = body
+                    .find(&url)
+                    .map(|o| line_of_offset(&text, body_first_line + o));
+                push(
+                    line,
+                    format!("el archivo «{url}» del enlace no existe en media/"),
+                );
+            }
+        }
         lessons.push(LessonFile {
             key: meta.id,
             title: meta.title.trim().into(),
@@ -442,6 +462,7 @@ fn load_lessons(
             minutes: meta.minutes,
             video: meta.video,
             body_html: markdown::render(body),
+            body_md: body.to_string(),
         });
     }
     lessons.sort_by_key(|l| l.order);

@@ -50,7 +50,22 @@ pub fn slugify(text: &str) -> String {
 
 /// Renders Markdown to sanitised HTML, giving every heading a unique `id`.
 pub fn render(markdown: &str) -> String {
+    render_with_media(markdown, &|_| None)
+}
+
+/// What a `/media/...` reference becomes once published: its address and, for links, what
+/// following it costs («PDF · 1,2 MB»).
+pub struct MediaLink {
+    pub url: String,
+    pub cost: String,
+}
+
+/// Like [`render`], with each image and link whose destination `resolve` knows pointing at its
+/// published address, and each such link followed by its cost, so nobody spends data on a
+/// download without knowing its size.
+pub fn render_with_media(markdown: &str, resolve: &dyn Fn(&str) -> Option<MediaLink>) -> String {
     let events: Vec<Event> = Parser::new_ext(markdown, options()).collect();
+    let mut pending_cost: Option<String> = None;
     let mut out_events = Vec::with_capacity(events.len());
     let mut used = HashSet::new();
     let mut i = 0;
@@ -86,6 +101,40 @@ pub fn render(markdown: &str) -> String {
                 classes: classes.clone(),
                 attrs: attrs.clone(),
             }));
+        } else if let Event::Start(Tag::Image {
+            link_type,
+            dest_url,
+            title,
+            id,
+        }) = &events[i]
+            && let Some(found) = resolve(dest_url)
+        {
+            out_events.push(Event::Start(Tag::Image {
+                link_type: *link_type,
+                dest_url: CowStr::from(found.url),
+                title: title.clone(),
+                id: id.clone(),
+            }));
+        } else if let Event::Start(Tag::Link {
+            link_type,
+            dest_url,
+            title,
+            id,
+        }) = &events[i]
+            && let Some(found) = resolve(dest_url)
+        {
+            pending_cost = Some(found.cost);
+            out_events.push(Event::Start(Tag::Link {
+                link_type: *link_type,
+                dest_url: CowStr::from(found.url),
+                title: title.clone(),
+                id: id.clone(),
+            }));
+        } else if matches!(events[i], Event::End(TagEnd::Link))
+            && let Some(cost) = pending_cost.take()
+        {
+            out_events.push(events[i].clone());
+            out_events.push(Event::Text(CowStr::from(format!(" ({cost})"))));
         } else {
             out_events.push(events[i].clone());
         }
@@ -106,6 +155,18 @@ pub fn image_urls(markdown: &str) -> Vec<String> {
         .collect()
 }
 
+/// Every link destination under `/media/` (downloads that must exist and show their cost).
+pub fn media_link_urls(markdown: &str) -> Vec<String> {
+    Parser::new_ext(markdown, options())
+        .filter_map(|e| match e {
+            Event::Start(Tag::Link { dest_url, .. }) if dest_url.starts_with("/media/") => {
+                Some(dest_url.to_string())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,6 +181,26 @@ mod tests {
         assert!(html.contains(r#"type="checkbox""#));
         assert!(html.contains("<del>no</del>"));
         assert!(html.contains("footnote-definition"));
+    }
+
+    #[test]
+    fn media_references_point_at_their_published_address_and_links_say_their_cost() {
+        let html = render_with_media(
+            "![Mapa](/media/c/mapa.svg)\n\n[La guía](/media/c/guia.pdf) y [otro sitio](https://ejemplo.gob.ar)\n",
+            &|url| {
+                url.strip_prefix("/media/c/").map(|f| MediaLink {
+                    url: format!("/media/o/ab/{f}"),
+                    cost: "PDF · 1,2 MB".into(),
+                })
+            },
+        );
+        assert!(html.contains(r#"src="/media/o/ab/mapa.svg""#), "{html}");
+        assert!(
+            html.contains(r#"href="/media/o/ab/guia.pdf" rel="noopener noreferrer">La guía</a> (PDF · 1,2 MB)"#),
+            "{html}"
+        );
+        assert!(html.contains(r#"href="https://ejemplo.gob.ar""#), "{html}");
+        assert!(!html.contains("otro sitio</a> ("), "{html}");
     }
 
     #[test]

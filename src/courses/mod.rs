@@ -7,7 +7,7 @@
 //! changed course keeps learners' progress (lessons, questions and quizzes keep their rows).
 
 use std::{
-    collections::HashSet,
+    collections::{HashMap, HashSet},
     fmt,
     path::{Path, PathBuf},
 };
@@ -22,8 +22,12 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     assessment::{self, files::CourseAssessments},
-    catalog::import::{self as catalog_import, CourseFile, RENDER_VERSION},
+    catalog::{
+        import::{self as catalog_import, CourseFile, RENDER_VERSION},
+        markdown,
+    },
     db::Db,
+    media::{self, Media, MediaRef, publish_file},
     web::{
         auth::Admin,
         error::{AppError, AppResult},
@@ -171,10 +175,17 @@ impl fmt::Display for ImportReport {
 }
 
 /// Stores validated courses: unchanged ones are skipped, changed ones updated in place, each
-/// in one transaction (course, lessons, banks and quizzes together or not at all).
-pub async fn store(db: &Db, folders: &[CourseFolder]) -> anyhow::Result<ImportReport> {
+/// in one transaction (course, lessons, banks and quizzes together or not at all). Their media
+/// are published to the store first (once per content: an unchanged file is not uploaded
+/// again), and lessons point at the published addresses.
+pub async fn store(
+    db: &Db,
+    media: &Media,
+    folders: &[CourseFolder],
+) -> anyhow::Result<ImportReport> {
     let mut report = ImportReport::default();
     for f in folders {
+        let f = &publish_media(db, media, f).await?;
         let slug = f.course.slug.clone();
         match catalog_import::stored_hash(db, &slug).await? {
             Some(h) if h == f.content_hash => {
@@ -192,6 +203,69 @@ pub async fn store(db: &Db, folders: &[CourseFolder]) -> anyhow::Result<ImportRe
     Ok(report)
 }
 
+/// Publishes every media file the course references (cover, lesson videos, images and
+/// download links) and returns the folder pointing at their addresses. The addresses join
+/// the content hash, so a changed media file re-stores the course even if its text did not
+/// change.
+async fn publish_media(db: &Db, media: &Media, f: &CourseFolder) -> anyhow::Result<CourseFolder> {
+    let c = &f.course;
+    let mut rels: Vec<String> = Vec::new();
+    rels.extend(c.cover.clone());
+    for l in &c.lessons {
+        rels.extend(l.video.clone());
+        for url in markdown::image_urls(&l.body_md)
+            .into_iter()
+            .chain(markdown::media_link_urls(&l.body_md))
+        {
+            if let Some(rel) = url.strip_prefix("/media/") {
+                rels.push(rel.to_string());
+            }
+        }
+    }
+    rels.sort();
+    rels.dedup();
+    let mut published: HashMap<String, MediaRef> = HashMap::new();
+    let mut hasher = Sha256::new();
+    hasher.update(&f.content_hash);
+    for rel in rels {
+        if !catalog_import::media_exists(&c.media_root, &rel) {
+            anyhow::bail!("{}: «{rel}» no existe en media/", c.slug);
+        }
+        let r = publish_file(db, media, &c.media_root.join(&rel))
+            .await
+            .map_err(|e| anyhow::anyhow!("{}: no se pudo publicar «{rel}»: {e}", c.slug))?;
+        hasher.update(&rel);
+        hasher.update(&r.key);
+        published.insert(rel, r);
+    }
+    let mut out = f.clone();
+    out.content_hash = hex::encode(hasher.finalize());
+    let key_of = |rel: &Option<String>| {
+        rel.as_ref().map(|r| {
+            published
+                .get(r)
+                .map_or_else(|| r.clone(), |m| m.key.clone())
+        })
+    };
+    out.course.cover = key_of(&c.cover);
+    let resolve = |url: &str| {
+        let m = published.get(url.strip_prefix("/media/")?)?;
+        Some(markdown::MediaLink {
+            url: m.url.clone(),
+            cost: format!(
+                "{} · {}",
+                media::view::kind_label(&m.mime),
+                media::view::format_size(m.size)
+            ),
+        })
+    };
+    for l in &mut out.course.lessons {
+        l.video = key_of(&l.video);
+        l.body_html = markdown::render_with_media(&l.body_md, &resolve);
+    }
+    Ok(out)
+}
+
 /// Where course folders and their media are read from.
 #[derive(Clone, Debug)]
 pub struct CourseFiles {
@@ -200,16 +274,23 @@ pub struct CourseFiles {
 }
 
 /// Routes of this module: the administrator's re-import button.
-pub fn routes(app: AppState, files: CourseFiles) -> Router<AppState> {
+pub fn routes(app: AppState, files: CourseFiles, media: Media) -> Router<AppState> {
     Router::new()
         .route("/admin/cursos/importar", post(import_courses))
-        .with_state(ImportState { app, files })
+        .with_state(ImportState { app, files, media })
 }
 
 #[derive(Clone)]
 struct ImportState {
     app: AppState,
     files: CourseFiles,
+    media: Media,
+}
+
+impl FromRef<ImportState> for Media {
+    fn from_ref(s: &ImportState) -> Media {
+        s.media.clone()
+    }
 }
 
 impl FromRef<ImportState> for AppState {
@@ -228,10 +309,11 @@ impl FromRef<ImportState> for CourseFiles {
 async fn import_courses(
     State(state): State<AppState>,
     State(files): State<CourseFiles>,
+    State(media): State<Media>,
     _a: Admin,
 ) -> AppResult<Response> {
     let parsed = load_dir(&files.courses_dir, &files.media_dir);
-    let report = store(&state.db, &parsed.courses).await?;
+    let report = store(&state.db, &media, &parsed.courses).await?;
     if !parsed.errors.is_empty() {
         let list: Vec<String> = parsed
             .errors

@@ -25,6 +25,9 @@ use crate::{
 pub struct LessonPage {
     page: Page,
     lesson: LessonView,
+    /// The lesson's video with its renditions and what each costs.
+    video: Option<crate::media::view::VideoView>,
+    media_js: &'static str,
     outline: Vec<OutlineLesson>,
     done: bool,
     prev: Option<OutlineLesson>,
@@ -63,6 +66,10 @@ pub async fn lesson(
     let (lesson, class_id) = load(&state, &user, &slug, &key).await?;
     queries::touch_if_stale(&state.db, class_id, user.person_id, lesson.last_activity_at).await?;
     let outline = catalog::outline(&state.db, lesson.course_id, user.person_id).await?;
+    let video = match &lesson.video {
+        Some(key) => crate::media::view::video(&state.db, key).await?,
+        None => None,
+    };
     let idx = outline.iter().position(|l| l.id == lesson.id).unwrap_or(0);
     let prev = idx.checked_sub(1).and_then(|i| outline.get(i)).cloned();
     let next = outline.get(idx + 1).cloned();
@@ -72,6 +79,8 @@ pub async fn lesson(
     render(&LessonPage {
         page: ctx.page(format!("{} — {}", lesson.title, lesson.course_title)),
         lesson,
+        video,
+        media_js: crate::web::assets::media_js_href(),
         outline,
         done,
         prev,

@@ -32,7 +32,7 @@ pub struct LiveConfig {
     #[serde(deserialize_with = "list_or_commas")]
     pub turn_urls: Vec<String>,
     /// coturn's `static-auth-secret` (`AULA_LIVE_TURN_SECRET`).
-    #[serde(deserialize_with = "text_or_number")]
+    #[serde(deserialize_with = "crate::web::config_de::opt_text")]
     pub turn_secret: Option<String>,
     /// How long minted TURN credentials stay valid, in seconds.
     pub turn_ttl_secs: u64,
@@ -143,20 +143,6 @@ fn list_or_commas<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Err
             .filter(|s| !s.is_empty())
             .collect(),
     })
-}
-
-/// Text even when it looks like a number (a secret made of digits, from the environment).
-fn text_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Either {
-        Int(i64),
-        Text(String),
-    }
-    Ok(Option::<Either>::deserialize(d)?.map(|e| match e {
-        Either::Int(i) => i.to_string(),
-        Either::Text(t) => t,
-    }))
 }
 
 /// coturn's REST-API credentials (`use-auth-secret`): the user name is

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 const CSS: &str = include_str!("../../static/app.css");
 const QUIZ_JS: &str = include_str!("../../static/quiz.js");
 const LIVE_JS: &str = include_str!("../../static/live.js");
+const MEDIA_JS: &str = include_str!("../../static/media.js");
 const ICON: &str = include_str!("../../static/icon.svg");
 
 struct Asset {
@@ -35,6 +36,12 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
             "live",
             "js",
             LIVE_JS.as_bytes(),
+            "text/javascript; charset=utf-8",
+        ),
+        hashed(
+            "media",
+            "js",
+            MEDIA_JS.as_bytes(),
             "text/javascript; charset=utf-8",
         ),
         hashed("icon", "svg", ICON.as_bytes(), "image/svg+xml"),
@@ -73,6 +80,11 @@ pub fn icon_href() -> &'static str {
 /// The cache-busted address of the quiz page's script (autosave and countdown).
 pub fn quiz_js_href() -> &'static str {
     href("quiz")
+}
+
+/// The cache-busted address of the lesson player's script (quality choice, data saver).
+pub fn media_js_href() -> &'static str {
+    href("media")
 }
 
 /// The cache-busted address of the live room's script.

@@ -4,6 +4,7 @@
 
 pub mod assets;
 pub mod auth;
+pub mod config_de;
 pub mod cookies;
 pub mod csrf;
 pub mod error;

@@ -502,7 +502,7 @@ async fn import_reports_every_error_with_file_and_line_and_skips_only_the_broken
         ["curso-valido"]
     );
 
-    let report = store(&app.db, &parsed.courses).await.unwrap();
+    let report = store(&app.db, &app.media, &parsed.courses).await.unwrap();
     assert_eq!(report.created, ["curso-valido"]);
     assert!(report.updated.is_empty() && report.unchanged.is_empty());
     assert_eq!(
@@ -640,7 +640,7 @@ async fn reimporting_an_unchanged_course_changes_nothing() {
 
     let parsed = load_dir(&courses, &app.config.media_dir);
     assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
-    let report = store(&app.db, &parsed.courses).await.unwrap();
+    let report = store(&app.db, &app.media, &parsed.courses).await.unwrap();
     assert_eq!(report.unchanged, ["curso-prueba"]);
     assert!(report.created.is_empty() && report.updated.is_empty());
     assert!(
@@ -745,7 +745,7 @@ async fn reimporting_a_changed_course_keeps_progress_on_the_same_lessons_and_ret
     );
     let parsed = load_dir(&courses, &app.config.media_dir);
     assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
-    let report = store(&app.db, &parsed.courses).await.unwrap();
+    let report = store(&app.db, &app.media, &parsed.courses).await.unwrap();
     assert_eq!(report.updated, ["curso-prueba"]);
     assert!(report.created.is_empty() && report.unchanged.is_empty());
 

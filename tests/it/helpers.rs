@@ -27,11 +27,16 @@ pub const PASSWORD: &str = "clave-segura-123";
 mod pg;
 pub use pg::postgres;
 
+#[path = "../support/s3.rs"]
+pub mod s3;
+
 /// A running application and what a test needs to talk to it.
 pub struct TestApp {
     pub base: String,
     pub db: Db,
     pub config: Config,
+    /// The app's media store (local folder, or a fresh S3 bucket with `AULA_TEST_S3`).
+    pub media: aula::media::Media,
     /// Kept so the temp folder lives as long as the app.
     pub _dir: tempfile::TempDir,
 }
@@ -63,16 +68,25 @@ impl TestApp {
         let mut config = Config::for_data_dir(dir.path().join("data"));
         config.database_url = fresh_database_url().await;
         config.mail_dir = Some(dir.path().join("mail"));
+        if let Some(endpoint) = s3::media_endpoint() {
+            config.media.s3 = s3::fresh_bucket(&endpoint).await;
+        }
         adjust(&mut config);
         Self::start(config, dir).await
     }
 
     /// Starts one more process-equivalent on the same database (stateless web tier).
     pub async fn second_instance(&self) -> TestApp {
+        self.second_instance_with(|_| {}).await
+    }
+
+    /// Like [`second_instance`], after letting the test adjust the configuration.
+    pub async fn second_instance_with(&self, adjust: impl FnOnce(&mut Config)) -> TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = self.config.clone();
         config.listen = "127.0.0.1:0".parse().unwrap();
         config.demo = false;
+        adjust(&mut config);
         Self::start(config, dir).await
     }
 
@@ -83,12 +97,14 @@ impl TestApp {
             .expect("la aplicación arranca");
         let port = app.port();
         let db = app.parts.state.db.clone();
+        let media = app.parts.media.clone();
         config.base_url = format!("http://127.0.0.1:{port}");
         tokio::spawn(app.run_until_stopped());
         TestApp {
             base: format!("http://127.0.0.1:{port}"),
             db,
             config,
+            media,
             _dir: dir,
         }
     }
