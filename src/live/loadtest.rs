@@ -317,7 +317,7 @@ async fn class(config: Config, ivf: Ivf, args: &LoadArgs) -> anyhow::Result<()> 
                     p.loudness.store(30, std::sync::atomic::Ordering::Relaxed);
                 }
                 p.publish(None, true).await?;
-                p.send(ClientMsg::Media { audio: true, video: false });
+                p.send(ClientMsg::Media { audio: true, video: false, screen: false });
             }
             learners.push((q, p));
         }

@@ -5,6 +5,7 @@ pub mod attendance;
 pub mod client;
 pub mod config;
 pub mod handlers;
+pub mod limits;
 pub mod loadtest;
 pub mod nodes;
 pub mod peer;
