@@ -2,6 +2,7 @@
 //! signalling over a WebSocket, chat, moderation and attendance from real presence.
 
 pub mod attendance;
+pub mod bitrates;
 pub mod client;
 pub mod config;
 pub mod handlers;

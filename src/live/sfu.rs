@@ -711,14 +711,10 @@ pub async fn relay_keyframe_requests(
     }
 }
 
-/// The bitrate each quality needs (the instructor's simulcast layers, `static/live.js`).
+/// The bitrate each quality needs: the instructor's simulcast layer's cap, which the page
+/// sends with (see `bitrates`).
 pub fn layer_bitrate(q: Quality) -> u64 {
-    match q {
-        Quality::Alta => 1_200_000,
-        Quality::Media => 500_000,
-        Quality::Baja => 150_000,
-        Quality::Audio => 0,
-    }
+    crate::live::bitrates::layer(q)
 }
 
 /// Steps a subscriber's quality down when its receiver's bandwidth estimate drops below what

@@ -1777,3 +1777,30 @@ async fn a_malformed_message_gets_a_short_spanish_error_that_does_not_echo_it() 
         vec!["sigo conectada".to_string()]
     );
 }
+
+/// The room page tells what each quality costs per hour (from the bitrates the room sends
+/// with) and suggests «Solo audio»; the instructor gets no «Levantar la mano» button.
+#[tokio::test]
+async fn the_room_page_says_what_each_quality_costs_and_only_learners_may_raise_a_hand() {
+    let c = class_with_people().await;
+    let session = schedule(&c, "Clase con datos contados", chrono::Duration::minutes(1)).await;
+    let (status, learner) = c.ana.get_text(&format!("/en-vivo/{session}")).await;
+    assert_eq!(status, StatusCode::OK);
+    for text in [
+        "como máximo, por hora",
+        "Automática o Alta ~560 MB",
+        "Media ~250 MB",
+        "Baja ~91 MB",
+        "Solo audio ~23 MB",
+        "Cada cámara de otra persona que veas suma ~110 MB por hora",
+        "elegí «Solo audio»",
+        ">Alta (~560 MB/h)</option>",
+        ">Solo audio (~23 MB/h)</option>",
+    ] {
+        assert!(learner.contains(text), "falta «{text}»: {learner}");
+    }
+    assert!(learner.contains("id=\"btn-mano\""));
+    let (status, teacher) = c.teacher.get_text(&format!("/en-vivo/{session}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!teacher.contains("btn-mano") && !teacher.contains("Levantar la mano"));
+}
