@@ -3,11 +3,9 @@
 
 pub mod attendance;
 pub mod bitrates;
-pub mod client;
 pub mod config;
 pub mod handlers;
 pub mod limits;
-pub mod loadtest;
 pub mod nodes;
 pub mod peer;
 pub mod protocol;

@@ -4,13 +4,13 @@
 
 use std::time::Duration;
 
-use aula::live::{
-    client::{ClientPeer, Ivf},
-    protocol::{ClientMsg, Moderation, ServerMsg},
-};
+use aula::live::protocol::{ClientMsg, Moderation, ServerMsg};
 use reqwest::StatusCode;
 
-use crate::helpers::*;
+use crate::{
+    helpers::*,
+    live_client::{ClientPeer, Ivf},
+};
 
 const SLUG: &str = "herramientas-digitales-empleo";
 const IVF: &[u8] = include_bytes!("../fixtures/vp8_176x144_30f.ivf");
