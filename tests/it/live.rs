@@ -1804,3 +1804,40 @@ async fn the_room_page_says_what_each_quality_costs_and_only_learners_may_raise_
     assert_eq!(status, StatusCode::OK);
     assert!(!teacher.contains("btn-mano") && !teacher.contains("Levantar la mano"));
 }
+
+/// A participant whose media connections die while its signalling stays up (a browser that
+/// tore them down, UDP blocked midway) is told and disconnected once the server's side sees
+/// them fail or close, so its page reconnects instead of sitting in the room receiving
+/// nothing.
+#[tokio::test]
+async fn a_participant_whose_media_connections_die_is_sent_to_reconnect() {
+    let c = class_with_people().await;
+    let session = schedule(&c, "Clase sin UDP", chrono::Duration::minutes(1)).await;
+    let mut teacher = join(&c, &c.teacher, session).await.unwrap();
+    teacher
+        .publish(Some(Ivf::parse(IVF).unwrap()), true)
+        .await
+        .unwrap();
+    let mut ana = join(&c, &c.ana, session).await.unwrap();
+    eventually(&ana, "Ana recibe video", |p| video_packets(p) > 10).await;
+    let died = std::time::Instant::now();
+    ana.close_media().await;
+    let message = ana
+        .wait_for(Duration::from_secs(45), |m| match m {
+            ServerMsg::Error { message } => Some(message.clone()),
+            _ => None,
+        })
+        .await
+        .expect("el servidor no se enteró");
+    assert!(
+        message.contains("Se perdió la conexión de audio y video"),
+        "{message}"
+    );
+    let closed = ana
+        .wait_for(Duration::from_secs(5), |_| Some(()))
+        .await
+        .unwrap_err();
+    assert!(closed.to_string().contains("se cerró"), "{closed}");
+    println!("el servidor la desconectó a los {:?}", died.elapsed());
+    open_presence_becomes(&c.app, 1).await;
+}
