@@ -1512,17 +1512,16 @@ async fn a_participant_that_stops_answering_leaves_within_15_seconds_and_idle_on
     );
     // Both of Ana's intervals are closed; the direct one at her last sign of life (the
     // handshake), not when the server gave up on her.
+    // (Written as each connection's task ends, just after the room's list went out.)
     let ana = person_of(&c.app, "32000002").await.unwrap();
-    let spans: Vec<(
-        chrono::DateTime<chrono::Utc>,
-        Option<chrono::DateTime<chrono::Utc>>,
-    )> = aula::with_db!(&c.app.db, |p| sqlx::query_as(
-        "SELECT joined_at, left_at FROM live_presence WHERE person_id = $1 ORDER BY id"
-    )
-    .bind(ana)
-    .fetch_all(p)
-    .await)
-    .unwrap();
+    let mut spans = vec![];
+    for _ in 0..50 {
+        spans = presence_of(&c.app, ana).await;
+        if spans.len() == 2 && spans.iter().all(|(_, left)| left.is_some()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert_eq!(spans.len(), 2, "{spans:?}");
     for (_, left_at) in &spans {
         assert!(left_at.is_some(), "presencia sin cerrar: {spans:?}");
@@ -1550,6 +1549,23 @@ async fn a_participant_that_stops_answering_leaves_within_15_seconds_and_idle_on
         2
     );
     drop((here, there));
+}
+
+/// A person's presence intervals (joined, left), oldest first.
+async fn presence_of(
+    app: &TestApp,
+    person: i64,
+) -> Vec<(
+    chrono::DateTime<chrono::Utc>,
+    Option<chrono::DateTime<chrono::Utc>>,
+)> {
+    aula::with_db!(&app.db, |p| sqlx::query_as(
+        "SELECT joined_at, left_at FROM live_presence WHERE person_id = $1 ORDER BY id"
+    )
+    .bind(person)
+    .fetch_all(p)
+    .await)
+    .unwrap()
 }
 
 /// The chat lines `p` receives during `d`.
