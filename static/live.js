@@ -540,9 +540,13 @@
   }
   setInterval(async () => {
     if (!state.subPc || $('calidad').value !== 'auto') return;
+    const stats = await state.subPc.getStats();
+    // A quality chosen while the stats were read wins: stepping now would override it (and
+    // bring the video back to someone who just chose «Solo audio»).
+    if ($('calidad').value !== 'auto') return;
     let lost = 0;
     let received = 0;
-    (await state.subPc.getStats()).forEach((s) => {
+    stats.forEach((s) => {
       if (s.type === 'inbound-rtp' && s.kind === 'video') {
         lost += s.packetsLost || 0;
         received += s.packetsReceived || 0;
