@@ -10,7 +10,7 @@
 //! - **Changes** (`hand`, `media`, `quality`), per person: a burst of [`CHANGES_BURST`], then
 //!   [`CHANGES_PER_SECOND`] a second. Each `hand` or `media` sends the whole participant list to
 //!   everyone; a `quality` asks the instructor's browser for a keyframe.
-//! - **Messages** of one connection, of any type: a burst of [`MESSAGES_BURST`], then
+//! - **Frames** of one connection (messages of any type, pings, pongs): a burst of [`MESSAGES_BURST`], then
 //!   [`MESSAGES_PER_SECOND`] a second; beyond that the connection is closed (a page sends about
 //!   twenty at once when it joins: its offer and ICE candidates).
 
