@@ -7,6 +7,11 @@
   if (!root) return;
   const $ = (id) => document.getElementById(id);
   const instructor = root.dataset.instructor === '1';
+  // The caps this page sends with (bits per second), the server's: the instructor's simulcast
+  // layers q/h/f, a learner's camera, Opus. The page's data costs are computed from them.
+  const layersBps = (root.dataset.layers || '150000,500000,1200000').split(',').map(Number);
+  const learnerCameraBps = Number(root.dataset.learnerCamera) || 250000;
+  const opusBps = Number(root.dataset.opus) || 32000;
 
   const state = {
     ws: null, me: null, iceServers: [], pubPc: null, subPc: null,
@@ -104,6 +109,35 @@
     };
   }
 
+  // ---- quality: the learner's last choice, or the light one when the browser saves data --
+  // Many learners pay for every megabyte: a choice made once (kept in this browser) holds for
+  // the next class, and a browser that asks to save data (Chrome's «Ahorro de datos») starts
+  // on «Solo audio» and without sending the camera.
+  const QUALITY_KEY = 'aula.calidad';
+  const QUALITY_NAMES = { auto: 'Automática', alta: 'Alta', media: 'Media', baja: 'Baja', audio: 'Solo audio' };
+  const saveData = Boolean(navigator.connection && navigator.connection.saveData);
+  const start = (() => {
+    let saved = null;
+    try { saved = localStorage.getItem(QUALITY_KEY); } catch (_) { /* storage blocked: not remembered */ }
+    if (saved && QUALITY_NAMES[saved]) return { quality: saved, why: 'remembered' };
+    if (saveData && !instructor) return { quality: 'audio', why: 'saveData' };
+    return { quality: 'auto', why: null };
+  })();
+  $('calidad').value = start.quality;
+  if (saveData && !instructor) $('sin-camara').checked = true;
+  function rememberQuality(q) {
+    try { localStorage.setItem(QUALITY_KEY, q); } catch (_) { /* storage blocked */ }
+  }
+  // What the page says on entering: the quality it started on, and why.
+  function welcomeNote() {
+    const q = $('calidad').value;
+    const why = start.why;
+    start.why = null;
+    if (why === 'saveData' && q === 'audio') return ' Empezaste en «Solo audio» porque tu navegador pide ahorrar datos: podés cambiarlo en «Calidad».';
+    if (why === 'remembered' && q !== 'auto') return ` Calidad: «${QUALITY_NAMES[q]}», como elegiste la última vez.`;
+    return '';
+  }
+
   $('camara').addEventListener('change', startPreview);
   $('microfono').addEventListener('change', startPreview);
   $('sin-camara').addEventListener('change', startPreview);
@@ -148,7 +182,11 @@
         (m.chat || []).forEach(addChat);
         renderPeople(m.participants);
         applyPermissions();
-        say('Estás en la clase.');
+        // The server starts everyone on «alta»; a fixed choice (remembered, or made before a
+        // reconnection) is sent at once.
+        if ($('calidad').value !== 'auto') send({ type: 'quality', quality: $('calidad').value });
+        else { auto.level = 'alta'; auto.calm = 0; }
+        say(`Estás en la clase.${welcomeNote()}`);
         await startPublishing();
         break;
       case 'publish_answer':
@@ -193,7 +231,9 @@
         $('en-vivo').hidden = true;
         $('despedida').hidden = false;
         $('despedida').textContent = m.reason === 'ended' ? 'La clase terminó. ¡Gracias por participar!'
-          : m.reason === 'removed' ? 'Tu docente te retiró de la clase.' : 'Saliste de la clase.';
+          : m.reason === 'removed' ? 'Tu docente te retiró de la clase.'
+            : m.reason === 'unenrolled' ? 'Ya no estás inscripto/a en esta comisión, así que saliste de la clase.'
+              : 'Saliste de la clase.';
         break;
       case 'error':
         say(m.message);
@@ -211,13 +251,13 @@
     pc.onconnectionstatechange = () => watchConnection(pc);
     const main = new MediaStream();
     const screen = new MediaStream();
-    state.tx.audio = pc.addTransceiver('audio', { direction: 'sendonly', streams: [main] });
+    state.tx.audio = pc.addTransceiver('audio', { direction: 'sendonly', streams: [main], sendEncodings: [{ maxBitrate: opusBps }] });
     // The instructor sends three simulcast layers (rids q/h/f); learners one small layer.
     const encodings = instructor
-      ? [{ rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150000 },
-        { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500000 },
-        { rid: 'f', maxBitrate: 1200000 }]
-      : [{ maxBitrate: 250000, scaleResolutionDownBy: 2 }];
+      ? [{ rid: 'q', scaleResolutionDownBy: 4, maxBitrate: layersBps[0] },
+        { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: layersBps[1] },
+        { rid: 'f', maxBitrate: layersBps[2] }]
+      : [{ maxBitrate: learnerCameraBps, scaleResolutionDownBy: 2 }];
     state.tx.video = pc.addTransceiver('video', { direction: 'sendonly', streams: [main], sendEncodings: encodings });
     if (instructor) state.tx.screen = pc.addTransceiver('video', { direction: 'sendonly', streams: [screen] });
     const offer = await pc.createOffer();
@@ -248,7 +288,7 @@
     return true;
   }
 
-  function reportMedia() { send({ type: 'media', audio: state.micOn, video: state.camOn }); }
+  function reportMedia() { send({ type: 'media', audio: state.micOn, video: state.camOn, screen: state.screenOn }); }
 
   async function setMic(on) {
     if (on && !instructor && !state.micsAllowed) { say('Tu docente no habilitó los micrófonos.'); on = false; }
@@ -274,6 +314,7 @@
     $('btn-cam').textContent = on ? 'Apagar cámara' : 'Activar cámara';
     $('btn-cam').setAttribute('aria-pressed', String(on));
     reportMedia();
+    showMain();
   }
 
   async function setScreen(on) {
@@ -289,6 +330,7 @@
     state.screenOn = on;
     $('btn-pantalla').textContent = on ? 'Dejar de compartir' : 'Compartir pantalla';
     $('btn-pantalla').setAttribute('aria-pressed', String(on));
+    reportMedia();
   }
 
   function applyPermissions() {
@@ -340,13 +382,10 @@
     el.muted = true;
     const owner = state.participants.find((p) => p.id === view.owner);
     if (owner && owner.instructor) {
-      // The instructor's screen (or camera) is the main picture.
-      if (view.source === 'screen' || !$('principal').dataset.screen) {
-        $('principal').srcObject = el.srcObject;
-        $('principal').dataset.stream = stream.id;
-        if (view.source === 'screen') $('principal').dataset.screen = '1';
-        $('sin-video').hidden = true;
-      }
+      // The instructor's screen or camera: showMain picks the main picture among them.
+      teacherVideos.set(stream.id, { stream: stream.id, owner: view.owner, source: view.source, track: e.track });
+      for (const ev of ['unmute', 'mute', 'ended']) e.track.addEventListener(ev, showMain);
+      showMain();
       return;
     }
     const fig = document.createElement('figure');
@@ -362,13 +401,48 @@
     document.querySelectorAll('#audios [data-stream], #miniaturas [data-stream]').forEach((el) => {
       if (!state.views.has(el.dataset.stream)) el.remove();
     });
+    for (const id of [...teacherVideos.keys()]) if (!state.views.has(id)) teacherVideos.delete(id);
+    showMain();
+  }
+
+  // ---- the main picture ------------------------------------------------------------------
+  // Learners see the instructor's screen while it is shared, else the instructor's camera
+  // while it is on; the instructor sees their own camera (the local preview). A received track
+  // that carries nothing (a transceiver the instructor is not using) stays muted: it is never
+  // the main picture, so the picture does not sit black while the camera arrives on another.
+  const teacherVideos = new Map(); // stream id -> { stream, owner, source, track }
+  function showMain() {
     const main = $('principal');
-    if (main.dataset.stream && !state.views.has(main.dataset.stream)) {
-      main.srcObject = null;
+    let pick = null;
+    let caption = 'Todavía no hay video de tu docente.';
+    if (instructor) {
+      if (state.local.video) pick = { stream: 'local', track: state.local.video, source: 'camera' };
+      else caption = 'Tu cámara está apagada.';
+    } else {
+      const flags = (v) => state.participants.find((p) => p.id === v.owner);
+      const flowing = (v) => v.track.readyState === 'live' && !v.track.muted;
+      const all = [...teacherVideos.values()];
+      pick = all.find((v) => v.source === 'screen' && flowing(v) && flags(v)?.screen)
+        || all.find((v) => v.source === 'camera' && flowing(v) && flags(v)?.video)
+        || null;
+      if (!pick && all.some((v) => v.source === 'camera' && flags(v) && !flags(v).video)) caption = 'Tu docente tiene la cámara apagada.';
+    }
+    if (!pick) {
+      if (main.srcObject) main.srcObject = null;
       delete main.dataset.stream;
       delete main.dataset.screen;
+      $('sin-video').textContent = caption;
       $('sin-video').hidden = false;
+      return;
     }
+    if (main.dataset.stream !== pick.stream || !main.srcObject) {
+      main.srcObject = new MediaStream([pick.track]);
+      main.dataset.stream = pick.stream;
+    }
+    if (pick.source === 'screen') main.dataset.screen = '1';
+    else delete main.dataset.screen;
+    $('sin-video').hidden = true;
+    if (main.paused) main.play().catch(() => { /* plays once frames arrive (autoplay) */ });
   }
 
   // A media connection that fails (network change on a phone, Wi-Fi to mobile data) is
@@ -424,11 +498,13 @@
       ul.appendChild(li);
     }
     const mine = list.find((p) => p.id === state.me);
-    if (mine && mine.hand !== state.hand) {
+    if (mine && mine.hand !== state.hand && $('btn-mano')) {
       state.hand = mine.hand;
       $('btn-mano').textContent = state.hand ? 'Bajar la mano' : 'Levantar la mano';
       $('btn-mano').setAttribute('aria-pressed', String(state.hand));
     }
+    // The instructor's camera or screen may have been turned on or off.
+    showMain();
   }
 
   function addChat(m) {
@@ -444,8 +520,10 @@
   // ---- controls -------------------------------------------------------------------------
   $('btn-mic').addEventListener('click', () => setMic(!state.micOn));
   $('btn-cam').addEventListener('click', () => setCam(!state.camOn));
-  $('btn-mano').addEventListener('click', () => send({ type: 'hand', raised: !state.hand }));
+  // Learners only: the instructor has no hand to raise in their own class.
+  if ($('btn-mano')) $('btn-mano').addEventListener('click', () => send({ type: 'hand', raised: !state.hand }));
   $('calidad').addEventListener('change', (e) => {
+    rememberQuality(e.target.value);
     if (e.target.value !== 'auto') send({ type: 'quality', quality: e.target.value });
     else setAuto('alta');
   });
@@ -462,9 +540,13 @@
   }
   setInterval(async () => {
     if (!state.subPc || $('calidad').value !== 'auto') return;
+    const stats = await state.subPc.getStats();
+    // A quality chosen while the stats were read wins: stepping now would override it (and
+    // bring the video back to someone who just chose «Solo audio»).
+    if ($('calidad').value !== 'auto') return;
     let lost = 0;
     let received = 0;
-    (await state.subPc.getStats()).forEach((s) => {
+    stats.forEach((s) => {
       if (s.type === 'inbound-rtp' && s.kind === 'video') {
         lost += s.packetsLost || 0;
         received += s.packetsReceived || 0;

@@ -1,5 +1,5 @@
-//! The command line: `aula serve`, `aula migrate`, `aula import-courses`, `aula admin create`,
-//! `aula loadtest-room`.
+//! The command line: `aula serve`, `aula migrate`, `aula import-courses`, `aula admin create`.
+//! (The live load test is `examples/liveload.rs`: test tooling stays out of this binary.)
 
 use std::{io::Read, path::PathBuf, process::ExitCode};
 
@@ -63,8 +63,6 @@ pub enum Command {
     /// Administrator accounts.
     #[command(subcommand)]
     Admin(AdminCommand),
-    /// Simulate a live class on loopback (load test, or --soak leak check); by hand, release build.
-    LoadtestRoom(crate::live::loadtest::LoadArgs),
     /// Media store.
     #[command(subcommand)]
     Media(MediaCommand),
@@ -150,10 +148,6 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         None | Some(Command::Serve(_)) => {
             let app = Application::build(config).await?;
             app.run_until_stopped().await?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Some(Command::LoadtestRoom(args)) => {
-            crate::live::loadtest::run(config, args).await?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Media(MediaCommand::Check)) => {

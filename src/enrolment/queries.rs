@@ -332,6 +332,20 @@ pub async fn class_learners(db: &Db, class_id: i64) -> Result<Vec<ClassLearner>,
     .await)
 }
 
+/// Whether a person may study in the class now: "learner who may study in this class",
+/// written once (confirmed or completed; see `active_statuses!`).
+pub async fn may_study(db: &Db, class_id: i64, person_id: i64) -> Result<bool, sqlx::Error> {
+    let found: Option<i64> = with_db!(db, |p| sqlx::query_scalar(concat!(
+        "SELECT id FROM enrolments WHERE class_id = $1 AND person_id = $2 AND status IN ",
+        active_statuses!()
+    ))
+    .bind(class_id)
+    .bind(person_id)
+    .fetch_optional(p)
+    .await)?;
+    Ok(found.is_some())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,13 +21,15 @@ pub async fn joined(db: &Db, session_id: i64, person_id: i64) -> Result<i64, sql
     })
 }
 
-/// Records that connection leaving (idempotent).
-pub async fn left(db: &Db, presence_id: i64) -> Result<(), sqlx::Error> {
+/// Records that connection leaving at `at` (idempotent): now, or its last sign of life when
+/// it went silent (never before it joined).
+pub async fn left(db: &Db, presence_id: i64, at: DateTime<Utc>) -> Result<(), sqlx::Error> {
     with_db!(db, |p| sqlx::query(
-        "UPDATE live_presence SET left_at = $2 WHERE id = $1 AND left_at IS NULL"
+        "UPDATE live_presence SET left_at = CASE WHEN $2 < joined_at THEN joined_at ELSE $2 END
+         WHERE id = $1 AND left_at IS NULL"
     )
     .bind(presence_id)
-    .bind(now())
+    .bind(at)
     .execute(p)
     .await
     .map(|r| r.rows_affected()))?;
@@ -40,13 +42,13 @@ pub const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(30);
 /// died without saying so: the sweep closes it at its last sign of life.
 pub const STALE_AFTER_SECONDS: i64 = 120;
 
-/// Records that the connection of a presence interval is still alive.
-pub async fn seen(db: &Db, presence_id: i64) -> Result<(), sqlx::Error> {
+/// Records the last sign of life (`at`) of the connection of a presence interval.
+pub async fn seen(db: &Db, presence_id: i64, at: DateTime<Utc>) -> Result<(), sqlx::Error> {
     with_db!(db, |p| sqlx::query(
         "UPDATE live_presence SET seen_at = $2 WHERE id = $1 AND left_at IS NULL"
     )
     .bind(presence_id)
-    .bind(now())
+    .bind(at)
     .execute(p)
     .await
     .map(|r| r.rows_affected()))?;

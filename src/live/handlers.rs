@@ -15,6 +15,7 @@ use crate::{
     live::LiveState,
     live::{
         attendance::{self, SheetRow},
+        bitrates::{self, Costs},
         sessions::{self, LiveSession, NewSession, Role},
     },
     web::auth::User,
@@ -201,6 +202,13 @@ pub struct RoomPage {
     session: LiveSession,
     instructor: bool,
     js: &'static str,
+    /// What an hour of each quality costs, in MB.
+    costs: Costs,
+    /// The caps the page sends with (bits per second): the instructor's layers `q`, `h`, `f`,
+    /// a learner's camera, and Opus.
+    layers: String,
+    learner_camera: u64,
+    opus: u64,
 }
 
 /// `GET /en-vivo/{id}`: the room (the JavaScript connects to the signalling socket).
@@ -230,6 +238,10 @@ pub async fn room(
         session: s,
         instructor: role == Role::Instructor,
         js: crate::web::assets::live_js_href(),
+        costs: Costs::per_hour(),
+        layers: format!("{},{},{}", bitrates::BAJA, bitrates::MEDIA, bitrates::ALTA),
+        learner_camera: bitrates::LEARNER_CAMERA,
+        opus: bitrates::OPUS,
     })
 }
 

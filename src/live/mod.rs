@@ -2,10 +2,10 @@
 //! signalling over a WebSocket, chat, moderation and attendance from real presence.
 
 pub mod attendance;
-pub mod client;
+pub mod bitrates;
 pub mod config;
 pub mod handlers;
-pub mod loadtest;
+pub mod limits;
 pub mod nodes;
 pub mod peer;
 pub mod protocol;

@@ -33,10 +33,15 @@ use webrtc::{
     rtp_transceiver::RtpSender,
 };
 
-use crate::live::{
-    protocol::{ClientMsg, PcKind, Quality, ServerMsg, TrackView},
-    room::{PeerEvent, RoomCmd},
-    sfu::{self, Egress, PcFactory, PublishedTrack, Source},
+use crate::{
+    db::Db,
+    live::{
+        limits::PersonLimits,
+        protocol::{CHAT_MAX_CHARS, ClientMsg, PcKind, Quality, ServerMsg, TrackView},
+        room::{PeerEvent, RoomCmd},
+        sessions,
+        sfu::{self, Egress, PcFactory, PublishedTrack, Source},
+    },
 };
 
 /// Batches subscription changes (many learners joining at once) into one offer.
@@ -143,6 +148,18 @@ struct Subscription {
 pub struct PeerInfo {
     pub id: u64,
     pub instructor: bool,
+    /// A learner's enrolment, asked again before each chat line or raised hand (instructors:
+    /// none).
+    pub enrolment: Option<Enrolment>,
+    /// What this person may still send (shared by their connections to the room).
+    pub limits: Arc<PersonLimits>,
+}
+
+/// Where to ask whether a learner is still enrolled.
+pub struct Enrolment {
+    pub db: Db,
+    pub class_id: i64,
+    pub person_id: i64,
 }
 
 /// The participant's side of the conversation, driven by [`run`].
@@ -176,10 +193,16 @@ pub struct Peer {
 /// Why a participant's task ended.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Exit {
-    /// The socket closed or the client said `leave`.
+    /// The socket closed (or went silent) or the client said `leave`.
     Left,
     /// The room told this participant to go.
     Closed,
+    /// A media connection failed or was closed by the other side: the page reconnects.
+    MediaLost,
+    /// No longer enrolled in the class.
+    Unenrolled,
+    /// An offer was left unanswered.
+    NoAnswer,
 }
 
 impl Peer {
@@ -237,13 +260,17 @@ impl Peer {
                 Some(bps) = estimates.recv() => self.on_estimate(bps).await,
                 msg = client.recv() => match msg {
                     None | Some(ClientMsg::Leave) => break Exit::Left,
-                    Some(m) => self.on_client(m).await,
+                    Some(m) => if let Some(exit) = self.on_client(m).await {
+                        break exit;
+                    },
                 },
                 ev = room_events.recv() => match ev {
                     None | Some(PeerEvent::Close) => break Exit::Closed,
                     Some(ev) => self.on_room(ev).await,
                 },
-                Some(ev) = pc_events.recv() => self.on_pc(ev).await,
+                Some(ev) = pc_events.recv() => if let Some(exit) = self.on_pc(ev).await {
+                    break exit;
+                },
                 _ = sleep_until(deadline) => {
                     self.negotiate_at = None;
                     if let Err(e) = self.negotiate().await {
@@ -252,10 +279,8 @@ impl Peer {
                 }
                 _ = sleep_until(self.offer_sent_at.map(|t| t + ANSWER_TIMEOUT)) => {
                     tracing::warn!(participant = self.info.id, "sin respuesta a la oferta: se desconecta");
-                    let _ = self.out.send(ServerMsg::Error {
-                        message: "Tu navegador no respondió a tiempo; reconectando.".into(),
-                    });
-                    break Exit::Left;
+                    self.tell("Tu navegador no respondió a tiempo; reconectando.");
+                    break Exit::NoAnswer;
                 }
             }
         };
@@ -263,7 +288,80 @@ impl Peer {
         exit
     }
 
-    async fn on_client(&mut self, msg: ClientMsg) {
+    /// Sends the participant an error message (Spanish, for the person).
+    fn tell(&self, message: &str) {
+        let _ = self.out.send(ServerMsg::Error {
+            message: message.into(),
+        });
+    }
+
+    /// Whether the person may change their hand, media or quality now (see `limits`).
+    fn may_change(&self) -> bool {
+        let ok = self.info.limits.change(std::time::Instant::now());
+        if !ok {
+            self.tell("Demasiados cambios seguidos: esperá un momento.");
+        }
+        ok
+    }
+
+    /// Whether the participant may still be in the room: instructors, and learners still
+    /// enrolled. A database error lets them stay (the room's periodic check asks again).
+    async fn still_enrolled(&self) -> bool {
+        let Some(e) = &self.info.enrolment else {
+            return true;
+        };
+        match sessions::is_enrolled(&e.db, e.class_id, e.person_id).await {
+            Ok(enrolled) => enrolled,
+            Err(err) => {
+                tracing::warn!(error = %err, "no se pudo revisar la inscripción");
+                true
+            }
+        }
+    }
+
+    /// Sends a learner who is no longer enrolled out of the room.
+    fn unenrolled(&self) -> Exit {
+        tracing::info!(
+            participant = self.info.id,
+            "ya no está inscripto/a: sale de la sala"
+        );
+        let _ = self.out.send(ServerMsg::Bye {
+            reason: "unenrolled".into(),
+        });
+        Exit::Unenrolled
+    }
+
+    /// A chat line goes to the room only if it fits, the person has not written too much
+    /// lately, and (learners) they are still enrolled, which is asked now: a withdrawal may
+    /// have happened a moment ago, in another tab. Refused lines are told to this participant
+    /// alone, and neither relayed nor kept.
+    async fn on_chat(&mut self, text: String) -> Option<Exit> {
+        let text = text.trim();
+        if text.is_empty() {
+            return None;
+        }
+        if text.chars().count() > CHAT_MAX_CHARS {
+            self.tell(&format!(
+                "Tu mensaje tiene más de {CHAT_MAX_CHARS} caracteres y no se envió: acortalo o mandalo en partes."
+            ));
+            return None;
+        }
+        if !self.info.limits.chat(std::time::Instant::now()) {
+            self.tell(
+                "Estás escribiendo muy seguido: esperá un momento y volvé a enviar tu mensaje.",
+            );
+            return None;
+        }
+        if !self.still_enrolled().await {
+            return Some(self.unenrolled());
+        }
+        let _ = self
+            .room
+            .send(RoomCmd::Chat(self.info.id, text.to_string()));
+        None
+    }
+
+    async fn on_client(&mut self, msg: ClientMsg) -> Option<Exit> {
         let res = match msg {
             ClientMsg::Publish { sdp, screen_stream } => self.on_publish(sdp, screen_stream).await,
             ClientMsg::Answer { sdp } => self.on_answer(sdp).await,
@@ -279,24 +377,36 @@ impl Peer {
                 }
                 Ok(())
             }
-            ClientMsg::Media { audio, video } => {
-                let _ = self.room.send(RoomCmd::Media {
-                    id: self.info.id,
-                    audio,
-                    video,
-                });
+            ClientMsg::Media {
+                audio,
+                video,
+                screen,
+            } => {
+                if self.may_change() {
+                    let _ = self.room.send(RoomCmd::Media {
+                        id: self.info.id,
+                        audio,
+                        video,
+                        screen,
+                    });
+                }
                 Ok(())
             }
-            ClientMsg::Chat { text } => {
-                let _ = self.room.send(RoomCmd::Chat(self.info.id, text));
-                Ok(())
-            }
+            ClientMsg::Chat { text } => return self.on_chat(text).await,
             ClientMsg::Hand { raised } => {
+                if !self.may_change() {
+                    return None;
+                }
+                if raised && !self.still_enrolled().await {
+                    return Some(self.unenrolled());
+                }
                 let _ = self.room.send(RoomCmd::Hand(self.info.id, raised));
                 Ok(())
             }
             ClientMsg::Quality { quality } => {
-                self.set_quality(quality).await;
+                if self.may_change() {
+                    self.set_quality(quality).await;
+                }
                 Ok(())
             }
             ClientMsg::Moderate(m) => {
@@ -307,10 +417,9 @@ impl Peer {
         };
         if let Err(e) = res {
             tracing::warn!(error = %e, "error de señalización");
-            let _ = self.out.send(ServerMsg::Error {
-                message: "No se pudo establecer la conexión de medios.".into(),
-            });
+            self.tell("No se pudo establecer la conexión de medios.");
         }
+        None
     }
 
     async fn on_publish(
@@ -534,7 +643,7 @@ impl Peer {
         }
     }
 
-    async fn on_pc(&mut self, ev: PcEvent) {
+    async fn on_pc(&mut self, ev: PcEvent) -> Option<Exit> {
         match ev {
             PcEvent::Track(remote) => {
                 if let Err(e) = self.on_track(remote).await {
@@ -543,6 +652,17 @@ impl Peer {
             }
             PcEvent::State(kind, s) => {
                 tracing::debug!(participant = self.info.id, ?kind, state = %s, "estado de conexión");
+                // No ICE restart: a connection that failed (no packets for ICE's timeout) or
+                // that the other side closed is rebuilt by the page reconnecting; until then
+                // the participant would sit in the list receiving nothing.
+                if matches!(
+                    s,
+                    RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed
+                ) {
+                    tracing::info!(participant = self.info.id, ?kind, state = %s, "conexión de medios perdida");
+                    self.tell("Se perdió la conexión de audio y video; reconectando…");
+                    return Some(Exit::MediaLost);
+                }
                 if kind == PcKind::Sub {
                     self.sub_connected = s == RTCPeerConnectionState::Connected;
                     if let Err(e) = self.start_forwarding().await {
@@ -551,6 +671,7 @@ impl Peer {
                 }
             }
         }
+        None
     }
 
     async fn on_track(&mut self, remote: Arc<dyn TrackRemote>) -> anyhow::Result<()> {

@@ -6,6 +6,10 @@ use webrtc::peer_connection::{RTCIceCandidateInit, RTCSessionDescription};
 
 use crate::live::config::IceServer;
 
+/// A chat line has at most this many characters (after trimming); a longer one is refused
+/// whole, not cut: a line cut short may say something else.
+pub const CHAT_MAX_CHARS: usize = 500;
+
 /// Which of a participant's two peer connections a message is about.
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -71,10 +75,13 @@ pub enum ClientMsg {
         pc: PcKind,
         candidate: RTCIceCandidateInit,
     },
-    /// What the participant currently sends (for the participants list).
+    /// What the participant currently sends (for the participants list; the pages show the
+    /// instructor's screen, rather than the camera, while `screen` is on).
     Media {
         audio: bool,
         video: bool,
+        #[serde(default)]
+        screen: bool,
     },
     Chat {
         text: String,
@@ -98,6 +105,9 @@ pub struct ParticipantView {
     pub hand: bool,
     pub audio: bool,
     pub video: bool,
+    /// Sharing their screen (only an instructor's is forwarded).
+    #[serde(default)]
+    pub screen: bool,
 }
 
 /// A forwarded track on the receiving connection: whose it is and what it carries.
@@ -152,7 +162,8 @@ pub enum ServerMsg {
     Speaker {
         id: Option<u64>,
     },
-    /// The connection ends: `removed`, `ended`, `replaced` (same person joined elsewhere).
+    /// The connection ends: `ended` (the class ended), `removed` (by the instructor), `refused`
+    /// (removed earlier from this session), `unenrolled` (no longer enrolled in the class).
     Bye {
         reason: String,
     },

@@ -17,8 +17,9 @@ use tokio::sync::{mpsc, oneshot};
 use crate::{
     db::Db,
     live::{
+        limits::PersonLimits,
         nodes,
-        protocol::{ChatLine, Moderation, ParticipantView, ServerMsg},
+        protocol::{CHAT_MAX_CHARS, ChatLine, Moderation, ParticipantView, ServerMsg},
         sessions,
         sfu::{PcFactory, PublishedTrack, Source},
     },
@@ -26,9 +27,11 @@ use crate::{
 };
 
 const CHAT_HISTORY: usize = 100;
-const CHAT_MAX_CHARS: usize = 500;
 /// How long an empty room stays before it is dropped.
 const ROOM_LINGER: Duration = Duration::from_secs(10);
+/// How often a room checks that its learners are still enrolled in the class (a withdrawal
+/// may happen in another tab or on another process): one query per room.
+pub const ENROLMENT_CHECK: Duration = Duration::from_secs(5);
 const CLOSING: &str = "La sala se está cerrando; intentá de nuevo en unos segundos.";
 
 /// What the room tells a participant's task.
@@ -60,6 +63,8 @@ pub struct Joining {
 pub struct Joined {
     pub id: u64,
     pub welcome: ServerMsg,
+    /// What this person may still send (shared by all their connections to the room).
+    pub limits: Arc<PersonLimits>,
 }
 
 /// Commands to a room actor.
@@ -71,10 +76,14 @@ pub enum RoomCmd {
         id: u64,
         audio: bool,
         video: bool,
+        screen: bool,
     },
+    /// A chat line, already checked by the participant's task (length, limit, enrolment).
     Chat(u64, String),
     Hand(u64, bool),
     Moderate(u64, Moderation),
+    /// These learners are no longer enrolled in the class (the room's own check).
+    Unenrolled(Vec<u64>),
     /// The session was ended (from the page or by an instructor's moderation).
     End,
     /// Another node hosts the session now: everyone reconnects (and is relayed there).
@@ -174,7 +183,7 @@ impl Rooms {
         }
     }
 
-    fn handle(&self, db: &Db, session_id: i64) -> RoomHandle {
+    fn handle(&self, db: &Db, session_id: i64, class_id: i64) -> RoomHandle {
         let mut rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(h) = rooms.get(&session_id)
             && !h.tx.is_closed()
@@ -187,6 +196,10 @@ impl Rooms {
         rooms.insert(session_id, h.clone());
         let room = Room {
             session_id,
+            class_id,
+            me: h.tx.downgrade(),
+            limits: HashMap::new(),
+            checking: false,
             db: db.clone(),
             progress: self.progress.clone(),
             members: HashMap::new(),
@@ -222,16 +235,17 @@ impl Rooms {
         h
     }
 
-    /// Joins the session's room (starting it if needed). A room whose last participant just
-    /// left may be closing as we arrive: then a fresh one is started.
+    /// Joins the session's room (starting it if needed) of a session of `class_id`. A room whose
+    /// last participant just left may be closing as we arrive: then a fresh one is started.
     pub async fn join(
         &self,
         db: &Db,
         session_id: i64,
+        class_id: i64,
         joining: Joining,
     ) -> Result<(Joined, mpsc::UnboundedSender<RoomCmd>), String> {
         for _ in 0..3 {
-            let h = self.handle(db, session_id);
+            let h = self.handle(db, session_id, class_id);
             let (tx, rx) = oneshot::channel();
             if h.tx.send(RoomCmd::Join(joining.clone(), tx)).is_ok() {
                 match rx.await {
@@ -293,6 +307,13 @@ struct Member {
 
 struct Room {
     session_id: i64,
+    class_id: i64,
+    /// The room's own address, for the answers of work it hands off (enrolment checks).
+    me: mpsc::WeakUnboundedSender<RoomCmd>,
+    /// What each person may still send, by person.
+    limits: HashMap<i64, Arc<PersonLimits>>,
+    /// An enrolment check is under way.
+    checking: bool,
     db: Db,
     progress: Arc<dyn Progress>,
     members: HashMap<u64, Member>,
@@ -329,6 +350,8 @@ impl Room {
         }
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut enrolment = tokio::time::interval(ENROLMENT_CHECK);
+        enrolment.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // An empty room lingers a little: a reconnecting participant finds it as it was.
         let mut empty_since: Option<tokio::time::Instant> = None;
         loop {
@@ -338,6 +361,7 @@ impl Room {
                     if !self.handle(cmd) { break; }
                 }
                 _ = tick.tick() => self.detect_speaker(),
+                _ = enrolment.tick() => self.check_enrolments(),
             }
             if !self.members.is_empty() {
                 empty_since = None;
@@ -363,6 +387,11 @@ impl Room {
                     return true;
                 }
                 let id = self.ids.fetch_add(1, Ordering::Relaxed);
+                let limits = self
+                    .limits
+                    .entry(j.person_id)
+                    .or_insert_with(|| Arc::new(PersonLimits::new(std::time::Instant::now())))
+                    .clone();
                 for t in self.tracks.values() {
                     let _ = j.events.send(PeerEvent::Subscribe(t.clone()));
                 }
@@ -376,6 +405,7 @@ impl Room {
                             hand: false,
                             audio: false,
                             video: false,
+                            screen: false,
                         },
                         person_id: j.person_id,
                         events: j.events,
@@ -391,7 +421,11 @@ impl Room {
                     participants: self.views(),
                     chat: self.chat.iter().cloned().collect(),
                 };
-                let _ = reply.send(Ok(Joined { id, welcome }));
+                let _ = reply.send(Ok(Joined {
+                    id,
+                    welcome,
+                    limits,
+                }));
                 self.broadcast_participants();
             }
             RoomCmd::Leave(id) => {
@@ -426,20 +460,28 @@ impl Room {
                     }
                 }
             }
-            RoomCmd::Media { id, audio, video } => {
+            RoomCmd::Media {
+                id,
+                audio,
+                video,
+                screen,
+            } => {
                 if let Some(m) = self.members.get_mut(&id) {
                     if audio {
                         m.muted = false;
                     }
                     m.view.audio = audio;
                     m.view.video = video;
+                    // Learners' screens are never forwarded: nobody is told they share one.
+                    m.view.screen = screen && m.view.instructor;
                 }
                 self.apply_pauses();
                 self.broadcast_participants();
             }
             RoomCmd::Chat(id, text) => {
-                let text: String = text.trim().chars().take(CHAT_MAX_CHARS).collect();
-                if let (Some(m), false) = (self.members.get(&id), text.is_empty()) {
+                // Checked by the participant's task; never relayed otherwise.
+                let fits = !text.is_empty() && text.chars().count() <= CHAT_MAX_CHARS;
+                if let (Some(m), true) = (self.members.get(&id), fits) {
                     let line = ChatLine {
                         from: id,
                         name: m.view.name.clone(),
@@ -483,6 +525,22 @@ impl Room {
                     .map(|m| m.person_id)
                     .unwrap_or_default();
                 return self.moderate(by, action);
+            }
+            RoomCmd::Unenrolled(gone) => {
+                self.checking = false;
+                for id in gone {
+                    if let Some(m) = self.members.get(&id) {
+                        tracing::info!(
+                            session = self.session_id,
+                            participant = id,
+                            "ya no está inscripto/a: sale de la sala"
+                        );
+                        let _ = m.events.send(say(ServerMsg::Bye {
+                            reason: "unenrolled".into(),
+                        }));
+                        let _ = m.events.send(PeerEvent::Close);
+                    }
+                }
             }
             RoomCmd::Moved => {
                 // No `bye`: the pages reconnect by themselves, and land in the one room.
@@ -584,6 +642,41 @@ impl Room {
         self.apply_pauses();
         self.broadcast_participants();
         true
+    }
+
+    /// Asks the database, off the actor, which learners here are still enrolled; the answer
+    /// comes back as [`RoomCmd::Unenrolled`]. Only learners who were here when it asked can
+    /// be sent out by it (one who joins meanwhile was authorised on joining).
+    fn check_enrolments(&mut self) {
+        if self.checking {
+            return;
+        }
+        let learners: Vec<(u64, i64)> = self
+            .members
+            .iter()
+            .filter(|(_, m)| !m.view.instructor)
+            .map(|(id, m)| (*id, m.person_id))
+            .collect();
+        let Some(me) = self.me.upgrade() else { return };
+        if learners.is_empty() {
+            return;
+        }
+        self.checking = true;
+        let (db, class_id) = (self.db.clone(), self.class_id);
+        tokio::spawn(async move {
+            let gone = match sessions::enrolled(&db, class_id).await {
+                Ok(enrolled) => learners
+                    .into_iter()
+                    .filter(|(_, person)| !enrolled.contains(person))
+                    .map(|(id, _)| id)
+                    .collect(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "no se pudo revisar la inscripción de la sala");
+                    vec![]
+                }
+            };
+            let _ = me.send(RoomCmd::Unenrolled(gone));
+        });
     }
 
     fn mute(&mut self, target: u64) {

@@ -121,17 +121,28 @@ pub async fn role_in_class(
     if user.runs_class(class_id) {
         return Ok(Some(Role::Instructor));
     }
-    let enrolled: Option<i64> = with_db!(db, |p| sqlx::query_scalar(concat!(
-        "SELECT id FROM enrolments WHERE class_id = $1 AND person_id = $2
-           AND status IN ",
-        active_statuses!(),
-        ""
+    Ok(is_enrolled(db, class_id, user.person_id)
+        .await?
+        .then_some(Role::Learner))
+}
+
+/// Whether a person may study in the class now (enrolled: confirmed or completed). Asked
+/// again while they are in a room: a withdrawal may happen in another tab, or on another
+/// process.
+pub async fn is_enrolled(db: &Db, class_id: i64, person_id: i64) -> Result<bool, sqlx::Error> {
+    crate::enrolment::queries::may_study(db, class_id, person_id).await
+}
+
+/// The people enrolled in the class now (confirmed or completed): a room checks its learners
+/// against it every few seconds. A class has at most its seats.
+pub async fn enrolled(db: &Db, class_id: i64) -> Result<Vec<i64>, sqlx::Error> {
+    with_db!(db, |p| sqlx::query_scalar(concat!(
+        "SELECT person_id FROM enrolments WHERE class_id = $1 AND status IN ",
+        active_statuses!()
     ))
     .bind(class_id)
-    .bind(user.person_id)
-    .fetch_optional(p)
-    .await)?;
-    Ok(enrolled.map(|_| Role::Learner))
+    .fetch_all(p)
+    .await)
 }
 
 /// The session and the user's role in it; 404 for anyone outside the class.

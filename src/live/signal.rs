@@ -1,7 +1,19 @@
 //! The signalling WebSocket: authorised by the session cookie like every page, then one
 //! participant task per connection (see `peer.rs`) joined to the session's room.
+//!
+//! A connection can vanish without closing: a phone that freezes or loses its network keeps
+//! its TCP connection open on our side for minutes. So the server pings every participant
+//! every [`PING_EVERY`], any frame from them (a pong, a message) counts as a sign of life,
+//! and one silent for [`SILENCE_LIMIT`] leaves the room, its presence ending at its last
+//! sign of life.
 
-use std::sync::Arc;
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicI64, Ordering},
+    },
+    time::Duration,
+};
 
 use axum::{
     extract::{
@@ -11,14 +23,15 @@ use axum::{
     http::{HeaderMap, header},
     response::Response,
 };
+use chrono::{DateTime, Utc};
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::mpsc;
+use tokio::{sync::mpsc, time::Instant};
 
 use crate::{
     live::LiveState,
     live::{
-        attendance, nodes,
-        peer::{Peer, PeerInfo},
+        attendance, limits, nodes,
+        peer::{Enrolment, Peer, PeerInfo},
         protocol::{ClientMsg, ServerMsg},
         room::Joining,
         sessions::{self, LiveSession, Role},
@@ -32,6 +45,92 @@ use crate::{
 
 /// Largest client message accepted (an SDP offer with simulcast is ~6 KB).
 const MAX_MESSAGE: usize = 64 * 1024;
+/// How often the server pings each participant (browsers answer pings by themselves).
+pub const PING_EVERY: Duration = Duration::from_secs(5);
+/// A participant from whom nothing at all arrived for this long is taken for gone: two pings
+/// unanswered, and a little more for a slow network.
+pub const SILENCE_LIMIT: Duration = Duration::from_secs(12);
+
+/// When a participant last gave a sign of life, and whether the server gave up on them.
+struct Liveness {
+    /// Unix milliseconds of the last frame received.
+    last_ms: AtomicI64,
+    silent: AtomicBool,
+}
+
+impl Liveness {
+    fn new() -> Liveness {
+        Liveness {
+            last_ms: AtomicI64::new(now().timestamp_millis()),
+            silent: AtomicBool::new(false),
+        }
+    }
+    fn mark(&self) {
+        self.last_ms
+            .store(now().timestamp_millis(), Ordering::Relaxed);
+    }
+    fn last(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(self.last_ms.load(Ordering::Relaxed)).unwrap_or_else(now)
+    }
+    /// When the participant left: their last sign of life if they went silent, else now.
+    fn left_at(&self) -> DateTime<Utc> {
+        if self.silent.load(Ordering::Relaxed) {
+            self.last()
+        } else {
+            now()
+        }
+    }
+}
+
+/// Reads the next frame, or `None` once the socket closed or stayed silent past `deadline`
+/// (then `silent` is set).
+async fn next_or_silence<S, M, E>(
+    stream: &mut S,
+    deadline: Instant,
+    silent: &AtomicBool,
+) -> Option<M>
+where
+    S: futures_util::Stream<Item = Result<M, E>> + Unpin,
+{
+    match tokio::time::timeout_at(deadline, stream.next()).await {
+        Ok(Some(Ok(m))) => Some(m),
+        Ok(_) => None,
+        Err(_) => {
+            silent.store(true, Ordering::Relaxed);
+            None
+        }
+    }
+}
+
+/// The answer to a message that does not parse: short and in Spanish, naming the message's
+/// type when it is one of ours (never echoing the message, which may be a whole SDP); the
+/// detail goes to the log.
+fn malformed(text: &str, error: &serde_json::Error) -> ServerMsg {
+    const TYPES: [&str; 9] = [
+        "publish",
+        "answer",
+        "candidate",
+        "media",
+        "chat",
+        "hand",
+        "quality",
+        "moderate",
+        "leave",
+    ];
+    let ty = serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .and_then(|v| v.get("type")?.as_str().map(str::to_string))
+        .filter(|t| TYPES.contains(&t.as_str()));
+    let detail: String = error.to_string().chars().take(300).collect();
+    tracing::info!(tipo = ?ty, error = %detail, "mensaje de señalización inválido");
+    let message = match ty {
+        Some(t) => format!(
+            "El mensaje «{t}» no tiene la forma que pide el protocolo; no se tuvo en cuenta."
+        ),
+        None => "El mensaje no tiene la forma que pide el protocolo; no se tuvo en cuenta.".into(),
+    };
+    ServerMsg::Error { message }
+}
 
 /// `GET /en-vivo/{id}/ws`: the room's signalling socket. Outside the class: 404, like the
 /// pages; before the room opens or after it ended: 409.
@@ -136,8 +235,16 @@ async fn relay(
         }
     };
     let (mut up_tx, mut up_rx) = upstream.split();
+    // The host pings this process, which answers while it reads: the participant's silence
+    // is watched here, where its socket is (the host then sees the relay close).
+    let silent = AtomicBool::new(false);
     let to_host = async {
-        while let Some(Ok(m)) = down_rx.next().await {
+        loop {
+            let Some(m) =
+                next_or_silence(&mut down_rx, Instant::now() + SILENCE_LIMIT, &silent).await
+            else {
+                break;
+            };
             let sent = match m {
                 Message::Text(t) => up_tx.send(ts::Message::Text(t.as_str().into())).await,
                 Message::Close(_) => break,
@@ -147,14 +254,24 @@ async fn relay(
                 break;
             }
         }
+        if silent.load(Ordering::Relaxed) {
+            tracing::info!(
+                session = session_id,
+                "participante sin señal de vida (reenviado)"
+            );
+        }
         let _ = up_tx.close().await;
     };
     let to_participant = async {
-        while let Some(Ok(m)) = up_rx.next().await {
-            let sent = match m {
-                ts::Message::Text(t) => down_tx.send(Message::Text(t.as_str().into())).await,
-                ts::Message::Close(_) => break,
-                _ => Ok(()),
+        let mut ping = tokio::time::interval_at(Instant::now() + PING_EVERY, PING_EVERY);
+        loop {
+            let sent = tokio::select! {
+                m = up_rx.next() => match m {
+                    Some(Ok(ts::Message::Text(t))) => down_tx.send(Message::Text(t.as_str().into())).await,
+                    Some(Ok(ts::Message::Close(_))) | Some(Err(_)) | None => break,
+                    Some(Ok(_)) => Ok(()),
+                },
+                _ = ping.tick() => down_tx.send(Message::Ping(Default::default())).await,
             };
             if sent.is_err() {
                 break;
@@ -179,7 +296,20 @@ async fn serve(
     let (mut sink, mut stream) = socket.split();
     let (out_tx, mut out_rx) = mpsc::unbounded_channel::<ServerMsg>();
     let writer = tokio::spawn(async move {
-        while let Some(msg) = out_rx.recv().await {
+        let mut ping = tokio::time::interval_at(Instant::now() + PING_EVERY, PING_EVERY);
+        loop {
+            let msg = tokio::select! {
+                msg = out_rx.recv() => match msg {
+                    Some(m) => m,
+                    None => break,
+                },
+                _ = ping.tick() => {
+                    if sink.send(Message::Ping(Default::default())).await.is_err() {
+                        break;
+                    }
+                    continue;
+                }
+            };
             let bye = matches!(msg, ServerMsg::Bye { .. });
             let Ok(text) = serde_json::to_string(&msg) else {
                 continue;
@@ -195,22 +325,40 @@ async fn serve(
     });
     let (client_tx, client_rx) = mpsc::channel::<ClientMsg>(64);
     let errors = out_tx.clone();
+    let alive = Arc::new(Liveness::new());
+    let seen = alive.clone();
     let reader = tokio::spawn(async move {
-        while let Some(Ok(msg)) = stream.next().await {
+        let mut budget = limits::messages(std::time::Instant::now());
+        loop {
+            let deadline = Instant::now() + SILENCE_LIMIT;
+            let Some(msg) = next_or_silence(&mut stream, deadline, &seen.silent).await else {
+                break;
+            };
+            seen.mark();
             match msg {
-                Message::Text(t) => match serde_json::from_str::<ClientMsg>(t.as_str()) {
-                    Ok(m) => {
-                        if client_tx.send(m).await.is_err() {
-                            break;
+                Message::Text(t) => {
+                    if !budget.take(std::time::Instant::now()) {
+                        tracing::warn!("demasiados mensajes de señalización: se corta");
+                        let _ = errors.send(ServerMsg::Error {
+                            message:
+                                "Tu navegador mandó demasiados mensajes seguidos; reconectando."
+                                    .into(),
+                        });
+                        break;
+                    }
+                    match serde_json::from_str::<ClientMsg>(t.as_str()) {
+                        Ok(m) => {
+                            if client_tx.send(m).await.is_err() {
+                                break;
+                            }
+                        }
+                        Err(e) => {
+                            let _ = errors.send(malformed(t.as_str(), &e));
                         }
                     }
-                    Err(e) => {
-                        let _ = errors.send(ServerMsg::Error {
-                            message: format!("Mensaje inválido: {e}"),
-                        });
-                    }
-                },
+                }
                 Message::Close(_) => break,
+                // Pongs and pings: signs of life, already marked.
                 _ => {}
             }
         }
@@ -224,7 +372,10 @@ async fn serve(
         events: events_tx,
     };
     let rooms = state.rooms.clone();
-    let (joined, room_tx) = match rooms.join(&state.db, session.id, joining).await {
+    let (joined, room_tx) = match rooms
+        .join(&state.db, session.id, session.class_id, joining)
+        .await
+    {
         Ok(j) => j,
         Err(message) => {
             let _ = out_tx.send(ServerMsg::Error { message });
@@ -263,21 +414,28 @@ async fn serve(
         PeerInfo {
             id: joined.id,
             instructor: role == Role::Instructor,
+            enrolment: (role == Role::Learner).then(|| Enrolment {
+                db: state.db.clone(),
+                class_id: session.class_id,
+                person_id: user.person_id,
+            }),
+            limits: joined.limits,
         },
         Arc::clone(&rooms.factory),
         room_tx,
         out_tx,
     );
-    // While connected, the presence interval is refreshed, so that a crash of this process
-    // ends it at its last sign of life instead of leaving it open (see attendance::sweep).
+    // While connected, the presence interval records the participant's last sign of life, so
+    // that a crash of this process ends it there instead of leaving it open (see
+    // attendance::sweep).
     let heartbeat = presence.map(|p| {
-        let db = state.db.clone();
+        let (db, alive) = (state.db.clone(), alive.clone());
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(attendance::HEARTBEAT);
             tick.tick().await;
             loop {
                 tick.tick().await;
-                if let Err(e) = attendance::seen(&db, p).await {
+                if let Err(e) = attendance::seen(&db, p, alive.last()).await {
                     tracing::warn!(error = %e, "no se pudo registrar la presencia");
                 }
             }
@@ -288,7 +446,7 @@ async fn serve(
         h.abort();
     }
     if let Some(p) = presence
-        && let Err(e) = attendance::left(&state.db, p).await
+        && let Err(e) = attendance::left(&state.db, p, alive.left_at()).await
     {
         tracing::error!(error = %e, "no se pudo registrar la salida");
     }
@@ -296,9 +454,17 @@ async fn serve(
         session = session.id,
         participant = joined.id,
         ?exit,
+        sin_senal = alive.silent.load(Ordering::Relaxed),
         "salió de la clase en vivo"
     );
     reader.abort();
-    // The writer ends once every sender is gone (after a `Bye`, it closes the socket).
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), writer).await;
+    // The writer ends once every sender is gone (after a `Bye`, it closes the socket); one
+    // stuck on a participant that stopped reading is stopped, which closes the socket.
+    let mut writer = writer;
+    if tokio::time::timeout(Duration::from_secs(2), &mut writer)
+        .await
+        .is_err()
+    {
+        writer.abort();
+    }
 }

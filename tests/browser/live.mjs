@@ -32,15 +32,30 @@ const browser = await chromium.launch({
 });
 const host = new URL(base).hostname;
 
-async function open(who) {
-  const ctx = await browser.newContext();
+// A phone-sized window (390 px), where the outside test found the black main picture. With
+// `saveData`, the browser says it saves data (navigator.connection.saveData, as Chrome's
+// «Ahorro de datos» does).
+async function open(who, { saveData = false } = {}) {
+  const ctx = await browser.newContext({ viewport: { width: 390, height: 844 } });
   await ctx.addCookies([{ name: 'aula_sesion', value: cookies[who], domain: host, path: '/' }]);
+  if (saveData) {
+    await ctx.addInitScript(() => {
+      Object.defineProperty(navigator, 'connection', { value: { saveData: true, addEventListener() {} }, configurable: true });
+    });
+  }
+  return enter(ctx, who);
+}
+
+// Opens the room in `ctx` (an existing browser profile keeps its storage) and enters.
+async function enter(ctx, who) {
   const page = await ctx.newPage();
   page.on('console', (m) => { if (m.type() === 'error') console.error(`[${who}] ${m.text()}`); });
   page.on('pageerror', (e) => fail(`[${who}] error de JavaScript: ${e.message}`));
   page.on('response', (r) => { if (r.status() === 404) fail(`[${who}] ${r.url()} no existe (404)`); });
   const resp = await page.goto(`${baseOf(who)}/en-vivo/${session}`);
   if (resp.status() !== 200) throw new Error(`${who}: la sala respondió ${resp.status()}`);
+  // What the page chose by itself, before the learner unticks the camera as learners here do.
+  page.startedWithoutCamera = await page.$eval('#sin-camara', (c) => c.checked);
   if (who !== 'teacher') await page.check('#sin-camara');
   await page.click('#entrar');
   await page.waitForFunction(() => document.getElementById('estado').textContent.includes('Estás en la clase'), null, { timeout: 15000 });
@@ -96,10 +111,53 @@ async function inbound(page) {
   });
 }
 
+// What a person sees in the main picture: the element is on screen (not hidden, non-zero
+// size), playing (not paused), has a picture (videoWidth > 0) and moves (currentTime
+// advances), and the «no video» caption is gone. Frames counted by getStats are not enough:
+// they can flow on one transceiver while the page shows another.
+const mainPlays = (page, ms) => until(page, async () => {
+  const v = document.getElementById('principal');
+  const r = v.getBoundingClientRect();
+  const style = getComputedStyle(v);
+  const shown = !v.hidden && style.display !== 'none' && style.visibility !== 'hidden' && r.width > 0 && r.height > 0;
+  if (!shown || v.paused || !(v.videoWidth > 0) || !document.getElementById('sin-video').hidden) return false;
+  const t0 = v.currentTime;
+  await new Promise((res) => setTimeout(res, 700));
+  return !v.paused && v.currentTime > t0;
+}, null, ms);
+
+const mainState = (page) => page.evaluate(() => {
+  const v = document.getElementById('principal');
+  const tracks = v.srcObject ? v.srcObject.getVideoTracks().map((t) => ({ id: t.id, muted: t.muted, state: t.readyState })) : null;
+  return { paused: v.paused, videoWidth: v.videoWidth, currentTime: v.currentTime, hidden: v.hidden,
+    caption: document.getElementById('sin-video').hidden ? null : document.getElementById('sin-video').textContent, tracks };
+});
+
 try {
   const teacher = await open('teacher');
+  // The instructor's camera is on before any learner joins (the case the outside test hit).
+  if (!await until(teacher, async () => {
+    if (!window.aulaLive.state.camOn || !window.aulaLive.pub()) return false;
+    let frames = 0;
+    (await window.aulaLive.pub().getStats()).forEach((s) => {
+      if (s.type === 'outbound-rtp' && s.kind === 'video') frames += s.framesEncoded || 0;
+    });
+    return frames > 10;
+  }, null, 15000)) fail('la cámara del docente no empezó a enviar');
+  // The instructor sees their own camera as the main picture, not «Todavía no hay video».
+  if (!await mainPlays(teacher, 10000)) fail(`el docente no ve su propia cámara: ${JSON.stringify(await mainState(teacher))}`);
+  else if (!await teacher.evaluate(() => {
+    const v = document.getElementById('principal');
+    return Boolean(v.srcObject) && v.srcObject.getVideoTracks()[0] === window.aulaLive.state.local.video;
+  })) fail('la imagen principal del docente no es su cámara');
+  // Only learners raise a hand.
+  if (await teacher.$('#btn-mano')) fail('el docente tiene un botón «Levantar la mano» en su propia clase');
   const ana = await open('ana');
   const beto = await open('beto');
+  // Each learner sees the instructor's camera play as the main picture (no screen shared).
+  for (const [name, page] of [['ana', ana], ['beto', beto]]) {
+    if (!await mainPlays(page, 20000)) fail(`${name} no ve la cámara del docente: ${JSON.stringify(await mainState(page))}`);
+  }
 
   const learners = { ana, beto };
   const deadline = Date.now() + 30000;
@@ -251,6 +309,41 @@ try {
     else if (!row.includes('En la sala')) fail(`la planilla no muestra a ${dni} en la sala: ${row}`);
   }
 
+  // A learner who chose «Solo audio» once starts on it when she comes back (the choice is kept
+  // in her browser): the selector shows it, the page says so, and no video arrives while the
+  // instructor's voice does. One whose browser saves data starts on it without choosing.
+  await beto.selectOption('#calidad', 'audio');
+  await beto.click('#btn-salir');
+  const betoAgain = await enter(beto.context(), 'beto');
+  const saver = await open('ana', { saveData: true });
+  for (const [name, page, why] of [['beto', betoAgain, 'como elegiste la última vez'], ['ana (ahorro de datos)', saver, 'ahorrar datos']]) {
+    const chosen = await page.$eval('#calidad', (s) => s.value);
+    if (chosen !== 'audio') fail(`${name} volvió a entrar en «${chosen}» y no en «Solo audio»`);
+    const note = await page.textContent('#estado');
+    if (!note.includes(why)) fail(`${name}: la página no dice por qué empezó en «Solo audio»: ${note}`);
+    const heard = await until(page, async () => {
+      const pc = window.aulaLive.sub();
+      if (!pc) return false;
+      let samples = 0;
+      (await pc.getStats()).forEach((s) => {
+        if (s.type === 'inbound-rtp' && s.kind === 'audio') samples += s.totalSamplesReceived || 0;
+      });
+      return samples > 48000;
+    }, null, 20000);
+    if (!heard) fail(`${name} en «Solo audio» no escucha al docente: ${JSON.stringify(await inbound(page))}`);
+    const frames = await page.evaluate(async () => {
+      let n = 0;
+      (await window.aulaLive.sub().getStats()).forEach((s) => {
+        if (s.type === 'inbound-rtp' && s.kind === 'video') n += s.framesDecoded || 0;
+      });
+      return n;
+    });
+    if (frames > 2) fail(`${name} en «Solo audio» recibe video (${frames} cuadros)`);
+  }
+  if (!saver.startedWithoutCamera) fail('con ahorro de datos, la cámara no empieza apagada');
+  await saver.click('#btn-salir');
+  await betoAgain.click('#btn-salir');
+
   const pub = await teacher.evaluate(async () => {
     const r = [];
     (await window.aulaLive.pub().getStats()).forEach((s) => {
@@ -259,7 +352,7 @@ try {
     return r;
   });
   console.log(JSON.stringify({ learners: results, teacherOutbound: pub }, null, 1));
-  for (const p of [ana, beto, teacher]) await p.click('#btn-salir');
+  for (const p of [ana, teacher]) await p.click('#btn-salir');
   await teacher.waitForTimeout(500);
 } catch (e) {
   fail(e.stack || String(e));

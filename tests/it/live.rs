@@ -4,13 +4,13 @@
 
 use std::time::Duration;
 
-use aula::live::{
-    client::{ClientPeer, Ivf},
-    protocol::{ClientMsg, Moderation, ServerMsg},
-};
+use aula::live::protocol::{ClientMsg, Moderation, ServerMsg};
 use reqwest::StatusCode;
 
-use crate::helpers::*;
+use crate::{
+    helpers::*,
+    live_client::{ClientPeer, Ivf},
+};
 
 const SLUG: &str = "herramientas-digitales-empleo";
 const IVF: &[u8] = include_bytes!("../fixtures/vp8_176x144_30f.ivf");
@@ -382,6 +382,7 @@ async fn learners_receive_the_instructors_media_with_rewritten_ssrcs_and_a_late_
     ana.send(ClientMsg::Media {
         audio: true,
         video: false,
+        screen: false,
     });
     eventually(&teacher, "el docente escucha a Ana", |p| {
         audio_packets(p) > 10
@@ -816,6 +817,7 @@ async fn the_loudest_learner_becomes_speaker_and_only_the_last_n_cameras_are_for
         p.send(ClientMsg::Media {
             audio: true,
             video: true,
+            screen: false,
         });
     }
     // Nobody spoke yet: the first learner's camera fills the single place.
@@ -1407,4 +1409,451 @@ async fn a_class_reaching_two_processes_meets_in_one_room() {
             .await,
         2
     );
+}
+
+type RawWs =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A bare signalling socket (no media, no automatic answers), through `app`, as `b`.
+async fn raw_socket(app: &TestApp, b: &Browser, session: i64) -> RawWs {
+    let url = format!(
+        "{}/en-vivo/{session}/ws",
+        app.base.replace("http://", "ws://")
+    );
+    let mut req =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url)
+            .unwrap();
+    req.headers_mut()
+        .insert("cookie", cookie(b).parse().unwrap());
+    tokio_tungstenite::connect_async(req).await.unwrap().0
+}
+
+/// Reads `ws` until a message of type `ty` arrives (5 s at most); returns it.
+async fn raw_until(ws: &mut RawWs, ty: &str) -> serde_json::Value {
+    use futures_util::StreamExt;
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(Ok(m)) = ws.next().await {
+            if let tokio_tungstenite::tungstenite::Message::Text(t) = m {
+                let v: serde_json::Value = serde_json::from_str(t.as_str()).unwrap();
+                if v["type"] == ty {
+                    return v;
+                }
+            }
+        }
+        panic!("el socket se cerró antes de «{ty}»")
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no llegó «{ty}»"))
+}
+
+/// The participants' ids in the next list `p` receives that `pick` accepts.
+async fn next_list(
+    p: &mut ClientPeer,
+    within: Duration,
+    pick: impl Fn(&[u64]) -> bool,
+) -> anyhow::Result<Vec<u64>> {
+    p.wait_for(within, |m| match m {
+        ServerMsg::Participants { participants } => {
+            let ids: Vec<u64> = participants.iter().map(|v| v.id).collect();
+            pick(&ids).then_some(ids)
+        }
+        _ => None,
+    })
+    .await
+}
+
+/// A participant whose connection vanishes (a frozen phone: its TCP connection stays open,
+/// it answers nothing, not even the server's pings, and sends no UDP) leaves the room within
+/// 15 s, directly or relayed by another process, and its presence ends at its last sign of
+/// life; participants that are fine but say nothing stay.
+#[tokio::test]
+async fn a_participant_that_stops_answering_leaves_within_15_seconds_and_idle_ones_stay() {
+    let c = class_with_people().await;
+    let other = c.app.second_instance().await;
+    let session = schedule(
+        &c,
+        "Clase con un celular congelado",
+        chrono::Duration::minutes(1),
+    )
+    .await;
+    let (mut teacher, teacher_id) = join_with_id(&c, &c.teacher, session).await;
+    // Beto is fine and silent, and reaches the room through the other process.
+    let (_beto, welcome) = welcome_on(&other, &c.beto, session).await;
+    let ServerMsg::Welcome { me: beto_id, .. } = welcome else {
+        unreachable!()
+    };
+    // Ana's phone freezes right after joining, on a direct and on a relayed connection:
+    // nothing is read from either socket (so no pong goes back) and no media is sent.
+    let mut here = raw_socket(&c.app, &c.ana, session).await;
+    let here_id = raw_until(&mut here, "welcome").await["me"]
+        .as_u64()
+        .unwrap();
+    let mut there = raw_socket(&other, &c.ana, session).await;
+    let there_id = raw_until(&mut there, "welcome").await["me"]
+        .as_u64()
+        .unwrap();
+    let frozen_at = std::time::Instant::now();
+    let frozen = [here_id, there_id];
+    next_list(&mut teacher, Duration::from_secs(5), |ids| {
+        frozen.iter().all(|f| ids.contains(f))
+    })
+    .await
+    .unwrap();
+    let left = next_list(&mut teacher, Duration::from_secs(25), |ids| {
+        !frozen.iter().any(|f| ids.contains(f))
+    })
+    .await
+    .expect("Ana sigue en la lista");
+    let took = frozen_at.elapsed();
+    assert!(took <= Duration::from_secs(15), "tardó {took:?}");
+    assert!(
+        left.contains(&teacher_id) && left.contains(&beto_id),
+        "{left:?}"
+    );
+    // Both of Ana's intervals are closed; the direct one at her last sign of life (the
+    // handshake), not when the server gave up on her.
+    // (Written as each connection's task ends, just after the room's list went out.)
+    let ana = person_of(&c.app, "32000002").await.unwrap();
+    let mut spans = vec![];
+    for _ in 0..50 {
+        spans = presence_of(&c.app, ana).await;
+        if spans.len() == 2 && spans.iter().all(|(_, left)| left.is_some()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(spans.len(), 2, "{spans:?}");
+    for (_, left_at) in &spans {
+        assert!(left_at.is_some(), "presencia sin cerrar: {spans:?}");
+    }
+    let direct = spans[0].1.unwrap() - spans[0].0;
+    assert!(
+        direct < chrono::Duration::seconds(3),
+        "cerrada al rendirse y no en su última señal de vida: {direct:?}"
+    );
+
+    // The idle ones are still there (silent for as long as Ana was frozen, and more).
+    tokio::time::sleep(Duration::from_secs(16).saturating_sub(frozen_at.elapsed())).await;
+    teacher.send(ClientMsg::Hand { raised: false });
+    let ids = next_list(&mut teacher, Duration::from_secs(5), |_| true)
+        .await
+        .expect("el docente sigue conectado");
+    assert!(
+        ids.contains(&teacher_id) && ids.contains(&beto_id),
+        "{ids:?}"
+    );
+    assert_eq!(
+        c.app
+            .count("SELECT COUNT(*) FROM live_presence WHERE left_at IS NULL")
+            .await,
+        2
+    );
+    drop((here, there));
+}
+
+/// A person's presence intervals (joined, left), oldest first.
+async fn presence_of(
+    app: &TestApp,
+    person: i64,
+) -> Vec<(
+    chrono::DateTime<chrono::Utc>,
+    Option<chrono::DateTime<chrono::Utc>>,
+)> {
+    aula::with_db!(&app.db, |p| sqlx::query_as(
+        "SELECT joined_at, left_at FROM live_presence WHERE person_id = $1 ORDER BY id"
+    )
+    .bind(person)
+    .fetch_all(p)
+    .await)
+    .unwrap()
+}
+
+/// The chat lines `p` receives during `d`.
+async fn chat_for(p: &mut ClientPeer, d: Duration) -> Vec<String> {
+    let mut lines = vec![];
+    let _ = p
+        .wait_for(d, |m| {
+            if let ServerMsg::Chat(l) = m {
+                lines.push(l.text.clone());
+            }
+            None::<()>
+        })
+        .await;
+    lines
+}
+
+/// Waits up to 5 s for the stored chat lines of the test's database to reach `n`, then checks.
+async fn stored_chat_becomes(app: &TestApp, n: i64) {
+    for _ in 0..50 {
+        if app.count("SELECT COUNT(*) FROM live_chat").await == n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(app.count("SELECT COUNT(*) FROM live_chat").await, n);
+}
+
+/// One learner cannot flood the chat: five lines at once go through, then one a second; the
+/// rest are refused to her alone (in Spanish), not relayed and not stored. The limit is the
+/// person's, so a second tab does not double it.
+#[tokio::test]
+async fn a_learner_gets_five_chat_lines_through_at_once_then_one_a_second() {
+    let c = class_with_people().await;
+    let session = schedule(&c, "Clase con chat apurado", chrono::Duration::minutes(1)).await;
+    let mut teacher = join(&c, &c.teacher, session).await.unwrap();
+    let mut ana = join(&c, &c.ana, session).await.unwrap();
+    let mut tab = join(&c, &c.ana, session).await.unwrap();
+    for i in 0..20 {
+        ana.send(ClientMsg::Chat {
+            text: format!("línea {i}"),
+        });
+    }
+    let refused = ana
+        .wait_for(Duration::from_secs(5), |m| match m {
+            ServerMsg::Error { message } => Some(message.clone()),
+            _ => None,
+        })
+        .await
+        .expect("Ana no supo que sus mensajes no salieron");
+    assert!(refused.contains("muy seguido"), "{refused}");
+    // Her second tab, right away, shares her limit.
+    tab.send(ClientMsg::Chat {
+        text: "desde otra pestaña".into(),
+    });
+    let refused = tab
+        .wait_for(Duration::from_secs(5), |m| match m {
+            ServerMsg::Error { message } => Some(message.clone()),
+            _ => None,
+        })
+        .await
+        .unwrap();
+    assert!(refused.contains("muy seguido"), "{refused}");
+    let got = chat_for(&mut teacher, Duration::from_millis(800)).await;
+    let first_five: Vec<String> = (0..5).map(|i| format!("línea {i}")).collect();
+    assert_eq!(got, first_five);
+    stored_chat_becomes(&c.app, 5).await;
+    // A second later there is room for one more line.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    ana.send(ClientMsg::Chat {
+        text: "una más".into(),
+    });
+    assert_eq!(
+        chat_for(&mut teacher, Duration::from_millis(800)).await,
+        vec!["una más".to_string()]
+    );
+    stored_chat_becomes(&c.app, 6).await;
+}
+
+/// A chat line over 500 characters is refused whole (a line cut short could say something
+/// else), and the sender is told; 500 characters go through untouched.
+#[tokio::test]
+async fn a_chat_line_over_500_characters_is_refused_not_cut() {
+    let c = class_with_people().await;
+    let session = schedule(&c, "Clase con chat largo", chrono::Duration::minutes(1)).await;
+    let mut teacher = join(&c, &c.teacher, session).await.unwrap();
+    let mut ana = join(&c, &c.ana, session).await.unwrap();
+    ana.send(ClientMsg::Chat {
+        text: "ñ".repeat(501),
+    });
+    let refused = ana
+        .wait_for(Duration::from_secs(5), |m| match m {
+            ServerMsg::Error { message } => Some(message.clone()),
+            _ => None,
+        })
+        .await
+        .expect("Ana no supo que su mensaje no salió");
+    assert!(refused.contains("500"), "{refused}");
+    assert!(
+        chat_for(&mut teacher, Duration::from_millis(500))
+            .await
+            .is_empty()
+    );
+    ana.send(ClientMsg::Chat {
+        text: format!("  {}  ", "ñ".repeat(500)),
+    });
+    let got = chat_for(&mut teacher, Duration::from_millis(800)).await;
+    assert_eq!(got, vec!["ñ".repeat(500)]);
+    stored_chat_becomes(&c.app, 1).await;
+}
+
+/// A learner who withdraws from the class while in its room is sent out: a line she writes
+/// right after goes nowhere, and one who says nothing is sent out within seconds too; neither
+/// gets back in.
+#[tokio::test]
+async fn a_learner_who_withdraws_is_sent_out_of_the_room_and_her_chat_goes_nowhere() {
+    let c = class_with_people().await;
+    let session = schedule(&c, "Clase con bajas", chrono::Duration::minutes(1)).await;
+    let (mut teacher, _) = join_with_id(&c, &c.teacher, session).await;
+    let (mut ana, ana_id) = join_with_id(&c, &c.ana, session).await;
+    let (mut beto, beto_id) = join_with_id(&c, &c.beto, session).await;
+    // Ana withdraws (in another tab) and writes at once.
+    let r = c
+        .ana
+        .post(&format!("/comisiones/{}/baja", c.class), &[])
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    ana.send(ClientMsg::Chat {
+        text: "¿sigo acá?".into(),
+    });
+    let bye = ana
+        .wait_for(Duration::from_secs(5), |m| match m {
+            ServerMsg::Bye { reason } => Some(reason.clone()),
+            _ => None,
+        })
+        .await
+        .expect("Ana sigue en la sala después de darse de baja");
+    assert_eq!(bye, "unenrolled");
+    assert!(
+        chat_for(&mut teacher, Duration::from_millis(500))
+            .await
+            .is_empty()
+    );
+    stored_chat_becomes(&c.app, 0).await;
+    // Beto withdraws and says nothing: out within seconds all the same.
+    let withdrew = std::time::Instant::now();
+    let r = c
+        .beto
+        .post(&format!("/comisiones/{}/baja", c.class), &[])
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let bye = beto
+        .wait_for(Duration::from_secs(10), |m| match m {
+            ServerMsg::Bye { reason } => Some(reason.clone()),
+            _ => None,
+        })
+        .await
+        .expect("Beto sigue en la sala después de darse de baja");
+    assert_eq!(bye, "unenrolled");
+    assert!(
+        withdrew.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        withdrew.elapsed()
+    );
+    next_list(&mut teacher, Duration::from_secs(5), |ids| {
+        !ids.contains(&ana_id) && !ids.contains(&beto_id)
+    })
+    .await
+    .unwrap();
+    open_presence_becomes(&c.app, 1).await;
+    // Neither gets back in.
+    for b in [&c.ana, &c.beto] {
+        assert!(
+            ClientPeer::connect(&ws_url(&c, session), &cookie(b), "127.0.0.1")
+                .await
+                .is_err()
+        );
+    }
+}
+
+/// A message of the wrong shape (here an `answer` whose `sdp` is the bare SDP text instead of
+/// `{type, sdp}`) is answered with a short Spanish error that repeats none of it; the
+/// connection stays up.
+#[tokio::test]
+async fn a_malformed_message_gets_a_short_spanish_error_that_does_not_echo_it() {
+    use futures_util::SinkExt;
+    let c = class_with_people().await;
+    let session = schedule(
+        &c,
+        "Clase con un cliente nuevo",
+        chrono::Duration::minutes(1),
+    )
+    .await;
+    let mut teacher = join(&c, &c.teacher, session).await.unwrap();
+    let mut ws = raw_socket(&c.app, &c.ana, session).await;
+    raw_until(&mut ws, "welcome").await;
+    let sdp = "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n".repeat(40);
+    for bad in [
+        serde_json::json!({"type": "answer", "sdp": sdp}),
+        serde_json::json!({"type": "saludo", "texto": sdp}),
+    ] {
+        ws.send(tokio_tungstenite::tungstenite::Message::Text(
+            bad.to_string().into(),
+        ))
+        .await
+        .unwrap();
+        let error = raw_until(&mut ws, "error").await;
+        let message = error["message"].as_str().unwrap();
+        assert!(
+            message.len() < 200 && !message.contains("v=0") && !message.contains("invalid"),
+            "{} bytes: {message}",
+            message.len()
+        );
+        assert!(message.contains("no tiene la forma"), "{message}");
+    }
+    ws.send(tokio_tungstenite::tungstenite::Message::Text(
+        serde_json::json!({"type": "chat", "text": "sigo conectada"})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        chat_for(&mut teacher, Duration::from_millis(800)).await,
+        vec!["sigo conectada".to_string()]
+    );
+}
+
+/// The room page tells what each quality costs per hour (from the bitrates the room sends
+/// with) and suggests «Solo audio»; the instructor gets no «Levantar la mano» button.
+#[tokio::test]
+async fn the_room_page_says_what_each_quality_costs_and_only_learners_may_raise_a_hand() {
+    let c = class_with_people().await;
+    let session = schedule(&c, "Clase con datos contados", chrono::Duration::minutes(1)).await;
+    let (status, learner) = c.ana.get_text(&format!("/en-vivo/{session}")).await;
+    assert_eq!(status, StatusCode::OK);
+    for text in [
+        "como máximo, por hora",
+        "Automática o Alta ~560 MB",
+        "Media ~250 MB",
+        "Baja ~91 MB",
+        "Solo audio ~23 MB",
+        "Cada cámara de otra persona que veas suma ~110 MB por hora",
+        "elegí «Solo audio»",
+        ">Alta (~560 MB/h)</option>",
+        ">Solo audio (~23 MB/h)</option>",
+    ] {
+        assert!(learner.contains(text), "falta «{text}»: {learner}");
+    }
+    assert!(learner.contains("id=\"btn-mano\""));
+    let (status, teacher) = c.teacher.get_text(&format!("/en-vivo/{session}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!teacher.contains("btn-mano") && !teacher.contains("Levantar la mano"));
+}
+
+/// A participant whose media connections die while its signalling stays up (a browser that
+/// tore them down, UDP blocked midway) is told and disconnected once the server's side sees
+/// them fail or close, so its page reconnects instead of sitting in the room receiving
+/// nothing.
+#[tokio::test]
+async fn a_participant_whose_media_connections_die_is_sent_to_reconnect() {
+    let c = class_with_people().await;
+    let session = schedule(&c, "Clase sin UDP", chrono::Duration::minutes(1)).await;
+    let mut teacher = join(&c, &c.teacher, session).await.unwrap();
+    teacher
+        .publish(Some(Ivf::parse(IVF).unwrap()), true)
+        .await
+        .unwrap();
+    let mut ana = join(&c, &c.ana, session).await.unwrap();
+    eventually(&ana, "Ana recibe video", |p| video_packets(p) > 10).await;
+    let died = std::time::Instant::now();
+    ana.close_media().await;
+    let message = ana
+        .wait_for(Duration::from_secs(45), |m| match m {
+            ServerMsg::Error { message } => Some(message.clone()),
+            _ => None,
+        })
+        .await
+        .expect("el servidor no se enteró");
+    assert!(
+        message.contains("Se perdió la conexión de audio y video"),
+        "{message}"
+    );
+    let closed = ana
+        .wait_for(Duration::from_secs(5), |_| Some(()))
+        .await
+        .unwrap_err();
+    assert!(closed.to_string().contains("se cerró"), "{closed}");
+    println!("el servidor la desconectó a los {:?}", died.elapsed());
+    open_presence_becomes(&c.app, 1).await;
 }

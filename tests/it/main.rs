@@ -2,6 +2,9 @@
 //! (`AULA_TEST_BACKEND=postgres`).
 
 mod helpers;
+/// The scripted live-room participant, shared with `examples/liveload.rs`.
+#[path = "../support/live_client.rs"]
+mod live_client;
 
 mod accounts;
 mod assessment;

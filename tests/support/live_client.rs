@@ -1,6 +1,9 @@
 //! A scripted participant: connects to a room's signalling socket like the browser does,
 //! publishes pre-encoded VP8 (from an IVF file) and Opus, and counts what it receives.
-//! Used by the integration tests and by `aula loadtest-room`; no encoder involved.
+//! No encoder involved. Test tooling, kept out of the `aula` binary: the integration tests
+//! (`tests/it/live.rs`) and the live load generator (`examples/liveload.rs`) include this file
+//! with `#[path]`, each using part of it.
+#![allow(dead_code)]
 
 use std::{
     collections::HashMap,
@@ -37,7 +40,7 @@ use webrtc::{
     },
 };
 
-use crate::live::{
+use aula::live::{
     protocol::{ClientMsg, ServerMsg},
     sfu::{MIME_OPUS, MIME_VP8, interceptors, media_engine, vp8_keyframe},
 };
@@ -480,6 +483,17 @@ impl ClientPeer {
         }
         self.publish_pc = Some(pc);
         Ok(())
+    }
+
+    /// Closes both media connections and keeps the signalling socket open, as a page whose
+    /// peer connections died would.
+    pub async fn close_media(&mut self) {
+        if let Some(pc) = self.publish_pc.take() {
+            let _ = pc.close().await;
+        }
+        if let Some(pc) = self.sub_pc.lock().await.take() {
+            let _ = pc.close().await;
+        }
     }
 
     /// Closes the socket and both connections.

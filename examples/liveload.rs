@@ -1,37 +1,62 @@
-//! `aula loadtest-room`: simulates a live class against a real `aula serve` process on
-//! loopback. One instructor publishes simulcast VP8 (three layers, from an IVF file) and Opus;
-//! N learners subscribe (a third each on alta/media/baja) and K of them publish audio. Reports
-//! per-subscriber bitrate, loss and one-way audio latency, and the server process's CPU and
-//! memory. `--soak N` instead runs N join/leave cycles against an in-process server and checks
-//! that rooms, tasks and memory return to their baseline. Run by hand, release build.
+//! Live class load test and soak (results in BENCHMARKS.md). Simulates a live class against a
+//! real `aula serve` on loopback: one instructor publishes simulcast VP8 (three layers, from an
+//! IVF file) and Opus; N learners subscribe (a third each on alta/media/baja) and K of them
+//! publish audio. Reports per-subscriber bitrate, loss and one-way audio latency, and the
+//! server process's CPU and memory. `--soak N` instead runs N join/leave cycles against an
+//! in-process server and checks that rooms, tasks and memory return to their baseline.
+//!
+//! ```text
+//! cargo run --release --example liveload -- --learners 100 --audio-publishers 10 --duration 20 --video-scale 6
+//! cargo run --release --example liveload -- --soak 500
+//! ```
+//!
+//! The server under test is a child process of this same program running the library's
+//! `aula serve` (the code of the `aula` binary, built with the same profile), so its CPU and
+//! memory are measured apart from the load generator's. The scripted participants are
+//! `tests/support/live_client.rs`, which the integration tests use too. By hand, release build;
+//! never part of the `aula` binary.
 
 use std::{
     net::SocketAddr,
     path::PathBuf,
+    process::ExitCode,
     time::{Duration, Instant},
 };
 
 use anyhow::Context;
-
-use crate::{
+use aula::{
     Config,
+    app::cli::{Common, ServeArgs},
     db::Db,
-    live::{
-        client::{ClientPeer, Ivf, TrackCounters},
-        protocol::{ClientMsg, Quality, ServerMsg},
-    },
+    live::protocol::{ClientMsg, Quality, ServerMsg},
     people::{
-        domain::{Cuil, Dni, PersonName},
+        domain::{Dni, PersonName},
         persons::NewPerson,
     },
-    person_insert,
     web::time::now,
     with_db,
 };
+use clap::Parser;
+use live_client::{ClientPeer, Ivf, TrackCounters};
 
-/// Options of `aula loadtest-room`.
-#[derive(Debug, Clone, clap::Args)]
+// Only the seeding helpers: this generator starts its own server and database.
+#[allow(dead_code)]
+mod common;
+#[path = "../tests/support/live_client.rs"]
+mod live_client;
+
+/// First argument of the child process that runs the server under test.
+const SERVE: &str = "--servidor-bajo-prueba";
+
+/// Options of `liveload`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "liveload",
+    about = "Carga de una clase en vivo (SFU) en esta máquina, o --soak para buscar fugas"
+)]
 pub struct LoadArgs {
+    #[command(flatten)]
+    common: Common,
     /// Number of learners (subscribers).
     #[arg(long, default_value_t = 25)]
     pub learners: usize,
@@ -52,6 +77,33 @@ pub struct LoadArgs {
     /// Instead of a class: this many join/leave cycles of one learner (leak check).
     #[arg(long)]
     pub soak: Option<usize>,
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some(SERVE) {
+        // The child: exactly `aula serve` with the arguments that follow.
+        let argv = std::iter::once("aula".to_string()).chain(args[2..].iter().cloned());
+        return aula::app::cli::run(aula::app::cli::Cli::parse_from(argv));
+    }
+    let args = LoadArgs::parse();
+    aula::app::init_tracing();
+    let run = async {
+        let config = aula::app::cli::config(&args.common, &ServeArgs::default())?;
+        run(config, args).await
+    };
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|rt| rt.block_on(run));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Runs the load test or the soak and prints the report.
@@ -82,41 +134,19 @@ struct Seeded {
     learners: Vec<String>,
 }
 
-async fn person(db: &Db, dni: u32, department_id: i64) -> anyhow::Result<(i64, i64)> {
-    let dni = Dni::parse(&dni.to_string()).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let np = NewPerson {
-        cuil: Cuil::for_dni("20", &dni)
-            .or_else(|| Cuil::for_dni("27", &dni))
-            .context("CUIL")?,
+fn new_person(dni: u32, department_id: i64) -> anyhow::Result<NewPerson> {
+    let dni = Dni::parse(&dni.to_string()).map_err(anyhow::Error::msg)?;
+    Ok(NewPerson {
+        cuil: common::cuil_for(&dni).context("CUIL")?,
         dni,
-        first_name: PersonName::parse("Carga", "nombre").map_err(|e| anyhow::anyhow!("{e}"))?,
-        last_name: PersonName::parse("Prueba", "apellido").map_err(|e| anyhow::anyhow!("{e}"))?,
+        first_name: PersonName::parse("Carga", "nombre").map_err(anyhow::Error::msg)?,
+        last_name: PersonName::parse("Prueba", "apellido").map_err(anyhow::Error::msg)?,
         birth_date: chrono::NaiveDate::from_ymd_opt(2000, 1, 1).context("fecha")?,
         email: None,
         phone: None,
         department_id,
         locality_id: None,
-    };
-    let person_id = with_db!(db, |p| person_insert!(&np, None::<i64>).fetch_one(p).await)?;
-    let user_id: i64 = with_db!(db, |p| {
-        sqlx::query_scalar(
-        "INSERT INTO users (person_id, password_hash, created_at) VALUES ($1, 'x', $2) RETURNING id"
-    )
-    .bind(person_id)
-    .bind(now())
-    .fetch_one(p)
-    .await
-    })?;
-    Ok((person_id, user_id))
-}
-
-async fn cookie(db: &Db, user_id: i64) -> anyhow::Result<String> {
-    let c = crate::accounts::session::create(db, user_id, false).await?;
-    Ok(c.to_str()?
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .to_string())
+    })
 }
 
 /// Creates an instructor, `learners` enrolled learners and an open session of a demo class.
@@ -130,7 +160,12 @@ async fn seed(db: &Db, learners: usize) -> anyhow::Result<Seeded> {
         .fetch_one(p)
         .await)?;
     let base: u32 = 40_000_000 + (rand::random::<u32>() % 1000) * 1000;
-    let (_, teacher) = person(db, base, department_id).await?;
+    let people = (0..=learners as u32)
+        .map(|i| new_person(base + i, department_id))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    // (person, user, session token); the first one teaches.
+    let made = common::make_learners(db, &people).await?;
+    let (_, teacher, teacher_token) = &made[0];
     with_db!(db, |p| {
         sqlx::query(
         "INSERT INTO role_grants (user_id, role, class_id, created_at) VALUES ($1, 'instructor', $2, $3)"
@@ -142,9 +177,7 @@ async fn seed(db: &Db, learners: usize) -> anyhow::Result<Seeded> {
     .await
     .map(|r| r.rows_affected())
     })?;
-    let mut cookies = vec![];
-    for i in 0..learners {
-        let (person_id, user_id) = person(db, base + 1 + i as u32, department_id).await?;
+    for (person_id, _, _) in &made[1..] {
         let t = now();
         with_db!(db, |p| {
             sqlx::query(
@@ -158,24 +191,26 @@ async fn seed(db: &Db, learners: usize) -> anyhow::Result<Seeded> {
         .await
         .map(|r| r.rows_affected())
         })?;
-        cookies.push(cookie(db, user_id).await?);
     }
-    let session = crate::live::sessions::schedule(
+    let session = aula::live::sessions::schedule(
         db,
         class_id,
-        &crate::live::sessions::NewSession {
+        &aula::live::sessions::NewSession {
             title: "Clase de carga".into(),
             starts_at: now(),
             duration_minutes: 120,
         },
-        teacher,
+        *teacher,
     )
     .await?;
-    crate::live::sessions::open(db, session).await?;
+    aula::live::sessions::open(db, session).await?;
     Ok(Seeded {
         session,
-        instructor: cookie(db, teacher).await?,
-        learners: cookies,
+        instructor: format!("aula_sesion={teacher_token}"),
+        learners: made[1..]
+            .iter()
+            .map(|(_, _, token)| format!("aula_sesion={token}"))
+            .collect(),
     })
 }
 
@@ -282,7 +317,7 @@ async fn class(config: Config, ivf: Ivf, args: &LoadArgs) -> anyhow::Result<()> 
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
     let abs = |p: &PathBuf| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
     let mut child = std::process::Command::new(std::env::current_exe()?)
-        .args(["serve", "--listen", &addr.to_string()])
+        .args([SERVE, "serve", "--listen", &addr.to_string()])
         .env("AULA_DATA_DIR", &dir)
         .env("AULA_COURSES_DIR", abs(&config.courses_dir))
         .env("AULA_MEDIA_DIR", abs(&config.media_dir))
@@ -317,7 +352,7 @@ async fn class(config: Config, ivf: Ivf, args: &LoadArgs) -> anyhow::Result<()> 
                     p.loudness.store(30, std::sync::atomic::Ordering::Relaxed);
                 }
                 p.publish(None, true).await?;
-                p.send(ClientMsg::Media { audio: true, video: false });
+                p.send(ClientMsg::Media { audio: true, video: false, screen: false });
             }
             learners.push((q, p));
         }
@@ -344,7 +379,7 @@ async fn class(config: Config, ivf: Ivf, args: &LoadArgs) -> anyhow::Result<()> 
             .collect();
         let t = delta(&teacher_before, &teacher_after, secs);
         println!(
-            "# aula loadtest-room: {} learners ({} publishing audio), video frames x{}, {:.0} s measured",
+            "# liveload: {} learners ({} publishing audio), video frames x{}, {:.0} s measured",
             args.learners, args.audio_publishers, args.video_scale, secs
         );
         println!("setup (instructor + all learners joined): {:.1} s", setup.as_secs_f64());
@@ -388,7 +423,7 @@ async fn soak(mut config: Config, ivf: Ivf, cycles: usize) -> anyhow::Result<()>
     config.database_url = None;
     config.listen = "127.0.0.1:0".parse()?;
     config.live.bind_ip = "127.0.0.1".parse()?;
-    let app = crate::Application::build(config).await?;
+    let app = aula::Application::build(config).await?;
     let port = app.port();
     let db = app.parts.state.db.clone();
     let rooms = app.parts.rooms.clone();
@@ -445,7 +480,7 @@ async fn soak(mut config: Config, ivf: Ivf, cycles: usize) -> anyhow::Result<()>
     let (_, rss1) = proc_usage(pid).context("/proc")?;
     let tasks1 = metrics.num_alive_tasks();
     println!(
-        "# aula loadtest-room --soak {cycles}: join, receive media, leave (plus {warmup} warm-up cycles)"
+        "# liveload --soak {cycles}: join, receive media, leave (plus {warmup} warm-up cycles)"
     );
     println!(
         "time: {:.1} s ({:.0} ms per cycle)",
