@@ -18,6 +18,11 @@ pub async fn serve(
     Path(key): Path<String>,
     headers: HeaderMap,
 ) -> AppResult<Response> {
+    // No stored object has a control character in its name (`.svg%00.txt` made the file
+    // system refuse the path with an error).
+    if crate::web::text::has_control(&key) {
+        return Err(AppError::NotFound);
+    }
     let meta = state
         .storage
         .head(&key)

@@ -66,6 +66,8 @@ const PER_PAGE: i64 = 20;
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct SearchQuery {
+    /// Cut and cleaned as it arrives (see `web::text::search_input`).
+    #[serde(deserialize_with = "crate::web::text::deserialize_search")]
     q: String,
     pagina: i64,
 }

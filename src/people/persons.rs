@@ -261,10 +261,11 @@ pub async fn search_in_territory(
     page: i64,
     per_page: i64,
 ) -> Result<(Vec<Person>, i64), sqlx::Error> {
-    let q = fold(query);
-    let dni_prefix = format!("{}%", q.replace(['.', ' '], ""));
+    let q = fold(&crate::web::text::search_input(query));
+    // Both patterns escape `%` and `_`: `q=%` must not list the whole territory.
+    let dni_prefix = crate::web::text::like_prefix(&q.replace(['.', ' '], ""));
     let name_like = crate::web::text::like_pattern(&q);
-    let filter = "($2 = '' OR p.dni LIKE $3 OR p.search_name LIKE $4 ESCAPE '\\')";
+    let filter = "($2 = '' OR p.dni LIKE $3 ESCAPE '\\' OR p.search_name LIKE $4 ESCAPE '\\')";
     let list_sql = format!(
         "{PERSON_SELECT} WHERE {IN_TERRITORY} AND {filter} ORDER BY p.last_name, p.first_name, p.id LIMIT $5 OFFSET $6"
     );

@@ -155,6 +155,9 @@ pub fn build_router(state: AppState) -> Router {
         .merge(crate::live::routes())
         .fallback(|| async { AppError::NotFound })
         .layer(middleware::from_fn_with_state(state.clone(), csrf::protect))
+        .layer(middleware::from_fn(
+            crate::web::error::refuse_control_characters,
+        ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CSP),

@@ -22,6 +22,9 @@ pub enum AppError {
     /// Too many attempts; the message says when to retry.
     #[error("{0}")]
     TooManyRequests(String),
+    /// The request body is larger than we accept (413).
+    #[error("cuerpo demasiado grande")]
+    PayloadTooLarge,
     /// The form lacked a valid anti-forgery token.
     #[error("token CSRF inválido")]
     Csrf,
@@ -64,6 +67,13 @@ impl IntoResponse for AppError {
             AppError::TooManyRequests(msg) => {
                 (StatusCode::TOO_MANY_REQUESTS, "Demasiados intentos", msg)
             }
+            AppError::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Demasiado grande",
+                "Lo que enviaste es más grande de lo que podemos recibir. Volvé a la página \
+                 anterior y acortá el texto, o mandá un archivo más chico."
+                    .to_string(),
+            ),
             AppError::Csrf => (
                 StatusCode::FORBIDDEN,
                 "El formulario venció",
@@ -90,4 +100,44 @@ impl IntoResponse for AppError {
         );
         resp
     }
+}
+
+/// Middleware: a request whose path has a control character (`%00`, `%0a`...) is for nothing
+/// that exists: 404, before any handler hands such text to the file system or the database
+/// (PostgreSQL refuses NUL in text with an error).
+pub async fn refuse_control_characters(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = req.uri().path();
+    let decoded = percent_decode(path);
+    if decoded.iter().any(|b| b.is_ascii_control()) {
+        return AppError::NotFound.into_response();
+    }
+    next.run(req).await
+}
+
+/// The bytes of a percent-encoded path (invalid escapes are kept as they are).
+fn percent_decode(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b[i],
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, ..) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out
 }

@@ -742,3 +742,44 @@ async fn each_role_is_404_outside_its_own_area() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_413_with_a_spanish_page() {
+    let app = TestApp::spawn().await;
+    let b = app.browser();
+    let resp = b
+        .post(
+            "/ingresar",
+            &[
+                ("identifier", "x".repeat(1024 * 1024 + 10)),
+                ("password", "x".into()),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let html = resp.text().await.unwrap();
+    assert!(
+        html.contains("más grande de lo que podemos recibir"),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn emails_with_control_characters_are_refused_at_the_field() {
+    let app = TestApp::spawn().await;
+    for bad in ["ana\u{0}@correo.test", "ana@correo.test\u{7}"] {
+        let mut form = registration("30123456");
+        form.iter_mut().find(|(k, _)| *k == "email").unwrap().1 = bad.into();
+        let resp = app.browser().register(&form).await;
+        assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad:?}");
+        assert!(
+            resp.text().await.unwrap().contains(r#"id="email-error""#),
+            "{bad:?}"
+        );
+    }
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM persons WHERE dni = '30123456'")
+            .await,
+        0
+    );
+}

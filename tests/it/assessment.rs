@@ -885,6 +885,7 @@ async fn instructors_see_the_gradebook_its_csv_and_item_statistics_and_nobody_el
         .get(&format!("/comisiones/{class}/calificaciones.csv"))
         .await;
     assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    assert_eq!(csv.headers()["cache-control"], "private, no-store");
     let bytes = csv.bytes().await.unwrap();
     assert_eq!(&bytes[..3], b"\xEF\xBB\xBF", "BOM para planillas");
     let text = String::from_utf8(bytes[3..].to_vec()).unwrap();

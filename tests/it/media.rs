@@ -258,3 +258,19 @@ async fn path_traversal_and_hidden_files_are_404() {
         assert_eq!(raw_status(&app, path).await, 404, "{path}");
     }
 }
+
+#[tokio::test]
+async fn media_paths_with_nul_or_control_characters_are_404() {
+    let app = TestApp::spawn().await;
+    for path in [
+        "/media/atencion-al-cliente/portada.svg%00.txt",
+        "/media/atencion-al-cliente/portada.svg%0a",
+        "/media/atencion-al-cliente%07/portada.svg",
+    ] {
+        assert_eq!(raw_status(&app, path).await, 404, "{path}");
+    }
+    assert_eq!(
+        raw_status(&app, "/media/atencion-al-cliente/portada.svg").await,
+        200
+    );
+}

@@ -653,3 +653,55 @@ async fn admin_edits_an_office_name_and_territory() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn office_search_escapes_like_wildcards_and_cuts_long_input() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let op = operator(&app, &admin, OPERATOR_DNI, "Capital").await;
+    app.quick_user("34000002", "Capital").await;
+    for q in ["%25", "_", "3400000_", "%25%25"] {
+        let (status, html) = op.get_text(&format!("/oficina?q={q}")).await;
+        assert_eq!(status, StatusCode::OK, "{q}");
+        assert!(html.contains("0 persona(s)"), "{q}: {html}");
+    }
+    let (status, html) = op
+        .get_text(&format!("/oficina?q={}", "3".repeat(60_000)))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("0 persona(s)"));
+    let (_, html) = op.get_text("/oficina?q=3400000").await;
+    assert!(html.contains("<td>34000002</td>"));
+}
+
+#[tokio::test]
+async fn office_names_and_addresses_with_control_characters_are_refused() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let capital = department(&app, "Capital").await;
+    let before = app.count("SELECT COUNT(*) FROM offices").await;
+    for (name, address, field) in [
+        ("Oficina Nueva", "Calle 1\u{0}", "address"),
+        ("Oficina\u{7} Nueva", "Calle 1", "name"),
+    ] {
+        let resp = admin
+            .post(
+                "/admin/oficinas",
+                &[
+                    ("name", name.into()),
+                    ("address", address.into()),
+                    ("department", capital.to_string()),
+                ],
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY, "{field}");
+        assert!(
+            resp.text()
+                .await
+                .unwrap()
+                .contains(&format!(r#"id="{field}-error""#)),
+            "{field}"
+        );
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM offices").await, before);
+}
