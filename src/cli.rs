@@ -170,6 +170,7 @@ pub fn config(common: &Common, serve: &ServeArgs) -> anyhow::Result<Config> {
                 .max(1),
         ),
         live: crate::live::config::LiveConfig::resolve(file.live)?,
+        limits: crate::accounts::limits::Limits::resolve(file.limits)?,
     })
 }
 

@@ -2,7 +2,9 @@
 
 pub mod admin;
 pub mod auth;
+pub mod claim;
 pub mod handlers;
+pub mod limits;
 pub mod password;
 pub mod ratelimit;
 pub mod reset;
@@ -21,6 +23,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/registro",
             get(handlers::register_form).post(handlers::register),
+        )
+        .route(
+            "/registro/codigo",
+            get(claim::request_form).post(claim::request),
         )
         .route("/ingresar", get(handlers::login_form).post(handlers::login))
         .route("/salir", post(handlers::logout))

@@ -10,7 +10,10 @@ use axum::{
 use serde::Deserialize;
 
 use crate::{
-    accounts::auth::{Operator, User},
+    accounts::{
+        auth::{Operator, User},
+        claim,
+    },
     catalog::queries::{self as catalog, ClassInfo},
     enrolment::{
         handlers::message,
@@ -115,6 +118,13 @@ pub struct NewPersonPage {
     groups: Vec<DepartmentGroup>,
 }
 
+impl NewPersonPage {
+    /// Someone else's DNI: nothing for the operator's browser to fill in or save.
+    pub fn dni_autocomplete(&self) -> &'static str {
+        "off"
+    }
+}
+
 /// Only the departments of the operator's offices.
 async fn operator_groups(state: &AppState, user_id: i64) -> AppResult<Vec<DepartmentGroup>> {
     let allowed: Vec<i64> = with_db!(&state.db, |p| {
@@ -171,10 +181,15 @@ pub async fn create_person(
             .await);
         match res {
             Ok(id) => {
-                return Ok(redirect_with_notice(
-                    &format!("/oficina/personas/{id}"),
-                    "Persona registrada. Ya podés inscribirla en un curso.",
-                ));
+                tracing::info!(
+                    operator = op.user_id,
+                    person = id,
+                    "persona registrada por la oficina"
+                );
+                let person = persons::get_in_territory(&state.db, op.user_id, id)
+                    .await?
+                    .ok_or(AppError::NotFound)?;
+                return issue_slip(&state, &ctx, op.user_id, person, true).await;
             }
             Err(e) if unique_error(&e, &mut errors) => {}
             Err(e) => return Err(e.into()),
@@ -192,12 +207,134 @@ pub async fn create_person(
 }
 
 #[derive(Template)]
+#[template(path = "people/claim_slip.html")]
+pub struct ClaimSlipPage {
+    page: Page,
+    person: Person,
+    code: String,
+    until: String,
+    registro_url: String,
+    pedir_url: String,
+    /// Just registered (the page also confirms that), or a new code for someone registered.
+    new_person: bool,
+}
+
+/// Issues a claim code for a person of the operator's territory without account and shows it
+/// once, on a printable slip (never cached: the code is not stored anywhere readable).
+async fn issue_slip(
+    state: &AppState,
+    ctx: &Ctx,
+    operator_user_id: i64,
+    person: Person,
+    new_person: bool,
+) -> AppResult<Response> {
+    let (code, expires) = claim::issue(
+        &state.db,
+        person.id,
+        Some(operator_user_id),
+        state.config.limits.claim_code_days,
+    )
+    .await?;
+    tracing::info!(
+        operator = operator_user_id,
+        person = person.id,
+        "código de la oficina emitido"
+    );
+    let base = &state.config.base_url;
+    let mut resp = render(&ClaimSlipPage {
+        page: ctx.page(format!(
+            "Código para crear la cuenta de {} {}",
+            person.first_name, person.last_name
+        )),
+        person,
+        code: code.formatted(),
+        until: crate::web::time::local(&expires),
+        registro_url: format!("{base}/registro"),
+        pedir_url: format!("{base}/registro/codigo"),
+        new_person,
+    })?;
+    resp.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("private, no-store"),
+    );
+    Ok(resp)
+}
+
+/// The person of the operator's territory, only while they have no account (else 409: a
+/// person with an account needs no code).
+async fn unclaimed_in_territory(
+    state: &AppState,
+    operator_user_id: i64,
+    id: i64,
+) -> AppResult<Person> {
+    let person = persons::get_in_territory(&state.db, operator_user_id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if person.has_account {
+        return Err(AppError::Conflict(
+            "Esta persona ya creó su cuenta: no necesita código. Si olvidó la contraseña, puede recuperarla en «Ingresar»."
+                .into(),
+        ));
+    }
+    Ok(person)
+}
+
+/// `POST /oficina/personas/{id}/codigo`: a new code on a printable slip (the old one stops
+/// working).
+pub async fn new_claim_code(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Operator(op): Operator,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    let person = unclaimed_in_territory(&state, op.user_id, id).await?;
+    issue_slip(&state, &ctx, op.user_id, person, false).await
+}
+
+/// `POST /oficina/personas/{id}/codigo/email`: a new code sent to the email on file.
+pub async fn email_claim_code(
+    State(state): State<AppState>,
+    Operator(op): Operator,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    let person = unclaimed_in_territory(&state, op.user_id, id).await?;
+    let Some(email) = person.email.clone() else {
+        return Err(AppError::Conflict(
+            "Esta persona no tiene email registrado: generá un código para imprimir y dáselo en mano."
+                .into(),
+        ));
+    };
+    let (code, expires) = claim::issue(
+        &state.db,
+        person.id,
+        Some(op.user_id),
+        state.config.limits.claim_code_days,
+    )
+    .await?;
+    tracing::info!(
+        operator = op.user_id,
+        person = person.id,
+        "código de la oficina enviado por email"
+    );
+    claim::send_by_email(&state, email.clone(), &person.first_name, &code, expires);
+    Ok(redirect_with_notice(
+        &format!("/oficina/personas/{id}"),
+        &format!(
+            "Enviamos un código nuevo a {email}. Vale hasta el {}; el anterior ya no sirve.",
+            crate::web::time::local(&expires)
+        ),
+    ))
+}
+
+#[derive(Template)]
 #[template(path = "people/office_person.html")]
 pub struct OfficePersonPage {
     page: Page,
     person: Person,
     enrolments: Vec<EnrolmentSummary>,
     classes: Vec<ClassInfo>,
+    /// Until when the person's claim code is valid, when they have a live one.
+    code_until: Option<String>,
 }
 
 /// `GET /oficina/personas/{id}`: 404 outside the operator's territory.
@@ -212,11 +349,19 @@ pub async fn office_person(
         .ok_or(AppError::NotFound)?;
     let enrolments = enrol::summaries(&state.db, person.id).await?;
     let classes = catalog::open_classes(&state.db).await?;
+    let code_until = if person.has_account {
+        None
+    } else {
+        claim::live_until(&state.db, person.id)
+            .await?
+            .map(|t| crate::web::time::local(&t))
+    };
     render(&OfficePersonPage {
         page: ctx.page(format!("{} {}", person.first_name, person.last_name)),
         person,
         enrolments,
         classes,
+        code_until,
     })
 }
 

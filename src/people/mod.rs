@@ -27,6 +27,14 @@ pub fn routes() -> Router<AppState> {
             "/oficina/personas/{id}/inscribir",
             post(handlers::assisted_enrol),
         )
+        .route(
+            "/oficina/personas/{id}/codigo",
+            post(handlers::new_claim_code),
+        )
+        .route(
+            "/oficina/personas/{id}/codigo/email",
+            post(handlers::email_claim_code),
+        )
         .route("/admin/oficinas", get(offices::list).post(offices::create))
         .route(
             "/admin/oficinas/{id}",

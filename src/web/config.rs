@@ -46,6 +46,8 @@ pub struct Config {
     pub quiz_sweep: std::time::Duration,
     /// Live rooms: UDP ports, public IP, ICE servers (`[live]` table).
     pub live: crate::live::config::LiveConfig,
+    /// Rate limits of logins, registrations, claims, resets (`[limits]` table).
+    pub limits: crate::accounts::limits::Limits,
 }
 
 /// The optional config file; every key is optional and mirrors an environment variable.
@@ -67,6 +69,7 @@ pub struct FileConfig {
     pub quiz_grace_seconds: Option<u64>,
     pub quiz_sweep_seconds: Option<u64>,
     pub live: Option<crate::live::config::LiveConfig>,
+    pub limits: Option<crate::accounts::limits::Limits>,
 }
 
 impl FileConfig {
@@ -105,6 +108,7 @@ impl Config {
             quiz_grace: std::time::Duration::from_secs(DEFAULT_QUIZ_GRACE_SECONDS),
             quiz_sweep: std::time::Duration::from_secs(DEFAULT_QUIZ_SWEEP_SECONDS),
             live: Default::default(),
+            limits: Default::default(),
         }
     }
 }
