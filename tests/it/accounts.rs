@@ -1074,3 +1074,40 @@ async fn after_an_error_the_form_says_to_type_the_password_again_at_its_fields()
     let (_, html) = app.browser().get_text("/registro").await;
     assert!(!html.contains("Por seguridad"));
 }
+
+#[tokio::test]
+async fn dni_cuil_and_code_open_the_number_keyboard_and_localities_follow_the_department() {
+    let app = TestApp::spawn().await;
+    let (_, html) = app.browser().get_text("/registro").await;
+    assert!(
+        html.contains(
+            r#"id="dni" name="dni" type="text" inputmode="numeric" autocomplete="username""#
+        ),
+        "{html}"
+    );
+    assert!(html.contains(r#"id="cuil" name="cuil" type="text" inputmode="numeric""#));
+    assert!(html.contains(
+        r#"id="claim_code" name="claim_code" type="text" inputmode="numeric" autocomplete="one-time-code""#
+    ));
+    // Localities come grouped by department, and a script (no inline code: CSP) narrows them.
+    let capital = department(&app, "Capital").await;
+    assert!(html.contains(&format!(
+        r#"<optgroup label="Capital" data-department="{capital}">"#
+    )));
+    assert!(html.contains(r#"data-localities="locality_id""#));
+    let start = html
+        .find(r#"<script src="/static/localities."#)
+        .expect("script")
+        + 13;
+    let src = html[start..].split('"').next().unwrap();
+    assert!(!html.contains("<script>"), "no inline scripts");
+    let resp = app.browser().get(src).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    assert!(resp.text().await.unwrap().contains("data-department"));
+}
