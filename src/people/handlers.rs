@@ -20,7 +20,8 @@ use crate::{
         queries::{self as enrol, EnrolmentSummary, Outcome},
     },
     people::{
-        persons::{self, Person, PersonInput, unique_error},
+        domain::{Email, Phone},
+        persons::{self, ContactChange, Person, PersonInput, unique_error},
         territory::{self, DepartmentGroup},
     },
     person_insert,
@@ -394,4 +395,86 @@ pub async fn assisted_enrol(
         &format!("/oficina/personas/{id}"),
         &message(&outcome),
     ))
+}
+
+#[derive(Template)]
+#[template(path = "people/contact_form.html")]
+pub struct ContactPage {
+    page: Page,
+    email: String,
+    phone: String,
+    errors: FieldErrors,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ContactForm {
+    email: String,
+    phone: String,
+}
+
+/// `GET /mi-aula/datos`: the person's own email and phone, to change them.
+pub async fn contact_form(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    User(user): User,
+) -> AppResult<Response> {
+    let person = persons::get(&state.db, user.person_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    render(&ContactPage {
+        page: ctx.page("Cambiar mi email o celular"),
+        email: person.email.unwrap_or_default(),
+        phone: person.phone.unwrap_or_default(),
+        errors: FieldErrors::default(),
+    })
+}
+
+/// `POST /mi-aula/datos`: changes the person's own email (also the one to log in with) and
+/// phone; at least one of them stays, as at registration.
+pub async fn update_contact(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    User(user): User,
+    Form(form): Form<ContactForm>,
+) -> AppResult<Response> {
+    let mut errors = FieldErrors::default();
+    let email = match form.email.trim() {
+        "" => None,
+        e => errors.check("email", Email::parse(e)),
+    };
+    let phone = match form.phone.trim() {
+        "" => None,
+        p => errors.check("phone", Phone::parse(p)),
+    };
+    if form.email.trim().is_empty() && form.phone.trim().is_empty() {
+        errors.add(
+            "email",
+            "Dejá un email o un celular para poder contactarte.",
+        );
+    }
+    if errors.is_empty() {
+        match persons::set_contact(&state.db, user.person_id, email.as_ref(), phone.as_ref())
+            .await?
+        {
+            ContactChange::Saved => {
+                return Ok(redirect_with_notice(
+                    "/mi-aula#mis-datos",
+                    "Tus datos de contacto se guardaron.",
+                ));
+            }
+            ContactChange::EmailTaken => {
+                errors.add("email", "Ese email ya lo usa otra cuenta. Escribí otro.")
+            }
+        }
+    }
+    render_status(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &ContactPage {
+            page: ctx.page("Cambiar mi email o celular"),
+            email: form.email,
+            phone: form.phone,
+            errors,
+        },
+    )
 }

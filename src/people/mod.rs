@@ -17,6 +17,10 @@ use crate::web::state::AppState;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/mi-aula", get(handlers::my_page))
+        .route(
+            "/mi-aula/datos",
+            get(handlers::contact_form).post(handlers::update_contact),
+        )
         .route("/oficina", get(handlers::office_people))
         .route(
             "/oficina/personas/nueva",

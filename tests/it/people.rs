@@ -657,6 +657,85 @@ async fn office_search_escapes_like_wildcards_and_cuts_long_input() {
 }
 
 #[tokio::test]
+async fn a_person_sees_and_changes_their_own_email_and_phone() {
+    let app = TestApp::spawn().await;
+    let b = app.learner("30123456").await;
+    let (_, html) = b.get_text("/mi-aula").await;
+    assert!(
+        html.contains("<dt>Email</dt><dd>30123456@correo.test</dd>"),
+        "{html}"
+    );
+    assert!(html.contains(r#"<a href="/mi-aula/datos">Cambiar mi email o celular</a>"#));
+    let (status, html) = b.get_text("/mi-aula/datos").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(r#"value="30123456@correo.test""#) && html.contains(r#"value="3815123456""#)
+    );
+    // Mistakes are told at their field and change nothing.
+    app.learner("30999888").await;
+    for (email, phone, field) in [
+        ("no-es-email", "3815123456", "email"),
+        ("ana\u{7}@correo.test", "3815123456", "email"),
+        ("nueva@correo.test", "123", "phone"),
+        ("", "", "email"),
+        ("30999888@correo.test", "3815123456", "email"),
+    ] {
+        let resp = b
+            .post(
+                "/mi-aula/datos",
+                &[("email", email.into()), ("phone", phone.into())],
+            )
+            .await;
+        assert_eq!(
+            resp.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{email:?} {phone}"
+        );
+        assert!(
+            resp.text()
+                .await
+                .unwrap()
+                .contains(&format!(r#"id="{field}-error""#)),
+            "{email:?}"
+        );
+    }
+    let resp = b
+        .post(
+            "/mi-aula/datos",
+            &[
+                ("email", "Nueva@Correo.test".into()),
+                ("phone", "381 444-5566".into()),
+            ],
+        )
+        .await;
+    let html = resp.text().await.unwrap();
+    assert!(
+        html.contains("Tus datos de contacto se guardaron."),
+        "{html}"
+    );
+    assert!(
+        html.contains("<dt>Email</dt><dd>nueva@correo.test</dd>")
+            && html.contains("<dd>3814445566</dd>")
+    );
+    // The new email is also the one to log in with.
+    assert_eq!(
+        app.browser()
+            .login("nueva@correo.test", PASSWORD)
+            .await
+            .url()
+            .path(),
+        "/mi-aula"
+    );
+    assert_eq!(
+        app.browser()
+            .login("30123456@correo.test", PASSWORD)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
 async fn office_names_and_addresses_with_control_characters_are_refused() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
