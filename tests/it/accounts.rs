@@ -1111,3 +1111,46 @@ async fn dni_cuil_and_code_open_the_number_keyboard_and_localities_follow_the_de
     );
     assert!(resp.text().await.unwrap().contains("data-department"));
 }
+
+/// Needs Chromium and playwright-core (`.ci/run` installs both), so it runs only when asked:
+/// `cargo test --test it browser_registration -- --ignored`.
+#[tokio::test]
+#[ignore = "needs Chromium and playwright-core; run by .ci/run"]
+async fn browser_registration_localities_follow_the_department() {
+    let app = TestApp::spawn().await;
+    let count = async |name: &str| {
+        with_db!(&app.db, |p| {
+            sqlx::query_as::<_, (i64, i64)>(
+            "SELECT d.id, COUNT(l.id) FROM departments d JOIN localities l ON l.department_id = d.id
+             WHERE d.name = $1 GROUP BY d.id"
+        )
+        .bind(name)
+        .fetch_one(p)
+        .await
+        })
+        .unwrap()
+    };
+    let (a, count_a) = count("Capital").await;
+    let (b, count_b) = count("Tafí del Valle").await;
+    assert_ne!(
+        count_a, count_b,
+        "two departments told apart by their counts"
+    );
+    run_browser_script(
+        "localities.mjs",
+        vec![
+            ("AULA_BASE", app.base.clone()),
+            ("AULA_DEPT_A", a.to_string()),
+            ("AULA_DEPT_B", b.to_string()),
+            ("AULA_COUNT_A", count_a.to_string()),
+            ("AULA_COUNT_B", count_b.to_string()),
+            (
+                "AULA_TOTAL",
+                app.count("SELECT COUNT(*) FROM localities")
+                    .await
+                    .to_string(),
+            ),
+        ],
+    )
+    .await;
+}
