@@ -636,16 +636,28 @@ pub async fn change_password(
     Ok(redirect_with_notice("/mi-aula", "Tu contraseña se cambió."))
 }
 
-/// Stores a new password hash for a user.
+/// Stores a new password hash for a user, and spends the user's unused reset links: a link
+/// asked for before the password was chosen must not change it again.
 pub async fn set_password(state: &AppState, user_id: i64, pw: &Password) -> AppResult<()> {
     let hash = password::hash(&state.hashing, pw).await?;
-    with_db!(&state.db, |p| sqlx::query(
-        "UPDATE users SET password_hash = $1 WHERE id = $2"
-    )
-    .bind(hash)
-    .bind(user_id)
-    .execute(p)
-    .await
-    .map(|r| r.rows_affected()))?;
+    with_db!(&state.db, |p| {
+        async {
+            let mut tx = p.begin().await?;
+            sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+                .bind(&hash)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "UPDATE password_resets SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL",
+            )
+            .bind(now())
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await
+        }
+        .await
+    })?;
     Ok(())
 }

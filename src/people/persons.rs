@@ -338,6 +338,16 @@ pub async fn set_contact(
     let res: Result<(), sqlx::Error> = with_db!(db, |p| {
         async {
             let mut tx = p.begin().await?;
+            // Reset links sent to the old address stop working when the address changes.
+            sqlx::query(
+                "UPDATE password_resets SET used_at = $1 WHERE used_at IS NULL AND user_id IN
+                    (SELECT id FROM users WHERE person_id = $2 AND COALESCE(email, '') <> COALESCE($3, ''))",
+            )
+            .bind(now())
+            .bind(person_id)
+            .bind(&email)
+            .execute(&mut *tx)
+            .await?;
             sqlx::query("UPDATE users SET email = $1 WHERE person_id = $2")
                 .bind(&email)
                 .bind(person_id)

@@ -1154,3 +1154,57 @@ async fn browser_registration_localities_follow_the_department() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_new_password_or_email_voids_reset_links_sent_before() {
+    let app = TestApp::spawn().await;
+    let b = app.learner("30123456").await;
+    let anon = app.browser();
+    let choose = |pw: &str| vec![("password", pw.to_string()), ("password2", pw.to_string())];
+    // A link asked for, then the password changed knowing the current one.
+    anon.post("/recuperar", &[("identifier", "30123456".into())])
+        .await;
+    let link = reset_link(&app).await;
+    let resp = b
+        .post(
+            "/cuenta/clave",
+            &[
+                ("current", PASSWORD.into()),
+                ("password", "nueva-clave-456".into()),
+                ("password2", "nueva-clave-456".into()),
+            ],
+        )
+        .await;
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("Tu contraseña se cambió")
+    );
+    let resp = anon.post(&link, &choose("del-intruso-000")).await;
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+    // A link sent to the old email, then the email changed.
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    anon.post("/recuperar", &[("identifier", "30123456".into())])
+        .await;
+    let link = reset_links(&app, 2).await.pop().unwrap();
+    let resp = b
+        .post(
+            "/mi-aula/datos",
+            &[
+                ("email", "otra@correo.test".into()),
+                ("phone", "3815123456".into()),
+            ],
+        )
+        .await;
+    assert!(resp.text().await.unwrap().contains("se guardaron"));
+    let resp = anon.post(&link, &choose("del-intruso-000")).await;
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+    assert_eq!(
+        app.browser()
+            .login("30123456", "nueva-clave-456")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
