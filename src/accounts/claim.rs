@@ -135,7 +135,7 @@ pub async fn live_until(db: &Db, person_id: i64) -> Result<Option<DateTime<Utc>>
 }
 
 /// Whether `code` is the person's live code (a cheap check before hashing a password; the
-/// claim itself spends the code with [`spend_sql`]).
+/// claim itself spends the code with [`SPEND_SQL`]).
 pub async fn is_live(db: &Db, person_id: i64, code: &ClaimCode) -> Result<bool, sqlx::Error> {
     let n: i64 = with_db!(db, |p| {
         sqlx::query_scalar(

@@ -165,7 +165,7 @@ pub async fn register(
                 Registered::Limited(
                     wait,
                     format!(
-                        "Se crearon demasiadas cuentas desde esta conexión. Probá de nuevo {}. \
+                        "Hubo demasiados intentos de crear cuentas desde esta conexión. Probá de nuevo {}. \
                          Si estás en una oficina, escuela o cibercafé, pedí ayuda a quien atiende.",
                         ratelimit::retry_in(wait)
                     ),

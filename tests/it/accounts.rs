@@ -912,7 +912,7 @@ async fn registration_is_limited_per_address_and_says_when_to_retry() {
     let html = resp.text().await.unwrap();
     assert!(
         html.contains(
-            "Se crearon demasiadas cuentas desde esta conexión. Probá de nuevo en 60 minutos."
+            "Hubo demasiados intentos de crear cuentas desde esta conexión. Probá de nuevo en 60 minutos."
         ),
         "{html}"
     );
