@@ -379,6 +379,14 @@ async fn claim_codes_are_stored_hashed_expire_and_a_new_one_voids_the_old() {
         .register(&claim_form("33555777", &first))
         .await;
     assert_eq!(dni_error(resp).await, crate::accounts::DNI_TAKEN);
+    // Another person's live code does not open this account.
+    let (_, others) =
+        office_registers_with_code(&op, &person_form("33555666", "Otro", "Sosa", capital)).await;
+    let resp = app
+        .browser()
+        .register(&claim_form("33555777", &others))
+        .await;
+    assert_eq!(dni_error(resp).await, crate::accounts::DNI_TAKEN);
     aula::with_db!(&app.db, |p| sqlx::query(
         "UPDATE claim_codes SET expires_at = $1 WHERE person_id = $2"
     )
