@@ -1,12 +1,10 @@
 //! Registration (including claiming a Persona created by an office), login, logout and
 //! password change.
 
-use std::net::SocketAddr;
-
 use askama::Template;
 use axum::{
     Form,
-    extract::{ConnectInfo, Query, State},
+    extract::{Query, State},
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Redirect, Response},
 };
@@ -16,21 +14,25 @@ use serde::Deserialize;
 use crate::{
     accounts::{
         password::{self, Password},
-        ratelimit, session,
+        session,
     },
+    db::is_constraint,
     people::{
+        claim::{self, ClaimCode},
         domain::{Dni, Email},
-        persons::{self, PersonInput, unique_error},
+        persons::{self, PersonInput},
         territory::{self, DepartmentGroup},
     },
     person_insert,
     web::{
         auth::{MaybeUser, User},
+        client::{PeerAddr, client_ip},
         cookies::cookie,
         error::AppResult,
         forms::FieldErrors,
         layout::{Ctx, Page, render, render_status},
         notice::redirect_with_notice,
+        ratelimit::{self, HOUR},
         state::AppState,
         text::safe_next,
         time::now,
@@ -43,9 +45,37 @@ use crate::{
 pub struct RegisterPage {
     page: Page,
     input: PersonInput,
+    claim_code: String,
     errors: FieldErrors,
     groups: Vec<DepartmentGroup>,
     next: String,
+    /// The form came back with errors after a password was typed: passwords are never sent
+    /// back, so the page says to type it again.
+    retype_password: bool,
+    /// Too many registrations or claims: when to try again.
+    limited: Option<String>,
+}
+
+impl RegisterPage {
+    /// The DNI is the account's user name: password managers may save it.
+    pub fn dni_autocomplete(&self) -> &'static str {
+        "username"
+    }
+
+    /// `aria-describedby` of a password field: its hint, the retype note, its error.
+    pub fn password_described_by(&self, field: &str) -> String {
+        let mut ids = Vec::new();
+        if field == "password" {
+            ids.push("password-hint".to_string());
+        }
+        if self.retype_password {
+            ids.push(format!("{field}-retype"));
+        }
+        if self.errors.get(field).is_some() {
+            ids.push(format!("{field}-error"));
+        }
+        ids.join(" ")
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -53,6 +83,7 @@ pub struct RegisterPage {
 pub struct RegisterForm {
     #[serde(flatten)]
     person: PersonInput,
+    claim_code: String,
     password: String,
     password2: String,
     next: String,
@@ -76,17 +107,31 @@ pub async fn register_form(
     render(&RegisterPage {
         page: ctx.page("Crear tu cuenta"),
         input: PersonInput::default(),
+        claim_code: String::new(),
         errors: FieldErrors::default(),
         groups: territory::grouped(&state.db).await?,
-        next: q.siguiente,
+        next: next_field(&q.siguiente),
+        retype_password: false,
+        limited: None,
     })
 }
 
-/// `POST /registro`: creates Persona and account, or claims an existing Persona without
-/// account when DNI, CUIL and birth date match what the office registered.
+/// What a registration ended in.
+enum Registered {
+    Created(i64),
+    Refused,
+    /// Too many attempts: how long to wait, and the message saying so.
+    Limited(Duration, String),
+}
+
+/// `POST /registro`: creates Persona and account; or, with the code the office gave, claims
+/// the Persona an office registered (CUIL and birth date must match too). Any other existing
+/// DNI gets one message that does not say whether an office registered it.
 pub async fn register(
     State(state): State<AppState>,
     ctx: Ctx,
+    headers: HeaderMap,
+    PeerAddr(peer): PeerAddr,
     Form(form): Form<RegisterForm>,
 ) -> AppResult<Response> {
     let mut errors = FieldErrors::default();
@@ -95,108 +140,225 @@ pub async fn register(
     if form.password != form.password2 {
         errors.add("password2", "Las dos contraseñas no coinciden.");
     }
-    let mut user_id = None;
+    let code = if form.claim_code.trim().is_empty() {
+        None
+    } else {
+        errors.check("claim_code", ClaimCode::parse(&form.claim_code))
+    };
+    let mut outcome = Registered::Refused;
     if let (Some(np), Some(pw)) = (parsed, pw)
         && errors.is_empty()
     {
-        let hash = password::hash(&pw).await?;
-        if let Some(id) = create_or_claim(&state, &np, &hash, &mut errors).await? {
-            user_id = Some(id)
-        }
+        let ip = client_ip(&state, &headers, peer);
+        // Only forms that pass validation count: typos cost nothing, and a registration is
+        // what costs a password hash and a new account.
+        outcome = match ratelimit::check(
+            &state.db,
+            &format!("register:ip:{ip}"),
+            state.limits.register_per_address,
+            HOUR,
+        )
+        .await?
+        {
+            Err(wait) => {
+                tracing::warn!(%ip, "registros bloqueados por demasiados intentos");
+                Registered::Limited(
+                    wait,
+                    format!(
+                        "Hubo demasiados intentos de crear cuentas desde esta conexión. Probá de nuevo {}. \
+                         Si estás en una oficina, escuela o cibercafé, pedí ayuda a quien atiende.",
+                        ratelimit::retry_in(wait)
+                    ),
+                )
+            }
+            Ok(()) => create_or_claim(&state, &np, code, &pw, &ip, &mut errors).await?,
+        };
     }
-    let Some(user_id) = user_id else {
-        return render_status(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &RegisterPage {
-                page: ctx.page("Crear tu cuenta"),
-                input: form.person,
-                errors,
-                groups: territory::grouped(&state.db).await?,
-                next: form.next,
-            },
-        );
+    let (status, limited) = match outcome {
+        Registered::Created(id) => return signed_in(&state, id, &form.next).await,
+        Registered::Refused => (StatusCode::UNPROCESSABLE_ENTITY, None),
+        Registered::Limited(wait, msg) => (StatusCode::TOO_MANY_REQUESTS, Some((wait, msg))),
     };
+    let resp = render_status(
+        status,
+        &RegisterPage {
+            page: ctx.page("Crear tu cuenta"),
+            retype_password: !form.password.is_empty() || !form.password2.is_empty(),
+            input: form.person,
+            claim_code: form.claim_code,
+            errors,
+            groups: territory::grouped(&state.db).await?,
+            next: next_field(&form.next),
+            limited: limited.as_ref().map(|(_, m)| m.clone()),
+        },
+    )?;
+    Ok(match limited {
+        Some((wait, _)) => ratelimit::with_retry_after(resp, wait),
+        None => resp,
+    })
+}
+
+/// The answer to a new account: its session, and on to where the person was going.
+async fn signed_in(state: &AppState, user_id: i64, next: &str) -> AppResult<Response> {
     tracing::info!(user_id, "cuenta creada");
     let cookie = session::create(&state.db, user_id, state.settings.secure_cookies).await?;
-    let mut resp = redirect_with_notice(
-        &safe_next(Some(&form.next)),
-        "¡Listo! Tu cuenta está creada.",
-    );
+    let mut resp = redirect_with_notice(&safe_next(Some(next)), "¡Listo! Tu cuenta está creada.");
     resp.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(resp)
+}
+
+/// The one answer for a DNI that already exists without a valid code: the same whether the
+/// DNI has an account or an office registered it (that is nobody else's business).
+pub const DNI_TAKEN: &str = "No pudimos crear una cuenta con este DNI. Si ya tenés cuenta, ingresá o recuperá tu contraseña. \
+     Si tu oficina de empleo te registró, escribí el código que te dieron.";
+
+/// The hidden `next` field as a page sends it back: only a local path, else nothing.
+fn next_field(next: &str) -> String {
+    if next.is_empty() {
+        return String::new();
+    }
+    safe_next(Some(next))
 }
 
 async fn create_or_claim(
     state: &AppState,
     np: &persons::NewPerson,
-    hash: &str,
+    code: Option<ClaimCode>,
+    pw: &Password,
+    ip: &str,
     errors: &mut FieldErrors,
-) -> AppResult<Option<i64>> {
+) -> AppResult<Registered> {
     let email = np.email.as_ref().map(|e| e.as_str().to_string());
-    if let Some(existing) = persons::find_by_dni(&state.db, &np.dni).await? {
-        if existing.has_account {
-            errors.add(
-                "dni",
-                "Ya existe una cuenta con este DNI. Ingresá o recuperá tu contraseña.",
-            );
-            return Ok(None);
-        }
-        if existing.cuil != np.cuil.as_str() || existing.birth_date != np.birth_date {
-            errors.add(
-                "dni",
-                "Tu oficina de empleo ya te registró, pero el CUIL o la fecha de nacimiento no coinciden. \
-                 Revisalos o consultá en tu oficina.",
-            );
-            return Ok(None);
-        }
-        // Claim: attach the account to the Persona the office created.
+    let phone = np.phone.as_ref().map(|p| p.as_str().to_string());
+    let Some(existing) = persons::find_by_dni(&state.db, &np.dni).await? else {
+        let hash = password::hash(pw).await?;
         let res: Result<i64, sqlx::Error> = with_db!(&state.db, |p| {
-            sqlx::query_scalar(
-            "INSERT INTO users (person_id, email, password_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id"
-        )
-        .bind(existing.id)
-        .bind(&email)
-        .bind(hash)
-        .bind(now())
-        .fetch_one(p)
-        .await
+            async {
+                let mut tx = p.begin().await?;
+                let person_id = person_insert!(np, None::<i64>).fetch_one(&mut *tx).await?;
+                let user_id: i64 = sqlx::query_scalar(
+                    "INSERT INTO users (person_id, email, password_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+                )
+                .bind(person_id)
+                .bind(&email)
+                .bind(&hash)
+                .bind(now())
+                .fetch_one(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(user_id)
+            }
+            .await
         });
         return match res {
-            Ok(id) => Ok(Some(id)),
-            Err(e) if unique_error(&e, errors) => Ok(None),
-            Err(e) if crate::db::is_unique_violation(&e) => {
-                errors.add(
-                    "dni",
-                    "Ya existe una cuenta con este DNI. Ingresá o recuperá tu contraseña.",
-                );
-                Ok(None)
-            }
-            Err(e) => Err(e.into()),
+            Ok(id) => Ok(Registered::Created(id)),
+            Err(e) => registration_conflict(e, errors),
         };
+    };
+    let Some(code) = code else {
+        errors.add("dni", DNI_TAKEN);
+        return Ok(Registered::Refused);
+    };
+    // A claim: limited per address and per DNI, whatever the DNI's state, so the limit does
+    // not tell an account from a registration either.
+    let limits = &state.limits;
+    for (key, max) in [
+        (format!("claim:ip:{ip}"), limits.claim_per_address),
+        (
+            format!("claim:dni:{}", np.dni.as_str()),
+            limits.claim_per_dni,
+        ),
+    ] {
+        if let Err(wait) = ratelimit::check(&state.db, &key, max, HOUR).await? {
+            tracing::warn!(%ip, "reclamos de cuenta bloqueados por demasiados intentos");
+            return Ok(Registered::Limited(
+                wait,
+                format!(
+                    "Hubo demasiados intentos con este DNI o desde esta conexión. Probá de nuevo {}, \
+                     o acercate a tu oficina de empleo.",
+                    ratelimit::retry_in(wait)
+                ),
+            ));
+        }
     }
-    let res: Result<i64, sqlx::Error> = with_db!(&state.db, |p| {
+    // Checked before hashing the password, so a wrong code answers as fast as an account.
+    if existing.has_account
+        || existing.cuil != np.cuil.as_str()
+        || existing.birth_date != np.birth_date
+        || !claim::is_live(&state.db, existing.id, &code).await?
+    {
+        errors.add("dni", DNI_TAKEN);
+        return Ok(Registered::Refused);
+    }
+    let hash = password::hash(pw).await?;
+    let spend = claim::spend_hash(&code, existing.id);
+    // Spend the code and attach the account in one transaction: a failure keeps the code.
+    let res: Result<Option<i64>, sqlx::Error> = with_db!(&state.db, |p| {
         async {
             let mut tx = p.begin().await?;
-            let person_id = person_insert!(np, None::<i64>).fetch_one(&mut *tx).await?;
+            let spent: Option<i64> = sqlx::query_scalar(claim::SPEND_SQL)
+                .bind(existing.id)
+                .bind(&spend)
+                .bind(now())
+                .fetch_optional(&mut *tx)
+                .await?;
+            if spent.is_none() {
+                return Ok(None);
+            }
             let user_id: i64 = sqlx::query_scalar(
                 "INSERT INTO users (person_id, email, password_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
             )
-            .bind(person_id)
+            .bind(existing.id)
             .bind(&email)
-            .bind(hash)
+            .bind(&hash)
             .bind(now())
             .fetch_one(&mut *tx)
             .await?;
+            // The contact the person just gave is the newest: it replaces the office's.
+            sqlx::query(
+                "UPDATE persons SET email = COALESCE($1, email), phone = COALESCE($2, phone) WHERE id = $3",
+            )
+            .bind(&email)
+            .bind(&phone)
+            .bind(existing.id)
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await?;
-            Ok(user_id)
+            Ok(Some(user_id))
         }
         .await
     });
     match res {
-        Ok(id) => Ok(Some(id)),
-        Err(e) if unique_error(&e, errors) => Ok(None),
-        Err(e) => Err(e.into()),
+        Ok(Some(id)) => {
+            tracing::info!(
+                person = existing.id,
+                "cuenta reclamada con el código de la oficina"
+            );
+            Ok(Registered::Created(id))
+        }
+        Ok(None) => {
+            errors.add("dni", DNI_TAKEN);
+            Ok(Registered::Refused)
+        }
+        Err(e) => registration_conflict(e, errors),
     }
+}
+
+/// A unique violation while registering, as the message at its field; the DNI (a person
+/// registered meanwhile, or an account) gets the one generic message.
+fn registration_conflict(e: sqlx::Error, errors: &mut FieldErrors) -> AppResult<Registered> {
+    if is_constraint(&e, "users_email_key") || is_constraint(&e, "users.email") {
+        errors.add(
+            "email",
+            "Ya hay una cuenta con este email. Ingresá o recuperá tu contraseña.",
+        );
+        return Ok(Registered::Refused);
+    }
+    if crate::db::is_unique_violation(&e) {
+        errors.add("dni", DNI_TAKEN);
+        return Ok(Registered::Refused);
+    }
+    Err(e.into())
 }
 
 #[derive(Template)]
@@ -225,47 +387,9 @@ pub async fn login_form(ctx: Ctx, Query(q): Query<NextQuery>) -> AppResult<Respo
         page: ctx.page("Ingresar"),
         identifier: String::new(),
         error: None,
-        next: q.siguiente,
+        next: next_field(&q.siguiente),
     })
 }
-
-/// The peer socket address, when the server was started with connect info.
-pub struct PeerAddr(pub Option<SocketAddr>);
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PeerAddr {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        _: &S,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(PeerAddr(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0),
-        ))
-    }
-}
-
-/// The client address, from the socket or (behind a trusted proxy) `X-Forwarded-For`.
-pub fn client_ip(state: &AppState, headers: &HeaderMap, addr: Option<SocketAddr>) -> String {
-    if state.settings.trust_proxy
-        && let Some(ip) = headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-    {
-        return ip.trim().to_string();
-    }
-    addr.map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "desconocida".into())
-}
-
-/// At most this many attempts per account, and per IP, in the window.
-const MAX_PER_ACCOUNT: i64 = 5;
-const MAX_PER_IP: i64 = 30;
-const WINDOW_MINUTES: i64 = 15;
 
 #[derive(sqlx::FromRow)]
 struct Credentials {
@@ -273,7 +397,14 @@ struct Credentials {
     password_hash: String,
 }
 
-/// `POST /ingresar`: by DNI or email; rate-limited per account and per IP.
+/// The rate-limit key of an account's password guesses (login and password change share it).
+fn account_key(user_id: i64) -> String {
+    format!("login:user:{user_id}")
+}
+
+/// `POST /ingresar`: by DNI or email; rate-limited per address, then per account. A request
+/// the address limit refuses does not count against the account (one address cannot lock
+/// anyone out), and the DNI and the email of an account share one counter.
 pub async fn login(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -288,9 +419,16 @@ pub async fn login(
                 page: ctx.page("Ingresar"),
                 identifier: form.identifier.clone(),
                 error: Some(msg.to_string()),
-                next: form.next.clone(),
+                next: next_field(&form.next),
             },
         )
+    };
+    let limited = |wait: Duration| {
+        let msg = format!(
+            "Hubo demasiados intentos de ingreso. Probá de nuevo {}, o recuperá tu contraseña.",
+            ratelimit::retry_in(wait)
+        );
+        fail(&msg, StatusCode::TOO_MANY_REQUESTS).map(|r| ratelimit::with_retry_after(r, wait))
     };
     let ident = form.identifier.trim();
     let by_dni = Dni::parse(ident).ok();
@@ -299,7 +437,8 @@ pub async fn login(
     } else {
         None
     };
-    let account_key = match (&by_dni, &by_email) {
+    // Unknown identifiers get a counter of their own, so a refusal looks the same for them.
+    let unknown_key = match (&by_dni, &by_email) {
         (Some(d), _) => format!("login:dni:{}", d.as_str()),
         (_, Some(e)) => format!("login:email:{}", e.as_str()),
         _ => {
@@ -310,15 +449,14 @@ pub async fn login(
         }
     };
     let ip = client_ip(&state, &headers, peer);
-    let window = Duration::minutes(WINDOW_MINUTES);
-    let ip_ok = ratelimit::allow(&state.db, &format!("login:ip:{ip}"), MAX_PER_IP, window).await?;
-    let account_ok = ratelimit::allow(&state.db, &account_key, MAX_PER_ACCOUNT, window).await?;
-    if !ip_ok || !account_ok {
-        tracing::warn!(%ip, "login bloqueado por demasiados intentos");
-        return fail(
-            "Hubo demasiados intentos de ingreso. Esperá 15 minutos y volvé a probar, o recuperá tu contraseña.",
-            StatusCode::TOO_MANY_REQUESTS,
-        );
+    let limits = &state.limits;
+    let window = limits.login_window();
+    let ip_key = format!("login:ip:{ip}");
+    if let Err(wait) =
+        ratelimit::check(&state.db, &ip_key, limits.login_per_address, window).await?
+    {
+        tracing::warn!(%ip, "login bloqueado por demasiados intentos desde la dirección");
+        return limited(wait);
     }
     let creds: Option<Credentials> = match (&by_dni, &by_email) {
         (Some(d), _) => with_db!(&state.db, |p| {
@@ -337,6 +475,11 @@ pub async fn login(
         .await)?,
         _ => None,
     };
+    let key = creds.as_ref().map_or(unknown_key, |c| account_key(c.id));
+    if let Err(wait) = ratelimit::check(&state.db, &key, limits.login_per_account, window).await? {
+        tracing::warn!(%ip, "login bloqueado por demasiados intentos a la cuenta");
+        return limited(wait);
+    }
     let ok = password::verify(
         &form.password,
         creds.as_ref().map(|c| c.password_hash.clone()),
@@ -348,7 +491,7 @@ pub async fn login(
             StatusCode::UNAUTHORIZED,
         );
     };
-    ratelimit::reset(&state.db, &account_key).await?;
+    ratelimit::reset(&state.db, &key).await?;
     let cookie = session::create(&state.db, creds.id, state.settings.secure_cookies).await?;
     let mut resp = Redirect::to(&safe_next(Some(&form.next))).into_response();
     resp.headers_mut().append(header::SET_COOKIE, cookie);
@@ -403,13 +546,42 @@ pub async fn change_password(
     Form(form): Form<PasswordForm>,
 ) -> AppResult<Response> {
     let mut errors = FieldErrors::default();
+    // Guesses of the current password count with the login's, per account.
+    let limits = &state.limits;
+    let key = account_key(user.user_id);
+    if let Err(wait) = ratelimit::check(
+        &state.db,
+        &key,
+        limits.login_per_account,
+        limits.login_window(),
+    )
+    .await?
+    {
+        errors.add(
+            "current",
+            format!(
+                "Hubo demasiados intentos con una contraseña equivocada. Probá de nuevo {}.",
+                ratelimit::retry_in(wait)
+            ),
+        );
+        let resp = render_status(
+            StatusCode::TOO_MANY_REQUESTS,
+            &PasswordPage {
+                page: ctx.page("Cambiar la contraseña"),
+                errors,
+            },
+        )?;
+        return Ok(ratelimit::with_retry_after(resp, wait));
+    }
     let stored: String = with_db!(&state.db, |p| sqlx::query_scalar(
         "SELECT password_hash FROM users WHERE id = $1"
     )
     .bind(user.user_id)
     .fetch_one(p)
     .await)?;
-    if !password::verify(&form.current, Some(stored)).await? {
+    if password::verify(&form.current, Some(stored)).await? {
+        ratelimit::reset(&state.db, &key).await?;
+    } else {
         errors.add("current", "La contraseña actual no es correcta.");
     }
     let pw = errors.check("password", Password::parse(&form.password));
@@ -430,16 +602,28 @@ pub async fn change_password(
     Ok(redirect_with_notice("/mi-aula", "Tu contraseña se cambió."))
 }
 
-/// Stores a new password hash for a user.
+/// Stores a new password hash for a user, and spends the user's unused reset links: a link
+/// asked for before the password was chosen must not change it again.
 pub async fn set_password(state: &AppState, user_id: i64, pw: &Password) -> AppResult<()> {
     let hash = password::hash(pw).await?;
-    with_db!(&state.db, |p| sqlx::query(
-        "UPDATE users SET password_hash = $1 WHERE id = $2"
-    )
-    .bind(hash)
-    .bind(user_id)
-    .execute(p)
-    .await
-    .map(|r| r.rows_affected()))?;
+    with_db!(&state.db, |p| {
+        async {
+            let mut tx = p.begin().await?;
+            sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+                .bind(&hash)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "UPDATE password_resets SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL",
+            )
+            .bind(now())
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await
+        }
+        .await
+    })?;
     Ok(())
 }

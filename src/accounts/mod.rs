@@ -1,10 +1,10 @@
-//! Accounts: registration, login, sessions, passwords, roles. CSRF lives in `web::csrf`.
+//! Accounts: registration (and claiming a person an office registered), login, sessions,
+//! passwords, password reset, roles.
 
 pub mod admin;
 pub mod auth;
 pub mod handlers;
 pub mod password;
-pub mod ratelimit;
 pub mod reset;
 pub mod session;
 

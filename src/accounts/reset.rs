@@ -11,18 +11,16 @@ use chrono::Duration;
 use serde::Deserialize;
 
 use crate::{
-    accounts::{
-        handlers::{PeerAddr, client_ip, set_password},
-        password::Password,
-        ratelimit, session,
-    },
+    accounts::{handlers::set_password, password::Password, session},
     people::domain::{Dni, Email},
     web::{
+        client::{PeerAddr, client_ip},
         cookies::random_token,
         error::{AppError, AppResult},
         forms::FieldErrors,
         layout::{Ctx, Page, render, render_status},
         notice::redirect_with_notice,
+        ratelimit,
         state::AppState,
         time::now,
     },
@@ -67,10 +65,27 @@ pub async fn request(
     Form(form): Form<RequestForm>,
 ) -> AppResult<Response> {
     let ip = client_ip(&state, &headers, peer);
-    if !ratelimit::allow(&state.db, &format!("reset:ip:{ip}"), 10, Duration::hours(1)).await? {
-        return Err(AppError::TooManyRequests(
-            "Pediste demasiados enlaces. Esperá una hora o acercate a tu oficina de empleo.".into(),
-        ));
+    let limits = &state.limits;
+    if let Err(wait) = ratelimit::check(
+        &state.db,
+        &format!("reset:ip:{ip}"),
+        limits.reset_per_address,
+        ratelimit::HOUR,
+    )
+    .await?
+    {
+        let resp = render_status(
+            StatusCode::TOO_MANY_REQUESTS,
+            &RequestPage {
+                page: ctx.page("Recuperar la contraseña"),
+                sent: false,
+                error: Some(format!(
+                    "Pediste demasiados enlaces. Probá de nuevo {}, o acercate a tu oficina de empleo.",
+                    ratelimit::retry_in(wait)
+                )),
+            },
+        )?;
+        return Ok(ratelimit::with_retry_after(resp, wait));
     }
     let ident = form.identifier.trim();
     let target: Option<Target> = if let Ok(d) = Dni::parse(ident) {
@@ -99,10 +114,25 @@ pub async fn request(
             },
         );
     };
-    if let Some(Target {
-        id,
-        email: Some(email),
-    }) = target
+    // Beyond a few emails per account nothing more is sent (the page stays the same, so it
+    // does not tell whether the account exists): nobody's inbox gets flooded.
+    let mut within = false;
+    if let Some(t) = &target {
+        within = ratelimit::allow(
+            &state.db,
+            &format!("reset:user:{}", t.id),
+            limits.reset_per_account,
+            ratelimit::HOUR,
+        )
+        .await?;
+    }
+    if let (
+        Some(Target {
+            id,
+            email: Some(email),
+        }),
+        true,
+    ) = (target, within)
     {
         let token = random_token();
         with_db!(&state.db, |p| sqlx::query(
@@ -119,13 +149,16 @@ pub async fn request(
             "Hola:\n\nPediste cambiar tu contraseña de Aula. Entrá a este enlace dentro de la próxima hora:\n\n{link}\n\n\
              Si no fuiste vos, ignorá este mensaje: tu contraseña sigue siendo la misma.\n\nAula — Tucumán Capacita"
         );
-        if let Err(e) = state
-            .mailer
-            .send(&email, "Recuperá tu contraseña de Aula", body)
-            .await
-        {
-            tracing::error!(error = %e, "no se pudo enviar el email de recuperación");
-        }
+        // In the background: the answer takes the same time whether or not an email goes out.
+        let mailer = state.mailer.clone();
+        tokio::spawn(async move {
+            if let Err(e) = mailer
+                .send(&email, "Recuperá tu contraseña de Aula", body)
+                .await
+            {
+                tracing::error!(error = %e, "no se pudo enviar el email de recuperación");
+            }
+        });
     }
     render(&RequestPage {
         page: ctx.page("Recuperar la contraseña"),
@@ -158,7 +191,9 @@ pub async fn reset_form(ctx: Ctx, Path(token): Path<String>) -> AppResult<Respon
     })
 }
 
-/// `POST /recuperar/{token}`: the token is spent by one conditional UPDATE (usable once).
+/// `POST /recuperar/{token}`: the token is spent by one conditional UPDATE (usable once),
+/// which also spends every other unused link of the account: a link sent earlier (maybe to an
+/// address the person no longer controls) must not work after the password was chosen.
 pub async fn reset(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -181,16 +216,19 @@ pub async fn reset(
         );
     };
     let now = now();
-    let user_id: Option<i64> = with_db!(&state.db, |p| {
+    let spent: Vec<i64> = with_db!(&state.db, |p| {
         sqlx::query_scalar(
-        "UPDATE password_resets SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING user_id"
-    )
-    .bind(now)
-    .bind(session::token_hash(&token))
-    .fetch_optional(p)
-    .await
+            "UPDATE password_resets SET used_at = $1
+             WHERE used_at IS NULL AND user_id = (SELECT user_id FROM password_resets
+                 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1)
+             RETURNING user_id",
+        )
+        .bind(now)
+        .bind(session::token_hash(&token))
+        .fetch_all(p)
+        .await
     })?;
-    let Some(user_id) = user_id else {
+    let Some(user_id) = spent.first().copied() else {
         return Err(AppError::Conflict(
             "El enlace ya se usó o venció. Pedí uno nuevo en «Recuperar la contraseña».".into(),
         ));

@@ -54,6 +54,8 @@ pub struct Config {
     pub live: crate::live::config::LiveConfig,
     /// Media store (local folder or S3), uploads and renditions (`[media]` table).
     pub media: crate::media::config::MediaConfig,
+    /// Rate limits of logins, registrations, claims, resets (`[limits]` table).
+    pub limits: crate::web::limits::Limits,
 }
 
 /// The configuration as the layers give it: every key optional, with the same name in
@@ -105,6 +107,8 @@ pub struct RawConfig {
     pub live: Option<crate::live::config::LiveConfig>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub media: Option<crate::media::config::MediaConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limits: Option<crate::web::limits::Limits>,
 }
 
 /// Top-level keys taken from `AULA_*` variables (the others, like `AULA_CONFIG` or
@@ -128,7 +132,7 @@ const ENV_KEYS: &[&str] = &[
 
 /// The configuration key of variable `AULA_<name>`, if it is one: top-level keys, `[live]`
 /// (`AULA_LIVE_*`) and `[media]` (`AULA_S3_*`, `AULA_MEDIA_STORE_DIR`, `AULA_MEDIA_RENDITIONS`,
-/// `AULA_FFMPEG`, `AULA_FFPROBE`).
+/// `AULA_FFMPEG`, `AULA_FFPROBE`) and `[limits]` (`AULA_LIMIT_*`).
 fn env_key(name: &str) -> Option<String> {
     let k = name.to_ascii_lowercase();
     if ENV_KEYS.contains(&k.as_str()) {
@@ -136,6 +140,9 @@ fn env_key(name: &str) -> Option<String> {
     }
     if let Some(rest) = k.strip_prefix("live_") {
         return Some(format!("live.{rest}"));
+    }
+    if let Some(rest) = k.strip_prefix("limit_") {
+        return Some(format!("limits.{rest}"));
     }
     let media = match k.as_str() {
         "media_store_dir" => "store_dir",
@@ -190,6 +197,8 @@ impl Config {
             .unwrap_or_else(|| format!("http://{listen_text}"))
             .trim_end_matches('/')
             .to_string();
+        let mut limits = raw.limits.unwrap_or_default();
+        limits.validate()?;
         let media = raw.media.unwrap_or_default();
         media.validate()?;
         let mut live = raw.live.unwrap_or_default();
@@ -223,6 +232,7 @@ impl Config {
             ),
             live,
             media,
+            limits,
         })
     }
 
@@ -250,6 +260,7 @@ impl Config {
                 renditions: Some(false),
                 ..Default::default()
             },
+            limits: Default::default(),
         }
     }
 }

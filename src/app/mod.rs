@@ -85,6 +85,7 @@ impl Application {
                 config.mail_dir.as_ref(),
                 &config.mail_from,
             )?,
+            limits: Arc::new(config.limits.clone()),
             progress: progress.clone(),
         };
         let parts = Parts {

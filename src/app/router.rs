@@ -34,7 +34,7 @@ use crate::{
     assessment, catalog, certification, courses, enrolment, learning, live, media, pages, people,
     web::{
         assets, csrf,
-        error::AppError,
+        error::{self, AppError},
         notice,
         request_id::{self, RequestId},
         state::AppState,
@@ -146,6 +146,8 @@ pub fn build_router(parts: &Parts) -> Router {
                 })
                 .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
+        // A path with a control character (`%00`, `%0a`) names nothing that exists.
+        .layer(middleware::from_fn(error::refuse_control_characters))
         .layer(middleware::from_fn(request_id::assign))
         .with_state(state)
 }

@@ -392,20 +392,19 @@ pub async fn set_window(
     })
 }
 
-/// A learner's attempts at a quiz in a class, oldest first.
+/// A learner's attempts at a quiz, in every class of its course, oldest first: the allowance
+/// of attempts is per person and quiz, not per class.
 pub async fn attempts_of(
     db: &Db,
     quiz_id: i64,
-    class_id: i64,
     person_id: i64,
 ) -> Result<Vec<AttemptRow>, sqlx::Error> {
     let sql = format!(
         "SELECT {ATTEMPT_COLUMNS} FROM attempts a
-         WHERE a.quiz_id = $1 AND a.class_id = $2 AND a.person_id = $3 ORDER BY a.number"
+         WHERE a.quiz_id = $1 AND a.person_id = $2 ORDER BY a.number"
     );
     with_db!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(quiz_id)
-        .bind(class_id)
         .bind(person_id)
         .fetch_all(p)
         .await)
@@ -522,21 +521,29 @@ pub async fn start(
     .map_err(StartError::Bank)?;
     let max_points: f64 = drawn.iter().map(|d| d.points).sum();
     let deadline = deadline_for(now, quiz.time_limit_seconds, quiz.closes_at);
-    match insert_attempt(
-        db, quiz, class_id, person_id, now, deadline, max_points, &drawn,
-    )
-    .await
-    {
-        Ok(Some(id)) => Ok(Started::New(id)),
-        Ok(None) => Err(StartError::NoAttemptsLeft(quiz.attempts_allowed)),
-        // Another request started it first (two tabs, a double click): resume that one.
-        Err(e) if is_unique_violation(&e) => {
-            match open_attempt(db, quiz.id, class_id, person_id).await? {
-                Some(open) => Ok(Started::Resumed(open.id)),
-                None => Err(e.into()),
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match insert_attempt(
+            db, quiz, class_id, person_id, now, deadline, max_points, &drawn,
+        )
+        .await
+        {
+            Ok(Some(id)) => return Ok(Started::New(id)),
+            Ok(None) => return Err(StartError::NoAttemptsLeft(quiz.attempts_allowed)),
+            // Another request started it first (two tabs, a double click): resume that one.
+            Err(e) if is_unique_violation(&e) => {
+                if let Some(open) = open_attempt(db, quiz.id, class_id, person_id).await? {
+                    return Ok(Started::Resumed(open.id));
+                }
+                // A start in another class of the course took the same number: count again
+                // (the allowance still holds, the statement checks it).
+                if tries >= 2 {
+                    return Err(e.into());
+                }
             }
+            Err(e) => return Err(e.into()),
         }
-        Err(e) => Err(e.into()),
     }
 }
 
@@ -559,8 +566,10 @@ async fn open_attempt(
 }
 
 /// Inserts the attempt and its frozen questions in one transaction. The attempt number and the
-/// attempts limit are decided by the same statement that inserts, so racing starts cannot
-/// exceed the limit (and the unique indexes turn a lost race into a resume).
+/// attempts limit are decided by the same statement that inserts, counting the person's
+/// attempts at the quiz in every class of the course (enrolling in another class gives no new
+/// attempts), so racing starts cannot exceed the limit: the unique indexes (one open attempt
+/// per class; one number per person and quiz) turn a lost race into a resume or a recount.
 #[allow(clippy::too_many_arguments)]
 async fn insert_attempt(
     db: &Db,
@@ -579,7 +588,7 @@ async fn insert_attempt(
             "INSERT INTO attempts (quiz_id, class_id, person_id, number, state, started_at, deadline_at, max_points)
              SELECT $1, $2, $3, s.n + 1, 'in_progress', $4, $5, $6
              FROM (SELECT COUNT(*) AS c, COALESCE(MAX(number), 0) AS n FROM attempts
-                   WHERE quiz_id = $1 AND class_id = $2 AND person_id = $3) s
+                   WHERE quiz_id = $1 AND person_id = $3) s
              WHERE $7 = 0 OR s.c < $7
              RETURNING id",
         )
@@ -622,11 +631,19 @@ pub enum Saved {
     At(DateTime<Utc>, Option<DateTime<Utc>>),
     /// The attempt is no longer open (submitted, or past its deadline and grace): nothing saved.
     Closed,
+    /// The learner is no longer enrolled in the attempt's class (withdrew): nothing saved.
+    NotEnrolled,
 }
 
-/// Saves responses (`None` clears one) of an open attempt of `person_id`. The attempt row is
-/// updated first, in the same transaction: that both checks the deadline and locks the row, so a
-/// concurrent close either waits for this save (and grades it) or wins (and this saves nothing).
+/// The condition, on an `attempts` row, that its learner is still enrolled in its class.
+const STILL_ENROLLED: &str =
+    "EXISTS (SELECT 1 FROM enrolments e WHERE e.class_id = attempts.class_id
+     AND e.person_id = attempts.person_id AND e.status IN ('confirmed', 'completed'))";
+
+/// Saves responses (`None` clears one) of an open attempt of `person_id`, still enrolled in its
+/// class. The attempt row is updated first, in the same transaction: that checks the deadline
+/// and the enrolment and locks the row, so a concurrent close either waits for this save (and
+/// grades it) or wins (and this saves nothing), and a withdrawal is never raced past.
 pub async fn save(
     db: &Db,
     attempt_id: i64,
@@ -648,20 +665,34 @@ pub async fn save(
         .map_err(encode)?;
     with_db!(db, |p| {
         let mut tx = p.begin().await?;
-        let deadline: Option<Option<DateTime<Utc>>> = sqlx::query_scalar(
-            "UPDATE attempts SET last_saved_at = $1
+        let deadline: Option<Option<DateTime<Utc>>> =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "UPDATE attempts SET last_saved_at = $1
              WHERE id = $2 AND person_id = $3 AND state = 'in_progress'
-               AND (deadline_at IS NULL OR deadline_at > $4)
-             RETURNING deadline_at",
-        )
-        .bind(now)
-        .bind(attempt_id)
-        .bind(person_id)
-        .bind(now - grace)
-        .fetch_optional(&mut *tx)
-        .await?;
+               AND (deadline_at IS NULL OR deadline_at > $4) AND {STILL_ENROLLED}
+             RETURNING deadline_at"
+            )))
+            .bind(now)
+            .bind(attempt_id)
+            .bind(person_id)
+            .bind(now - grace)
+            .fetch_optional(&mut *tx)
+            .await?;
         let Some(deadline) = deadline else {
-            return Ok(Saved::Closed);
+            // Why nothing was saved, for the learner's message only (the decision is above).
+            let withdrawn: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT COUNT(*) > 0 FROM attempts WHERE id = $1 AND state = 'in_progress'
+                   AND (deadline_at IS NULL OR deadline_at > $2) AND NOT {STILL_ENROLLED}"
+            )))
+            .bind(attempt_id)
+            .bind(now - grace)
+            .fetch_one(&mut *tx)
+            .await?;
+            return Ok(if withdrawn {
+                Saved::NotEnrolled
+            } else {
+                Saved::Closed
+            });
         };
         for (slot, response) in &encoded {
             sqlx::query(
@@ -746,12 +777,17 @@ macro_rules! finalize {
 /// Who closed an attempt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Closer {
-    Learner,
+    /// The learner submitted it; past the deadline and this grace, the time limit closed it.
+    Learner {
+        grace: Duration,
+    },
     Deadline,
 }
 
-/// Closes an open attempt and grades what was saved. Returns `false` if it was already closed
-/// (a second submit, or the closer got there first): harmless, nothing changes.
+/// Closes an open attempt and grades what was saved. Returns `false` if it was not closed: it
+/// was already (a second submit, or the closer got there first: harmless, nothing changes), or
+/// the learner who submits is no longer enrolled in its class. A learner's submit that arrives
+/// past the deadline and grace is recorded as closed by the time limit, as it is.
 pub async fn close(
     db: &Db,
     progress: &dyn Progress,
@@ -759,19 +795,24 @@ pub async fn close(
     by: Closer,
     now: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
-    let by = match by {
-        Closer::Learner => "learner",
-        Closer::Deadline => "deadline",
+    let (by, cutoff, learner) = match by {
+        Closer::Learner { grace } => ("learner", now - grace, true),
+        Closer::Deadline => ("deadline", now, false),
     };
     let outcome: Option<(i64, i64, bool)> = with_db!(db, |p| {
         let mut tx = p.begin().await?;
-        let owner: Option<(i64, i64)> = sqlx::query_as(
-            "UPDATE attempts SET state = 'pending', submitted_at = $2, closed_by = $3
-             WHERE id = $1 AND state = 'in_progress' RETURNING class_id, person_id",
-        )
+        let owner: Option<(i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "UPDATE attempts SET state = 'pending', submitted_at = $2,
+                closed_by = CASE WHEN deadline_at IS NOT NULL AND deadline_at <= $4 THEN 'deadline' ELSE $3 END
+             WHERE id = $1 AND state = 'in_progress'
+               AND (NOT $5 OR (deadline_at IS NOT NULL AND deadline_at <= $4) OR {STILL_ENROLLED})
+             RETURNING class_id, person_id"
+        )))
         .bind(attempt_id)
         .bind(now)
         .bind(by)
+        .bind(cutoff)
+        .bind(learner)
         .fetch_optional(&mut *tx)
         .await?;
         let Some((class_id, person_id)) = owner else {

@@ -81,7 +81,8 @@ pub async fn quiz(
 ) -> AppResult<Response> {
     let (view, class_id) = learner_quiz(&state, &user, &slug, &key).await?;
     let now = now();
-    let mut list = attempts::attempts_of(&state.db, view.quiz.id, class_id, user.person_id).await?;
+    // Attempts in every class of the course: the allowance is per person and quiz.
+    let mut list = attempts::attempts_of(&state.db, view.quiz.id, user.person_id).await?;
     // An attempt left past its deadline is closed before it is shown, so the page never
     // offers to resume what the server no longer accepts.
     let mut closed_any = false;
@@ -92,9 +93,12 @@ pub async fn quiz(
         }
     }
     if closed_any {
-        list = attempts::attempts_of(&state.db, view.quiz.id, class_id, user.person_id).await?;
+        list = attempts::attempts_of(&state.db, view.quiz.id, user.person_id).await?;
     }
-    let open_attempt = list.iter().find(|a| a.in_progress()).map(|a| a.id);
+    let open_attempt = list
+        .iter()
+        .find(|a| a.in_progress() && a.class_id == class_id)
+        .map(|a| a.id);
     let q = &view.quiz;
     let used = list.len() as i64;
     let why_not = if let Some(o) = q.opens_at.filter(|o| now < *o) {
@@ -232,6 +236,21 @@ fn result_url(id: i64) -> String {
 
 const TIME_UP: &str =
     "Se terminó el tiempo: tu intento se entregó con las respuestas guardadas hasta el final.";
+
+const NOT_ENROLLED: &str = "Ya no estás inscripto/a en la comisión de esta evaluación: no se guardó ni se entregó nada. \
+     Si te diste de baja por error, volvé a inscribirte desde la página del curso.";
+
+/// Where a learner who withdrew from the attempt's class is sent, and what they are told.
+fn not_enrolled() -> Response {
+    redirect_with_notice("/mi-aula", NOT_ENROLLED)
+}
+
+/// How a learner's own submit closes an attempt (the grace decides whether time closed it).
+fn by_learner(state: &QuizState) -> Closer {
+    Closer::Learner {
+        grace: grace(state),
+    }
+}
 
 /// What to tell a learner who acts on an attempt that is already closed.
 fn already_closed(a: &AttemptRow) -> &'static str {
@@ -383,14 +402,18 @@ pub async fn answer(
             already_closed(&attempt),
         ));
     }
-    if save_page(&state, &user, &attempt, &fields).await? == Saved::Closed {
-        // Past the deadline, or closed meanwhile (another tab submitted): say which.
-        settle(&state, &attempt).await?;
-        let now_closed = own_attempt_row(&state, &user, id).await?;
-        return Ok(redirect_with_notice(
-            &result_url(id),
-            already_closed(&now_closed),
-        ));
+    match save_page(&state, &user, &attempt, &fields).await? {
+        Saved::At(..) => {}
+        Saved::NotEnrolled => return Ok(not_enrolled()),
+        Saved::Closed => {
+            // Past the deadline, or closed meanwhile (another tab submitted): say which.
+            settle(&state, &attempt).await?;
+            let now_closed = own_attempt_row(&state, &user, id).await?;
+            return Ok(redirect_with_notice(
+                &result_url(id),
+                already_closed(&now_closed),
+            ));
+        }
     }
     let go = fields
         .iter()
@@ -399,8 +422,16 @@ pub async fn answer(
         .unwrap_or("resumen");
     Ok(match go {
         "entregar" => {
-            attempts::close(&state.db, &*state.progress, id, Closer::Learner, now()).await?;
-            redirect_with_notice(&result_url(id), "Entregaste la evaluación.")
+            attempts::close(&state.db, &*state.progress, id, by_learner(&state), now()).await?;
+            let closed = own_attempt_row(&state, &user, id).await?;
+            redirect_with_notice(
+                &result_url(id),
+                if closed.closed_by.as_deref() == Some("deadline") {
+                    TIME_UP
+                } else {
+                    "Entregaste la evaluación."
+                },
+            )
         }
         "resumen" => {
             redirect_with_notice(&format!("/intentos/{id}/resumen"), "Respuestas guardadas.")
@@ -453,6 +484,11 @@ pub async fn autosave(
             settle(&state, &attempt).await?;
             Ok(closed())
         }
+        Saved::NotEnrolled => Ok((
+            StatusCode::CONFLICT,
+            Json(serde_json::json!({ "error": NOT_ENROLLED, "ir": "/mi-aula" })),
+        )
+            .into_response()),
     }
 }
 
@@ -509,9 +545,14 @@ pub async fn submit(
     Path(id): Path<i64>,
 ) -> AppResult<Response> {
     let attempt = own_attempt_row(&state, &user, id).await?;
-    let closed = attempts::close(&state.db, &*state.progress, id, Closer::Learner, now()).await?;
+    let closed =
+        attempts::close(&state.db, &*state.progress, id, by_learner(&state), now()).await?;
+    let after = own_attempt_row(&state, &user, id).await?;
+    if !closed && after.in_progress() {
+        return Ok(not_enrolled());
+    }
     let message = if closed {
-        if attempt.overdue(now(), grace(&state)) {
+        if after.closed_by.as_deref() == Some("deadline") {
             TIME_UP
         } else {
             "Entregaste la evaluación."

@@ -187,6 +187,12 @@ pub async fn grade(
             "comentario",
             "El comentario es muy largo: hasta 5000 caracteres.".to_string(),
         );
+    } else if crate::web::text::has_control_beyond_lines(&form.comentario) {
+        errors.add(
+            "comentario",
+            "El comentario tiene símbolos de control que no se pueden guardar: borralos."
+                .to_string(),
+        );
     }
     if !errors.is_empty() {
         let entered = (form.puntos.clone(), form.comentario.clone());

@@ -43,8 +43,12 @@ pub fn modality_label(m: &str) -> &'static str {
 #[derive(Clone, Debug, Default, serde::Deserialize)]
 #[serde(default)]
 pub struct Filters {
+    /// Cut and cleaned as it arrives (see `web::text::search_input`).
+    #[serde(deserialize_with = "crate::web::text::deserialize_search")]
     pub q: String,
+    #[serde(deserialize_with = "crate::web::text::deserialize_search")]
     pub categoria: String,
+    #[serde(deserialize_with = "crate::web::text::deserialize_search")]
     pub modalidad: String,
     pub departamento: String,
 }
@@ -52,7 +56,7 @@ pub struct Filters {
 /// Courses matching the filters; the department filter keeps courses with a class there
 /// (or a province-wide class).
 pub async fn search(db: &Db, f: &Filters) -> Result<Vec<CourseCard>, sqlx::Error> {
-    let q = fold(&f.q);
+    let q = fold(&crate::web::text::search_input(&f.q));
     let dept: i64 = f.departamento.parse().unwrap_or(0);
     with_db!(db, |p| {
         sqlx::query_as(

@@ -80,7 +80,7 @@ pub async fn create(
 ) -> AppResult<Response> {
     let mut errors = FieldErrors::default();
     let name = form.name.split_whitespace().collect::<Vec<_>>().join(" ");
-    if name.is_empty() || name.chars().count() > 200 {
+    if name.is_empty() || name.chars().count() > 200 || crate::web::text::has_control(&name) {
         errors.add(
             "name",
             "Escribí el nombre de la institución (hasta 200 caracteres).",

@@ -170,7 +170,7 @@ fn validate(f: &ClassForm, errors: &mut FieldErrors) -> Option<ValidClass> {
         errors.add("course_id", "Elegí el curso.");
     }
     let name = f.name.split_whitespace().collect::<Vec<_>>().join(" ");
-    if name.is_empty() || name.chars().count() > 120 {
+    if name.is_empty() || name.chars().count() > 120 || crate::web::text::has_control(&name) {
         errors.add(
             "name",
             "Poné un nombre a la comisión (por ejemplo «Comisión 1 — Monteros»).",

@@ -9,7 +9,10 @@ use axum::{
 use crate::{
     catalog::queries::{self as catalog, ClassInfo},
     enrolment::queries::{self as enrol, EnrolmentSummary},
-    people::persons::{self, Person},
+    people::{
+        claim,
+        persons::{self, Person},
+    },
     web::{
         auth::Operator,
         error::{AppError, AppResult},
@@ -25,6 +28,8 @@ pub struct OfficePersonPage {
     person: Person,
     enrolments: Vec<EnrolmentSummary>,
     classes: Vec<ClassInfo>,
+    /// Until when the person's claim code is valid, when they have a live one.
+    code_until: Option<String>,
 }
 
 /// `GET /oficina/personas/{id}`: 404 outside the operator's territory.
@@ -39,10 +44,18 @@ pub async fn office_person(
         .ok_or(AppError::NotFound)?;
     let enrolments = enrol::summaries(&state.db, person.id).await?;
     let classes = catalog::open_classes(&state.db).await?;
+    let code_until = if person.has_account {
+        None
+    } else {
+        claim::live_until(&state.db, person.id)
+            .await?
+            .map(|t| crate::web::time::local(&t))
+    };
     render(&OfficePersonPage {
         page: ctx.page(format!("{} {}", person.first_name, person.last_name)),
         person,
         enrolments,
         classes,
+        code_until,
     })
 }

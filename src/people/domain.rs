@@ -102,7 +102,8 @@ impl Email {
     pub fn parse(input: &str) -> Result<Email, String> {
         let e = input.trim().to_lowercase();
         let bad = || Err("El email no parece válido (por ejemplo nombre@gmail.com).".to_string());
-        if e.len() > 254 || e.chars().any(char::is_whitespace) {
+        // Control characters (NUL, bell...) are not whitespace, but no address has them.
+        if e.len() > 254 || e.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return bad();
         }
         let Some((local, domain)) = e.split_once('@') else {
@@ -221,6 +222,8 @@ mod tests {
             "ana@mail.com"
         );
         assert!(Email::parse("ana@mail").is_err());
+        assert!(Email::parse("ana\u{0}@mail.com").is_err());
+        assert!(Email::parse("ana@mail.com\u{7}").is_err());
         assert!(Phone::parse("381 512-3456").is_ok());
         assert!(Phone::parse("12345").is_err());
     }

@@ -19,6 +19,7 @@ use crate::{
         layout::{Ctx, Page, render, render_status},
         notice::redirect_with_notice,
         state::AppState,
+        text::has_control,
         time::now,
     },
     with_db,
@@ -177,10 +178,21 @@ async fn save(
 ) -> AppResult<Response> {
     let mut errors = FieldErrors::default();
     let name = form.name.split_whitespace().collect::<Vec<_>>().join(" ");
-    if name.is_empty() || name.chars().count() > 120 {
+    if name.is_empty() || name.chars().count() > 120 || has_control(&name) {
         errors.add(
             "name",
-            "Escribí el nombre de la oficina (hasta 120 caracteres).",
+            "Escribí el nombre de la oficina (hasta 120 caracteres, sin símbolos de control).",
+        );
+    }
+    let address = form
+        .address
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if address.chars().count() > 200 || has_control(&address) {
+        errors.add(
+            "address",
+            "Escribí la dirección en una línea (hasta 200 caracteres, sin símbolos de control).",
         );
     }
     let departments = territory::departments(&state.db).await?;
@@ -196,7 +208,6 @@ async fn save(
         );
     }
     if errors.is_empty() {
-        let address = form.address.trim().to_string();
         let res: Result<i64, sqlx::Error> = with_db!(&state.db, |p| {
             async {
                 let mut tx = p.begin().await?;

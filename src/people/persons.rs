@@ -221,7 +221,10 @@ impl Person {
     }
 }
 
-const PERSON_SELECT: &str = "SELECT p.id, p.dni, p.cuil, p.first_name, p.last_name, p.birth_date, p.email, p.phone,
+/// The email shown is the account's when there is one (the one the person logs in with and
+/// last chose); else the one the office registered.
+const PERSON_SELECT: &str = "SELECT p.id, p.dni, p.cuil, p.first_name, p.last_name, p.birth_date,
+        COALESCE((SELECT u.email FROM users u WHERE u.person_id = p.id), p.email) AS email, p.phone,
         d.name AS department, l.name AS locality,
         (EXISTS (SELECT 1 FROM users u WHERE u.person_id = p.id)) AS has_account
    FROM persons p JOIN departments d ON d.id = p.department_id LEFT JOIN localities l ON l.id = p.locality_id";
@@ -261,10 +264,11 @@ pub async fn search_in_territory(
     page: i64,
     per_page: i64,
 ) -> Result<(Vec<Person>, i64), sqlx::Error> {
-    let q = fold(query);
-    let dni_prefix = format!("{}%", q.replace(['.', ' '], ""));
+    let q = fold(&crate::web::text::search_input(query));
+    // Both patterns escape `%` and `_`: `q=%` must not list the whole territory.
+    let dni_prefix = crate::web::text::like_prefix(&q.replace(['.', ' '], ""));
     let name_like = crate::web::text::like_pattern(&q);
-    let filter = "($2 = '' OR p.dni LIKE $3 OR p.search_name LIKE $4 ESCAPE '\\')";
+    let filter = "($2 = '' OR p.dni LIKE $3 ESCAPE '\\' OR p.search_name LIKE $4 ESCAPE '\\')";
     let list_sql = format!(
         "{PERSON_SELECT} WHERE {IN_TERRITORY} AND {filter} ORDER BY p.last_name, p.first_name, p.id LIMIT $5 OFFSET $6"
     );
@@ -312,4 +316,58 @@ pub async fn find_by_dni(db: &Db, dni: &Dni) -> Result<Option<DniMatch>, sqlx::E
     .fetch_optional(p)
     .await
     })
+}
+
+/// What a change of one's own contact details ended in.
+pub enum ContactChange {
+    Saved,
+    /// Another account already logs in with that email.
+    EmailTaken,
+}
+
+/// Sets a person's own email and phone: the Persona's contact and the account's login email
+/// together, in one transaction (the last change wins, whoever made it).
+pub async fn set_contact(
+    db: &Db,
+    person_id: i64,
+    email: Option<&Email>,
+    phone: Option<&Phone>,
+) -> Result<ContactChange, sqlx::Error> {
+    let email = email.map(|e| e.as_str().to_string());
+    let phone = phone.map(|p| p.as_str().to_string());
+    let res: Result<(), sqlx::Error> = with_db!(db, |p| {
+        async {
+            let mut tx = p.begin().await?;
+            // Reset links sent to the old address stop working when the address changes.
+            sqlx::query(
+                "UPDATE password_resets SET used_at = $1 WHERE used_at IS NULL AND user_id IN
+                    (SELECT id FROM users WHERE person_id = $2 AND COALESCE(email, '') <> COALESCE($3, ''))",
+            )
+            .bind(now())
+            .bind(person_id)
+            .bind(&email)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("UPDATE users SET email = $1 WHERE person_id = $2")
+                .bind(&email)
+                .bind(person_id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE persons SET email = $1, phone = $2 WHERE id = $3")
+                .bind(&email)
+                .bind(&phone)
+                .bind(person_id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await
+        }
+        .await
+    });
+    match res {
+        Ok(()) => Ok(ContactChange::Saved),
+        Err(e) if is_constraint(&e, "users_email_key") || is_constraint(&e, "users.email") => {
+            Ok(ContactChange::EmailTaken)
+        }
+        Err(e) => Err(e),
+    }
 }

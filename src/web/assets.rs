@@ -15,6 +15,7 @@ const QUIZ_JS: &str = include_str!("../../static/quiz.js");
 const LIVE_JS: &str = include_str!("../../static/live.js");
 const MEDIA_JS: &str = include_str!("../../static/media.js");
 const ICON: &str = include_str!("../../static/icon.svg");
+const LOCALITIES_JS: &str = include_str!("../../static/localities.js");
 
 struct Asset {
     stem: &'static str,
@@ -45,6 +46,12 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
             "text/javascript; charset=utf-8",
         ),
         hashed("icon", "svg", ICON.as_bytes(), "image/svg+xml"),
+        hashed(
+            "localities",
+            "js",
+            LOCALITIES_JS.as_bytes(),
+            "text/javascript; charset=utf-8",
+        ),
     ]
 });
 
@@ -90,6 +97,11 @@ pub fn media_js_href() -> &'static str {
 /// The cache-busted address of the live room's script.
 pub fn live_js_href() -> &'static str {
     href("live")
+}
+
+/// The cache-busted address of the script that narrows «Localidad» to the chosen department.
+pub fn localities_js_href() -> &'static str {
+    href("localities")
 }
 
 /// `GET /static/{file}`: an embedded asset, cacheable for a year.

@@ -92,7 +92,7 @@ async fn check(req: Request, cookie_token: Option<&str>) -> Result<Request, AppE
     let (parts, body) = req.into_parts();
     let bytes = to_bytes(body, MAX_FORM)
         .await
-        .map_err(|_| AppError::Conflict("El formulario es demasiado grande.".into()))?;
+        .map_err(|_| AppError::PayloadTooLarge)?;
     let sent = form_urlencoded::parse(&bytes)
         .find(|(k, _)| k == "csrf")
         .map(|(_, v)| v.into_owned());

@@ -22,6 +22,9 @@ pub enum AppError {
     /// Too many attempts; the message says when to retry.
     #[error("{0}")]
     TooManyRequests(String),
+    /// The request body is larger than we accept (413).
+    #[error("cuerpo demasiado grande")]
+    PayloadTooLarge,
     /// The form lacked a valid anti-forgery token.
     #[error("token CSRF inválido")]
     Csrf,
@@ -65,6 +68,13 @@ impl IntoResponse for AppError {
             AppError::TooManyRequests(msg) => {
                 (StatusCode::TOO_MANY_REQUESTS, "Demasiados intentos", msg)
             }
+            AppError::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Demasiado grande",
+                "Lo que enviaste es más grande de lo que podemos recibir. Volvé a la página \
+                 anterior y acortá el texto, o mandá un archivo más chico."
+                    .to_string(),
+            ),
             AppError::Csrf => (
                 StatusCode::FORBIDDEN,
                 "El formulario venció",
@@ -94,4 +104,18 @@ impl IntoResponse for AppError {
         );
         resp
     }
+}
+
+/// Middleware: a request whose path has a control character (`%00`, `%0a`...) is for nothing
+/// that exists: 404, before any handler hands such text to the file system or the database
+/// (PostgreSQL refuses NUL in text with an error).
+pub async fn refuse_control_characters(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let decoded = percent_encoding::percent_decode_str(req.uri().path());
+    if decoded.into_iter().any(|b| b.is_ascii_control()) {
+        return AppError::NotFound.into_response();
+    }
+    next.run(req).await
 }

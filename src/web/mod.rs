@@ -4,15 +4,18 @@
 
 pub mod assets;
 pub mod auth;
+pub mod client;
 pub mod config_de;
 pub mod cookies;
 pub mod csrf;
 pub mod error;
 pub mod forms;
 pub mod layout;
+pub mod limits;
 pub mod mail;
 pub mod notice;
 pub mod outbox;
+pub mod ratelimit;
 pub mod request_id;
 pub mod source;
 pub mod spreadsheet;

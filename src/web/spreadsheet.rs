@@ -1,5 +1,6 @@
 //! CSV downloads that open correctly in a spreadsheet: UTF-8 with a byte-order mark (so
-//! accents show in Excel), served as an attachment.
+//! accents show in Excel), served as an attachment that no cache keeps (they carry DNIs and
+//! grades: a shared computer's browser or a proxy must not store them).
 
 use axum::{
     http::{HeaderValue, header},
@@ -33,6 +34,10 @@ where
                 header::CONTENT_DISPOSITION,
                 HeaderValue::from_str(&format!("attachment; filename=\"{filename}\""))
                     .map_err(|e| AppError::Internal(e.into()))?,
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, no-store"),
             ),
         ],
         body,

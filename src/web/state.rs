@@ -4,7 +4,10 @@
 
 use std::sync::Arc;
 
-use crate::{db::Db, web::mail::Mailer};
+use crate::{
+    db::Db,
+    web::{limits::Limits, mail::Mailer},
+};
 
 /// What the kernel needs to know of the deployment.
 #[derive(Clone, Debug)]
@@ -33,5 +36,7 @@ pub struct AppState {
     pub db: Db,
     pub settings: Arc<Settings>,
     pub mailer: Mailer,
+    /// How often each guessable or costly action may be tried (`[limits]`).
+    pub limits: Arc<Limits>,
     pub progress: Arc<dyn Progress>,
 }

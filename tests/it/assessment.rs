@@ -885,6 +885,7 @@ async fn instructors_see_the_gradebook_its_csv_and_item_statistics_and_nobody_el
         .get(&format!("/comisiones/{class}/calificaciones.csv"))
         .await;
     assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    assert_eq!(csv.headers()["cache-control"], "private, no-store");
     let bytes = csv.bytes().await.unwrap();
     assert_eq!(&bytes[..3], b"\xEF\xBB\xBF", "BOM para planillas");
     let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
@@ -1449,4 +1450,246 @@ async fn edge_cases_tampered_values_ticking_everything_decimal_commas_and_a_blan
         .await
         .1;
     assert!(queue.contains("No hay respuestas esperando corrección."));
+}
+
+/// A second class of the fixture course, open for enrolment.
+async fn second_class(app: &TestApp) -> i64 {
+    let course_id = crate::helpers::course_id(app, SLUG).await;
+    let now = chrono::Utc::now();
+    aula::catalog::classes::insert(
+        &app.db,
+        &aula::catalog::classes::ValidClass {
+            course_id,
+            name: "Comisión 2".into(),
+            starts_on: now.date_naive(),
+            ends_on: now.date_naive() + chrono::Duration::days(30),
+            enrol_opens_at: now - chrono::Duration::hours(1),
+            enrol_closes_at: now + chrono::Duration::days(5),
+            seats: 30,
+            department_id: None,
+            institution_id: None,
+        },
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn attempts_are_allowed_per_person_across_the_classes_of_the_course() {
+    let (app, _courses) = spawn().await;
+    let learner = enrolled(&app, "32000020").await;
+    // Both attempts of "final" used in the first class.
+    for _ in 0..2 {
+        let (id, _) = start(&learner, "final").await;
+        learner.post(&format!("/intentos/{id}/entregar"), &[]).await;
+    }
+    // Enrolling in another class of the same course gives no new attempt.
+    let other = second_class(&app).await;
+    let resp = learner
+        .post(&format!("/comisiones/{other}/inscribirme"), &[])
+        .await;
+    assert!(resp.text().await.unwrap().contains("Quedaste inscripto/a"));
+    let (_, page) = learner
+        .get_text(&format!("/cursos/{SLUG}/evaluaciones/final"))
+        .await;
+    assert!(
+        page.contains("Ya usaste todos los intentos permitidos (2).") && !page.contains("Comenzar"),
+        "{page}"
+    );
+    let resp = learner
+        .post(&format!("/cursos/{SLUG}/evaluaciones/final/comenzar"), &[])
+        .await;
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("Ya usaste todos los intentos permitidos (2).")
+    );
+    let person = person_of(&app, "32000020").await.unwrap();
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM attempts WHERE person_id = $1", person)
+            .await,
+        2
+    );
+    // A quiz with attempts left continues the numbering in the new class.
+    let (id, _) = start(&learner, "cronometrada").await;
+    learner.post(&format!("/intentos/{id}/entregar"), &[]).await;
+    assert_eq!(
+        app.scalar_i64("SELECT class_id FROM attempts WHERE id = $1", id)
+            .await,
+        other
+    );
+    let (id2, _) = start(&learner, "cronometrada").await;
+    assert_eq!(
+        app.scalar_i64("SELECT number FROM attempts WHERE id = $1", id2)
+            .await,
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_submit_after_the_deadline_is_recorded_as_closed_by_the_time_limit() {
+    let (app, _courses) = spawn().await;
+    let learner = enrolled(&app, "32000021").await;
+    let (id, _) = start(&learner, "cronometrada").await;
+    set_deadline(&app, id, -60).await;
+    let resp = learner.post(&format!("/intentos/{id}/entregar"), &[]).await;
+    assert!(resp.text().await.unwrap().contains("Se terminó el tiempo"));
+    assert_eq!(
+        crate::helpers::scalar_text(&app, "SELECT closed_by FROM attempts WHERE id = $1", id).await,
+        "deadline"
+    );
+    // Within the grace it is still the learner's own submission.
+    let (id2, _) = start(&learner, "cronometrada").await;
+    set_deadline(&app, id2, -1).await;
+    let resp = learner
+        .post(&format!("/intentos/{id2}/entregar"), &[])
+        .await;
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("Entregaste la evaluación.")
+    );
+    assert_eq!(
+        crate::helpers::scalar_text(&app, "SELECT closed_by FROM attempts WHERE id = $1", id2)
+            .await,
+        "learner"
+    );
+}
+
+#[tokio::test]
+async fn after_withdrawing_an_open_attempt_neither_saves_nor_submits() {
+    let (app, _courses) = spawn().await;
+    let learner = enrolled(&app, "32000022").await;
+    let (id, page) = start(&learner, "final").await;
+    let right = value_of(&page, "r0", "San Miguel de Tucumán");
+    let class = app.class_of(SLUG).await;
+    let resp = learner
+        .post(&format!("/comisiones/{class}/baja"), &[])
+        .await;
+    assert!(resp.text().await.unwrap().contains("Te diste de baja"));
+    // The background save is refused and says why.
+    let csrf = learner.csrf().await;
+    let resp = learner
+        .client
+        .post(learner.url(&format!("/intentos/{id}/guardar")))
+        .header("x-csrf-token", &csrf)
+        .form(&[("pagina", "1"), ("r0", right.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+    let json: serde_json::Value = serde_json::from_str(&resp.text().await.unwrap()).unwrap();
+    assert!(
+        json["error"]
+            .as_str()
+            .unwrap()
+            .contains("Ya no estás inscripto/a"),
+        "{json}"
+    );
+    // So are the page's own save and the submit.
+    let resp = learner
+        .post(
+            &format!("/intentos/{id}"),
+            &[
+                ("pagina", "1".into()),
+                ("r0", right.clone()),
+                ("ir", "entregar".into()),
+            ],
+        )
+        .await;
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("Ya no estás inscripto/a")
+    );
+    let resp = learner.post(&format!("/intentos/{id}/entregar"), &[]).await;
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("Ya no estás inscripto/a")
+    );
+    assert_eq!(attempt_state(&app, id).await, "in_progress");
+    assert!(responses(&app, id).await.iter().all(Option::is_none));
+    // Enrolled again, the attempt goes on.
+    learner
+        .post(&format!("/comisiones/{class}/inscribirme"), &[])
+        .await;
+    let resp = learner.post(&format!("/intentos/{id}/entregar"), &[]).await;
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("Entregaste la evaluación.")
+    );
+}
+
+/// Migration 0009 numbers attempts per person and quiz: attempts already made in several
+/// classes (each class numbered from 1) are renumbered in the order they were started before
+/// the unique index is created.
+#[tokio::test]
+async fn the_migration_renumbers_attempts_made_in_several_classes() {
+    let (app, _courses) = spawn().await;
+    let learner = enrolled(&app, "32000023").await;
+    let (first, _) = start(&learner, "final").await;
+    learner
+        .post(&format!("/intentos/{first}/entregar"), &[])
+        .await;
+    let other = second_class(&app).await;
+    let person = person_of(&app, "32000023").await.unwrap();
+    let quiz = app
+        .count("SELECT id FROM quizzes WHERE key = 'final'")
+        .await;
+    // As the old code left it: attempt 1 in each class.
+    let later = chrono::Utc::now() + chrono::Duration::seconds(5);
+    aula::with_db!(&app.db, |p| sqlx::query(
+        "DROP INDEX attempts_person_number_key"
+    )
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected()))
+    .unwrap();
+    aula::with_db!(&app.db, |p| sqlx::query(
+        "INSERT INTO attempts (quiz_id, class_id, person_id, number, state, started_at, submitted_at,
+                               closed_by, max_points, points, percent)
+         VALUES ($1, $2, $3, 1, 'graded', $4, $4, 'learner', 10, 5, 50)"
+    )
+    .bind(quiz)
+    .bind(other)
+    .bind(person)
+    .bind(later)
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected()))
+    .unwrap();
+    let backend = if crate::helpers::postgres() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    let file = std::fs::read_to_string(format!(
+        "{}/migrations/{backend}/0009_claim_codes_and_attempt_numbers.sql",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let renumbering = &file[file.find("UPDATE attempts").unwrap()..];
+    aula::with_db!(&app.db, |p| sqlx::raw_sql(sqlx::AssertSqlSafe(
+        renumbering.to_string()
+    ))
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected()))
+    .unwrap();
+    let numbers: Vec<(i64, i64)> = aula::with_db!(&app.db, |p| sqlx::query_as(
+        "SELECT class_id, number FROM attempts WHERE person_id = $1 ORDER BY started_at"
+    )
+    .bind(person)
+    .fetch_all(p)
+    .await)
+    .unwrap();
+    let first_class = app.class_of(SLUG).await;
+    assert_eq!(numbers, vec![(first_class, 1), (other, 2)]);
 }

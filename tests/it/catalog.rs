@@ -1300,3 +1300,39 @@ async fn catalogue_says_enrolment_is_open_only_while_a_window_is_open() {
     let (_, html) = app.browser().get_text("/cursos").await;
     assert_eq!(open_badges(&html), 2, "{html}");
 }
+
+#[tokio::test]
+async fn a_very_long_search_is_cut_instead_of_failing() {
+    let app = TestApp::spawn().await;
+    let b = app.browser();
+    let (status, html) = b
+        .get_text(&format!("/cursos?q={}", "a".repeat(60_000)))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("<h1>"), "{html}");
+    // Control characters in any filter are dropped, not handed to the database.
+    for query in ["q=atenci%00%07", "categoria=%00", "modalidad=virtual%00"] {
+        let (status, _) = b.get_text(&format!("/cursos?{query}")).await;
+        assert_eq!(status, StatusCode::OK, "{query}");
+    }
+}
+
+#[tokio::test]
+async fn paths_with_control_characters_are_404_anywhere() {
+    let app = TestApp::spawn().await;
+    let b = app.learner("30123456").await;
+    for path in [
+        "/cursos/atencion-al-cliente%00",
+        "/cursos/%0a",
+        "/cursos/atencion-al-cliente/lecciones/x%00y",
+        "/cursos/atencion-al-cliente/evaluaciones/%00",
+        "/recuperar/abc%00",
+    ] {
+        let resp = b.get(path).await;
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{path}");
+        assert!(
+            resp.text().await.unwrap().contains("Página no encontrada"),
+            "{path}"
+        );
+    }
+}

@@ -468,3 +468,93 @@ pub async fn run_browser_script(script: &'static str, env: Vec<(&'static str, St
     );
     stdout
 }
+
+/// The text of every email sent so far (decoded bodies with their headers), oldest first.
+pub fn mails(app: &TestApp) -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir(app.mail_dir()) else {
+        return vec![];
+    };
+    let mut files: Vec<(std::time::SystemTime, String)> = dir
+        .filter_map(|e| {
+            let path = e.ok()?.path();
+            let modified = std::fs::metadata(&path).ok()?.modified().ok()?;
+            Some((modified, std::fs::read_to_string(&path).ok()?))
+        })
+        .collect();
+    files.sort_by_key(|(t, _)| *t);
+    files
+        .into_iter()
+        .map(|(_, raw)| decode_mail(&raw))
+        .collect()
+}
+
+/// Headers plus the body decoded from quoted-printable or base64.
+fn decode_mail(raw: &str) -> String {
+    use base64::Engine;
+    let (head, body) = raw
+        .split_once("\r\n\r\n")
+        .or_else(|| raw.split_once("\n\n"))
+        .unwrap_or((raw, ""));
+    let lower = head.to_ascii_lowercase();
+    let body = if lower.contains("content-transfer-encoding: base64") {
+        let compact: String = body.split_whitespace().collect();
+        String::from_utf8_lossy(
+            &base64::engine::general_purpose::STANDARD
+                .decode(compact)
+                .unwrap_or_default(),
+        )
+        .into_owned()
+    } else if lower.contains("content-transfer-encoding: quoted-printable") {
+        let unfolded = body.replace("=\r\n", "").replace("=\n", "");
+        let b = unfolded.as_bytes();
+        let mut out = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'='
+                && let Some(v) = unfolded
+                    .get(i + 1..i + 3)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+            out.push(b[i]);
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    } else {
+        body.to_string()
+    };
+    format!("{head}\n\n{body}")
+}
+
+/// Waits (up to a few seconds) until at least `n` emails were sent, and returns them all.
+pub async fn wait_for_mails(app: &TestApp, n: usize) -> Vec<String> {
+    for _ in 0..50 {
+        let all = mails(app);
+        if all.len() >= n {
+            return all;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    mails(app)
+}
+
+/// A browser whose requests come from `ip` (for an app that trusts `X-Forwarded-For`).
+pub fn browser_from(app: &TestApp, ip: &str) -> Browser {
+    let jar = Arc::new(Jar::default());
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("x-forwarded-for", ip.parse().unwrap());
+    let client = Client::builder()
+        .cookie_provider(jar.clone())
+        .default_headers(headers)
+        .redirect(Policy::limited(5))
+        .build()
+        .unwrap();
+    Browser {
+        client,
+        jar,
+        base: app.base.clone(),
+    }
+}

@@ -351,6 +351,8 @@ async fn instructor_sees_roster_with_progress_and_downloads_it_as_csv() {
         disposition.starts_with("attachment;") && disposition.contains(".csv"),
         "{disposition}"
     );
+    // It carries DNIs: no browser or proxy may keep a copy.
+    assert_eq!(resp.headers()["cache-control"], "private, no-store");
     let bytes = resp.bytes().await.unwrap();
     assert_eq!(
         &bytes[..3],

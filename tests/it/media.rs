@@ -1198,3 +1198,18 @@ async fn browser_lesson_player() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn media_paths_with_nul_or_control_characters_are_404() {
+    let app = TestApp::spawn().await;
+    let cover = published_url("atencion-al-cliente/portada.svg");
+    for path in [
+        format!("{cover}%00.txt"),
+        format!("{cover}%0a"),
+        cover.replacen("/media/", "/media/%07", 1),
+        "/media/atencion-al-cliente/portada.svg%00.txt".to_string(),
+    ] {
+        assert_eq!(raw_status(&app, &path).await, 404, "{path}");
+    }
+    assert_eq!(raw_status(&app, &cover).await, 200);
+}

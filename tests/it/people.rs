@@ -43,20 +43,44 @@ fn person_form(
 
 /// Registers a person through the office form and returns their id.
 async fn office_registers(op: &Browser, form: &[(&'static str, String)]) -> i64 {
+    office_registers_html(op, form).await.0
+}
+
+/// Registers a person through the office form and returns their id and the claim code the
+/// confirmation page shows.
+async fn office_registers_with_code(
+    op: &Browser,
+    form: &[(&'static str, String)],
+) -> (i64, String) {
+    let (id, html) = office_registers_html(op, form).await;
+    (id, slip_code(&html))
+}
+
+async fn office_registers_html(op: &Browser, form: &[(&'static str, String)]) -> (i64, String) {
     let resp = op.post("/oficina/personas/nueva", form).await;
     assert_eq!(resp.status(), StatusCode::OK, "registrar persona");
-    let path = resp.url().path().to_string();
-    let id = path
-        .strip_prefix("/oficina/personas/")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("redirigió a {path}"));
-    assert!(
-        resp.text()
-            .await
-            .unwrap()
-            .contains("Persona registrada. Ya podés inscribirla en un curso.")
-    );
-    id
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("Persona registrada. Ya podés inscribirla en un curso."));
+    let at = html
+        .find("/oficina/personas/")
+        .expect("enlace a la persona")
+        + 18;
+    let id = html[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap();
+    (id, html)
+}
+
+/// The claim code printed on a slip page.
+fn slip_code(html: &str) -> String {
+    let at = html
+        .find(r#"<p class="slip-code" id="codigo">"#)
+        .unwrap_or_else(|| panic!("la constancia con el código: {html}"))
+        + 33;
+    html[at..].split('<').next().unwrap().to_string()
 }
 
 fn rows_listed(html: &str) -> usize {
@@ -150,14 +174,39 @@ async fn operator_registers_a_person_without_account_and_enrols_them() {
     );
 }
 
+/// The registration form for the person the office registered with `person_form` (same DNI,
+/// CUIL and birth date), with this claim code.
+fn claim_form(dni: &str, code: &str) -> Vec<(&'static str, String)> {
+    let mut form = registration(dni);
+    form.iter_mut().find(|(k, _)| *k == "cuil").unwrap().1 = cuil("20", dni).formatted();
+    form.iter_mut().find(|(k, _)| *k == "birth_date").unwrap().1 = "1985-09-21".into();
+    form.push(("claim_code", code.to_string()));
+    form
+}
+
+fn set(form: &mut [(&'static str, String)], key: &str, value: &str) {
+    form.iter_mut().find(|(k, _)| *k == key).unwrap().1 = value.to_string();
+}
+
+/// The message at the DNI field of a registration answer.
+async fn dni_error(resp: reqwest::Response) -> String {
+    let html = resp.text().await.unwrap();
+    let at = html
+        .find(r#"<p class="field-error" id="dni-error">"#)
+        .unwrap_or_else(|| panic!("sin error en el DNI: {html}"))
+        + 38;
+    html[at..].split("</p>").next().unwrap().to_string()
+}
+
 #[tokio::test]
-async fn person_registered_by_an_office_claims_the_account_with_matching_data() {
+async fn person_registered_by_an_office_claims_the_account_only_with_the_office_code() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
     let op = operator(&app, &admin, OPERATOR_DNI, "Capital").await;
     let capital = department(&app, "Capital").await;
     let dni = "33555666";
-    let id = office_registers(&op, &person_form(dni, "Ramón", "Acuña", capital)).await;
+    let (id, code) =
+        office_registers_with_code(&op, &person_form(dni, "Ramón", "Acuña", capital)).await;
     let class = app.class_of("atencion-al-cliente").await;
     assert_eq!(
         op.post(
@@ -170,32 +219,50 @@ async fn person_registered_by_an_office_claims_the_account_with_matching_data() 
     );
     let persons_before = app.count("SELECT COUNT(*) FROM persons").await;
     let users_before = app.count("SELECT COUNT(*) FROM users").await;
+    let right = claim_form(dni, &code);
 
-    let mut form = registration(dni);
-    form.iter_mut().find(|(k, _)| *k == "cuil").unwrap().1 = cuil("20", dni).formatted();
-    form.iter_mut().find(|(k, _)| *k == "birth_date").unwrap().1 = "1985-09-21".into();
+    // Knowing the DNI, CUIL and birth date is not enough; the answer is the one a DNI with an
+    // account gets, and says nothing of the office.
+    let mut no_code = right.clone();
+    set(&mut no_code, "claim_code", "");
+    let taken_by_office = dni_error(app.browser().register(&no_code).await).await;
+    let taken_by_account =
+        dni_error(app.browser().register(&registration(OPERATOR_DNI)).await).await;
+    assert_eq!(taken_by_office, crate::accounts::DNI_TAKEN);
+    assert_eq!(taken_by_account, taken_by_office);
+    assert!(!taken_by_office.contains("ya te registró"));
 
-    // Wrong CUIL (valid, but not the one the office registered): refused at the DNI field.
+    // A wrong code, or the right one with a CUIL or birth date that does not match: the same.
+    let other_digit = if code.starts_with('9') { "0" } else { "9" };
+    let mut wrong_code = right.clone();
+    set(
+        &mut wrong_code,
+        "claim_code",
+        &format!("{other_digit}{}", &code[1..]),
+    );
     let wrong_prefix = ["27", "23", "24"]
         .into_iter()
         .find_map(|p| Cuil::for_dni(p, &Dni::parse(dni).unwrap()))
         .unwrap();
-    let mut wrong_cuil = form.clone();
-    wrong_cuil.iter_mut().find(|(k, _)| *k == "cuil").unwrap().1 = wrong_prefix.formatted();
-    let mut wrong_birth = form.clone();
-    wrong_birth
-        .iter_mut()
-        .find(|(k, _)| *k == "birth_date")
-        .unwrap()
-        .1 = "1985-09-22".into();
-    for (what, bad) in [("CUIL", wrong_cuil), ("fecha de nacimiento", wrong_birth)] {
+    let mut wrong_cuil = right.clone();
+    set(&mut wrong_cuil, "cuil", &wrong_prefix.formatted());
+    let mut wrong_birth = right.clone();
+    set(&mut wrong_birth, "birth_date", "1985-09-22");
+    for (what, bad) in [
+        ("código", wrong_code),
+        ("CUIL", wrong_cuil),
+        ("fecha de nacimiento", wrong_birth),
+    ] {
         let b = app.browser();
         let resp = b.register(&bad).await;
         assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY, "{what}");
         let html = resp.text().await.unwrap();
         assert!(
-            html.contains("<p class=\"field-error\" id=\"dni-error\">Tu oficina de empleo ya te registró, pero el CUIL o la fecha de nacimiento no coinciden."),
-            "{what}: mensaje en el DNI"
+            html.contains(&format!(
+                "<p class=\"field-error\" id=\"dni-error\">{}</p>",
+                crate::accounts::DNI_TAKEN
+            )),
+            "{what}: mensaje en el DNI: {html}"
         );
         assert!(
             html.contains(&format!("value=\"{dni}\"")),
@@ -204,12 +271,12 @@ async fn person_registered_by_an_office_claims_the_account_with_matching_data() 
         assert_eq!(
             app.count("SELECT COUNT(*) FROM users").await,
             users_before,
-            "{what}: no crea cuenta"
+            "{what}"
         );
         assert_eq!(
             app.count("SELECT COUNT(*) FROM persons").await,
             persons_before,
-            "{what}: no crea persona"
+            "{what}"
         );
         assert!(
             b.cookie("aula_sesion").is_none()
@@ -217,10 +284,21 @@ async fn person_registered_by_an_office_claims_the_account_with_matching_data() 
             "{what}: no queda logueado"
         );
     }
+    // A code that is not 12 digits is told at its own field.
+    let mut malformed = right.clone();
+    set(&mut malformed, "claim_code", "K7PM-3XQD");
+    let html = app
+        .browser()
+        .register(&malformed)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(r#"id="claim_code-error""#) && html.contains("tiene 12 números"));
 
-    // Matching data: the account is attached to the same Persona.
+    // The right code: the account is attached to the same Persona, with the email typed.
     let b = app.browser();
-    let resp = b.register(&form).await;
+    let resp = b.register(&right).await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.url().path(), "/mi-aula");
     let html = resp.text().await.unwrap();
@@ -231,10 +309,13 @@ async fn person_registered_by_an_office_claims_the_account_with_matching_data() 
     );
     assert!(html.contains("Atención al cliente"));
     assert!(html.contains("Inscripción hecha por Lucía Medina (oficina de empleo)."));
+    assert!(
+        html.contains(&format!("<dt>Email</dt><dd>{dni}@correo.test</dd>")),
+        "Mis datos muestra el email de la cuenta: {html}"
+    );
     assert_eq!(
         app.count("SELECT COUNT(*) FROM persons").await,
-        persons_before,
-        "sin persona duplicada"
+        persons_before
     );
     assert_eq!(
         app.count("SELECT COUNT(*) FROM users").await,
@@ -245,22 +326,453 @@ async fn person_registered_by_an_office_claims_the_account_with_matching_data() 
             .await,
         1
     );
-    assert_eq!(person_of(&app, dni).await, Some(id));
-    // The operator now sees that the person has an account.
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM claim_codes WHERE person_id = $1", id)
+            .await,
+        0,
+        "el código se gastó"
+    );
     let (_, html) = op.get_text(&format!("/oficina/personas/{id}")).await;
     assert!(html.contains("Tiene cuenta en Aula."));
-    // And the learner can log in with the new password.
-    let again = app.browser();
-    assert_eq!(again.login(dni, PASSWORD).await.url().path(), "/mi-aula");
-    // A second claim is refused.
-    let resp = app.browser().register(&form).await;
+    assert_eq!(
+        app.browser().login(dni, PASSWORD).await.url().path(),
+        "/mi-aula"
+    );
+    // The code works once.
+    let resp = app.browser().register(&right).await;
     assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(dni_error(resp).await, crate::accounts::DNI_TAKEN);
+}
+
+#[tokio::test]
+async fn claim_codes_are_stored_hashed_expire_and_a_new_one_voids_the_old() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let op = operator(&app, &admin, OPERATOR_DNI, "Capital").await;
+    let capital = department(&app, "Capital").await;
+    let (id, first) =
+        office_registers_with_code(&op, &person_form("33555777", "Ana", "Sosa", capital)).await;
+    assert_eq!(first.len(), 14, "{first}");
+    let stored = crate::helpers::scalar_text(
+        &app,
+        "SELECT code_hash FROM claim_codes WHERE person_id = $1",
+        id,
+    )
+    .await;
+    assert_eq!(stored.len(), 64);
+    assert!(!stored.contains(&first.replace('-', "")), "solo el hash");
+    // The person page says until when it is valid and offers a new one.
+    let (_, html) = op.get_text(&format!("/oficina/personas/{id}")).await;
+    assert!(html.contains("Tiene un código vigente hasta el"), "{html}");
+    let resp = op
+        .post(&format!("/oficina/personas/{id}/codigo"), &[])
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["cache-control"], "private, no-store");
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("Código para crear tu cuenta en Aula") && html.contains("vale hasta el"));
+    let second = slip_code(&html);
+    assert_ne!(second, first);
+    // The old code no longer works; the new one does, until it expires.
+    let resp = app
+        .browser()
+        .register(&claim_form("33555777", &first))
+        .await;
+    assert_eq!(dni_error(resp).await, crate::accounts::DNI_TAKEN);
+    // Another person's live code does not open this account.
+    let (_, others) =
+        office_registers_with_code(&op, &person_form("33555666", "Otro", "Sosa", capital)).await;
+    let resp = app
+        .browser()
+        .register(&claim_form("33555777", &others))
+        .await;
+    assert_eq!(dni_error(resp).await, crate::accounts::DNI_TAKEN);
+    aula::with_db!(&app.db, |p| sqlx::query(
+        "UPDATE claim_codes SET expires_at = $1 WHERE person_id = $2"
+    )
+    .bind(chrono::Utc::now() - chrono::Duration::minutes(1))
+    .bind(id)
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected()))
+    .unwrap();
+    let resp = app
+        .browser()
+        .register(&claim_form("33555777", &second))
+        .await;
+    assert_eq!(dni_error(resp).await, crate::accounts::DNI_TAKEN, "vencido");
+    let (_, html) = op.get_text(&format!("/oficina/personas/{id}")).await;
+    assert!(html.contains("No tiene un código vigente."));
+    let third = slip_code(
+        &op.post(&format!("/oficina/personas/{id}/codigo"), &[])
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
+    let resp = app
+        .browser()
+        .register(&claim_form("33555777", &third.replace('-', " ")))
+        .await;
+    assert_eq!(
+        resp.url().path(),
+        "/mi-aula",
+        "con espacios en lugar de guiones también"
+    );
+    // Once the account exists there is no code to issue.
+    let resp = op
+        .post(&format!("/oficina/personas/{id}/codigo"), &[])
+        .await;
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn claims_are_limited_per_dni_and_per_address() {
+    let app = TestApp::spawn_with(|c| c.trust_proxy = true).await;
+    let admin = app.admin().await;
+    let op = operator(&app, &admin, OPERATOR_DNI, "Capital").await;
+    let capital = department(&app, "Capital").await;
+    let (_, code) =
+        office_registers_with_code(&op, &person_form("33555888", "Eva", "Ruiz", capital)).await;
+    let wrong = if code.starts_with('1') {
+        "2222-2222-2222"
+    } else {
+        "1111-1111-1111"
+    };
+    // Ten wrong codes for one DNI, each from another address: then even the right code waits.
+    for i in 0..10 {
+        let resp = browser_from(&app, &format!("10.0.1.{i}"))
+            .register(&claim_form("33555888", wrong))
+            .await;
+        assert_eq!(
+            resp.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "intento {i}"
+        );
+    }
+    let resp = browser_from(&app, "10.0.1.200")
+        .register(&claim_form("33555888", &code))
+        .await;
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(resp.headers().contains_key("retry-after"));
+    let html = resp.text().await.unwrap();
+    assert!(
+        html.contains(
+            "Hubo demasiados intentos con este DNI o desde esta conexión. Probá de nuevo en"
+        ),
+        "{html}"
+    );
+    assert!(!person_has_account(&app, "33555888").await);
+    // From one address, claims over many DNIs stop at 30 an hour (a DNI with an account counts
+    // like any other).
+    let lab = browser_from(&app, "10.0.2.1");
+    for i in 0..30 {
+        let resp = lab.register(&claim_form(OPERATOR_DNI, wrong)).await;
+        let expected = if i < 10 {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            StatusCode::TOO_MANY_REQUESTS
+        };
+        assert_eq!(
+            resp.status(),
+            expected,
+            "intento {i} (el DNI se limita a 10)"
+        );
+    }
+    let resp = lab.register(&claim_form("20111222", wrong)).await;
+    assert_eq!(
+        resp.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "la dirección llegó a 30"
+    );
+    // Someone else, from elsewhere, registers normally.
+    assert_eq!(
+        browser_from(&app, "10.0.3.1")
+            .register(&registration("36000001"))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
+
+async fn person_has_account(app: &TestApp, dni: &str) -> bool {
+    aula::with_db!(&app.db, |p| sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM users u JOIN persons p ON p.id = u.person_id WHERE p.dni = $1"
+    )
+    .bind(dni)
+    .fetch_one(p)
+    .await)
+    .unwrap()
+        > 0
+}
+
+/// The claim code in an email.
+fn mailed_code(mail: &str) -> String {
+    let digits: Vec<&str> = mail
+        .split_whitespace()
+        .filter(|w| w.len() == 14 && w.chars().all(|c| c.is_ascii_digit() || c == '-'))
+        .collect();
+    assert_eq!(digits.len(), 1, "un código en el email: {mail}");
+    digits[0].to_string()
+}
+
+#[tokio::test]
+async fn codes_go_to_the_email_on_file_from_the_office_or_on_request_and_the_page_says_the_same_to_everyone()
+ {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let op = operator(&app, &admin, OPERATOR_DNI, "Capital").await;
+    let capital = department(&app, "Capital").await;
+    let mut with_email = person_form("33555999", "Irma", "Paz", capital);
+    with_email
+        .iter_mut()
+        .find(|(k, _)| *k == "email")
+        .unwrap()
+        .1 = "irma@correo.test".into();
+    let (id, printed) = office_registers_with_code(&op, &with_email).await;
+    let without_email =
+        office_registers(&op, &person_form("33555111", "Luis", "Paz", capital)).await;
+
+    // The operator sends a new code to the email on file.
+    let (_, html) = op.get_text(&format!("/oficina/personas/{id}")).await;
+    assert!(html.contains("Enviar un código nuevo a irma@correo.test"));
+    let (_, html) = op
+        .get_text(&format!("/oficina/personas/{without_email}"))
+        .await;
+    assert!(!html.contains("Enviar un código nuevo a"));
+    let resp = op
+        .post(&format!("/oficina/personas/{id}/codigo/email"), &[])
+        .await;
     assert!(
         resp.text()
             .await
             .unwrap()
-            .contains("Ya existe una cuenta con este DNI.")
+            .contains("Enviamos un código nuevo a irma@correo.test")
     );
+    let mails = wait_for_mails(&app, 1).await;
+    assert_eq!(mails.len(), 1);
+    assert!(mails[0].contains("irma@correo.test") && mails[0].contains("/registro"));
+    let by_office = mailed_code(&mails[0]);
+    assert_ne!(by_office, printed);
+
+    // The person asks for one from the link next to the registration form.
+    let (_, html) = app.browser().get_text("/registro").await;
+    assert!(
+        html.contains(r#"<a href="/registro/codigo">¿Tu oficina te registró? Pedí tu código</a>"#)
+    );
+    let ask = async |dni: &str| {
+        let resp = app
+            .browser()
+            .post("/registro/codigo", &[("dni", dni.into())])
+            .await;
+        let status = resp.status();
+        let page: Vec<String> = resp
+            .text()
+            .await
+            .unwrap()
+            .lines()
+            .filter(|l| !l.contains("csrf"))
+            .map(str::to_string)
+            .collect();
+        (status, page)
+    };
+    let known = ask("33555999").await;
+    assert_eq!(known.0, StatusCode::OK);
+    assert!(known.1.concat().contains("te enviamos ahí un código nuevo"));
+    let mails = wait_for_mails(&app, 2).await;
+    assert_eq!(mails.len(), 2);
+    let by_person = mailed_code(&mails[1]);
+    // Every other case gets the same page and no email: no email on file, an account, nobody.
+    for dni in ["33555111", OPERATOR_DNI, "39999999"] {
+        assert_eq!(ask(dni).await, known, "{dni}");
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(crate::helpers::mails(&app).len(), 2);
+    // Only the newest code works.
+    for old in [&printed, &by_office] {
+        let resp = app.browser().register(&claim_form("33555999", old)).await;
+        assert_eq!(dni_error(resp).await, crate::accounts::DNI_TAKEN);
+    }
+    // Three requests per DNI an hour; the fourth waits (for any DNI alike).
+    ask("33555999").await;
+    ask("33555999").await;
+    let limited = app
+        .browser()
+        .post("/registro/codigo", &[("dni", "33555999".into())])
+        .await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        limited
+            .text()
+            .await
+            .unwrap()
+            .contains("Pediste demasiados códigos. Probá de nuevo en")
+    );
+    let latest = mailed_code(wait_for_mails(&app, 4).await.last().unwrap());
+    assert_ne!(latest, by_person);
+    let resp = app
+        .browser()
+        .register(&claim_form("33555999", &latest))
+        .await;
+    assert_eq!(resp.url().path(), "/mi-aula");
+}
+
+#[tokio::test]
+async fn operators_issue_codes_only_in_their_territory() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let op = operator(&app, &admin, OPERATOR_DNI, "Capital").await;
+    let monteros_op = operator(&app, &admin, "32000002", "Monteros").await;
+    let capital = department(&app, "Capital").await;
+    let (id, code) =
+        office_registers_with_code(&op, &person_form("33555223", "Rita", "Luna", capital)).await;
+    let learner = app.learner("36000002").await;
+    for path in [
+        format!("/oficina/personas/{id}/codigo"),
+        format!("/oficina/personas/{id}/codigo/email"),
+    ] {
+        for who in [&monteros_op, &learner] {
+            assert_eq!(
+                who.post(&path, &[]).await.status(),
+                StatusCode::NOT_FOUND,
+                "{path}"
+            );
+        }
+    }
+    // The printed code still works: nobody outside the territory replaced it.
+    let resp = app.browser().register(&claim_form("33555223", &code)).await;
+    assert_eq!(resp.url().path(), "/mi-aula");
+}
+
+#[tokio::test]
+async fn office_search_escapes_like_wildcards_and_cuts_long_input() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let op = operator(&app, &admin, OPERATOR_DNI, "Capital").await;
+    app.quick_user("34000002", "Capital").await;
+    for q in ["%25", "_", "3400000_", "%25%25"] {
+        let (status, html) = op.get_text(&format!("/oficina?q={q}")).await;
+        assert_eq!(status, StatusCode::OK, "{q}");
+        assert!(html.contains("0 persona(s)"), "{q}: {html}");
+    }
+    let (status, html) = op
+        .get_text(&format!("/oficina?q={}", "3".repeat(60_000)))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("0 persona(s)"));
+    let (_, html) = op.get_text("/oficina?q=3400000").await;
+    assert!(html.contains("<td>34000002</td>"));
+}
+
+#[tokio::test]
+async fn a_person_sees_and_changes_their_own_email_and_phone() {
+    let app = TestApp::spawn().await;
+    let b = app.learner("30123456").await;
+    let (_, html) = b.get_text("/mi-aula").await;
+    assert!(
+        html.contains("<dt>Email</dt><dd>30123456@correo.test</dd>"),
+        "{html}"
+    );
+    assert!(html.contains(r#"<a href="/mi-aula/datos">Cambiar mi email o celular</a>"#));
+    let (status, html) = b.get_text("/mi-aula/datos").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(r#"value="30123456@correo.test""#) && html.contains(r#"value="3815123456""#)
+    );
+    // Mistakes are told at their field and change nothing.
+    app.learner("30999888").await;
+    for (email, phone, field) in [
+        ("no-es-email", "3815123456", "email"),
+        ("ana\u{7}@correo.test", "3815123456", "email"),
+        ("nueva@correo.test", "123", "phone"),
+        ("", "", "email"),
+        ("30999888@correo.test", "3815123456", "email"),
+    ] {
+        let resp = b
+            .post(
+                "/mi-aula/datos",
+                &[("email", email.into()), ("phone", phone.into())],
+            )
+            .await;
+        assert_eq!(
+            resp.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{email:?} {phone}"
+        );
+        assert!(
+            resp.text()
+                .await
+                .unwrap()
+                .contains(&format!(r#"id="{field}-error""#)),
+            "{email:?}"
+        );
+    }
+    let resp = b
+        .post(
+            "/mi-aula/datos",
+            &[
+                ("email", "Nueva@Correo.test".into()),
+                ("phone", "381 444-5566".into()),
+            ],
+        )
+        .await;
+    let html = resp.text().await.unwrap();
+    assert!(
+        html.contains("Tus datos de contacto se guardaron."),
+        "{html}"
+    );
+    assert!(
+        html.contains("<dt>Email</dt><dd>nueva@correo.test</dd>")
+            && html.contains("<dd>3814445566</dd>")
+    );
+    // The new email is also the one to log in with.
+    assert_eq!(
+        app.browser()
+            .login("nueva@correo.test", PASSWORD)
+            .await
+            .url()
+            .path(),
+        "/mi-aula"
+    );
+    assert_eq!(
+        app.browser()
+            .login("30123456@correo.test", PASSWORD)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn office_names_and_addresses_with_control_characters_are_refused() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let capital = department(&app, "Capital").await;
+    let before = app.count("SELECT COUNT(*) FROM offices").await;
+    for (name, address, field) in [
+        ("Oficina Nueva", "Calle 1\u{0}", "address"),
+        ("Oficina\u{7} Nueva", "Calle 1", "name"),
+    ] {
+        let resp = admin
+            .post(
+                "/admin/oficinas",
+                &[
+                    ("name", name.into()),
+                    ("address", address.into()),
+                    ("department", capital.to_string()),
+                ],
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY, "{field}");
+        assert!(
+            resp.text()
+                .await
+                .unwrap()
+                .contains(&format!(r#"id="{field}-error""#)),
+            "{field}"
+        );
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM offices").await, before);
 }
 
 #[tokio::test]
