@@ -9,11 +9,10 @@ use aula::{
     db::Db,
     people::{
         domain::{Cuil, Dni},
-        persons::NewPerson,
+        persons::{self, NewPerson},
     },
-    person_insert,
     web::cookies::random_token,
-    with_db,
+    with_tx,
 };
 use clap::Args;
 
@@ -68,41 +67,36 @@ pub async fn make_learners(
 ) -> anyhow::Result<Vec<(i64, i64, String)>> {
     let mut made = Vec::with_capacity(people.len());
     for chunk in people.chunks(500) {
-        let batch: Vec<(i64, i64, String)> = with_db!(db, |p| {
-            async {
-                let mut tx = p.begin().await?;
-                let mut v = Vec::with_capacity(chunk.len());
-                let now = chrono::Utc::now();
-                for np in chunk {
-                    let person_id: i64 = person_insert!(np, None::<i64>)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                    let user_id: i64 = sqlx::query_scalar(
-                        "INSERT INTO users (person_id, password_hash, created_at) VALUES ($1, 'x', $2) RETURNING id",
-                    )
-                    .bind(person_id)
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    // The row `session::create` writes; here to stay inside the batch transaction.
-                    let token = random_token();
-                    sqlx::query(
-                        "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
-                    )
-                    .bind(session::token_hash(&token))
-                    .bind(user_id)
-                    .bind(now)
-                    .bind(now + chrono::Duration::days(session::LIFETIME_DAYS))
-                    .execute(&mut *tx)
-                    .await?;
-                    v.push((person_id, user_id, token));
-                }
-                tx.commit().await?;
-                Ok::<_, sqlx::Error>(v)
-            }
+        let mut tx = db.begin().await?;
+        let now = chrono::Utc::now();
+        for np in chunk {
+            let person_id = persons::insert(&mut tx, np, None).await?;
+            let user_id: i64 = with_tx!(&mut tx, |c| {
+                sqlx::query_scalar(
+                "INSERT INTO users (person_id, password_hash, created_at) VALUES ($1, 'x', $2) RETURNING id"
+            )
+            .bind(person_id)
+            .bind(now)
+            .fetch_one(c)
             .await
-        })?;
-        made.extend(batch);
+            })?;
+            // The row `session::create` writes; here to stay inside the batch transaction.
+            let token = random_token();
+            with_tx!(&mut tx, |c| {
+                sqlx::query(
+                "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)"
+            )
+            .bind(session::token_hash(&token))
+            .bind(user_id)
+            .bind(now)
+            .bind(now + chrono::Duration::days(session::LIFETIME_DAYS))
+            .execute(c)
+            .await
+            .map(|_| ())
+            })?;
+            made.push((person_id, user_id, token));
+        }
+        tx.commit().await?;
     }
     Ok(made)
 }

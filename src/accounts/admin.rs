@@ -10,13 +10,15 @@ use axum::{
 use serde::Deserialize;
 
 use crate::{
-    accounts::password::{self, Password},
+    accounts::{
+        handlers::insert_user,
+        password::{self, Password},
+    },
     db::{Db, is_unique_violation},
     people::{
         domain::{Cuil, Dni, Email, PersonName},
-        persons::NewPerson,
+        persons::{self, NewPerson},
     },
-    person_insert,
     web::{
         auth::Admin,
         error::{AppError, AppResult},
@@ -98,24 +100,10 @@ pub async fn ensure_user(
         department_id,
         locality_id: None,
     };
-    let id = with_db!(db, |p| {
-        async {
-            let mut tx = p.begin().await?;
-            let person_id = person_insert!(&np, None::<i64>).fetch_one(&mut *tx).await?;
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO users (person_id, email, password_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
-            )
-            .bind(person_id)
-            .bind(email.as_str())
-            .bind(hash)
-            .bind(now())
-            .fetch_one(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            Ok::<i64, sqlx::Error>(id)
-        }
-        .await
-    })?;
+    let mut tx = db.begin().await?;
+    let person_id = persons::insert(&mut tx, &np, None).await?;
+    let id = insert_user(&mut tx, person_id, Some(email.as_str()), hash).await?;
+    tx.commit().await?;
     Ok(id)
 }
 

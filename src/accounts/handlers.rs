@@ -16,14 +16,13 @@ use crate::{
         password::{self, Password},
         session,
     },
-    db::is_constraint,
+    db::{Tx, is_constraint},
     people::{
         claim::{self, ClaimCode},
         domain::{Dni, Email},
         persons::{self, PersonInput},
         territory::{self, DepartmentGroup},
     },
-    person_insert,
     web::{
         auth::{MaybeUser, User},
         client::{PeerAddr, client_ip},
@@ -37,7 +36,7 @@ use crate::{
         text::safe_next,
         time::now,
     },
-    with_db,
+    with_db, with_tx,
 };
 
 #[derive(Template)]
@@ -232,24 +231,14 @@ async fn create_or_claim(
     let phone = np.phone.as_ref().map(|p| p.as_str().to_string());
     let Some(existing) = persons::find_by_dni(&state.db, &np.dni).await? else {
         let hash = password::hash(pw).await?;
-        let res: Result<i64, sqlx::Error> = with_db!(&state.db, |p| {
-            async {
-                let mut tx = p.begin().await?;
-                let person_id = person_insert!(np, None::<i64>).fetch_one(&mut *tx).await?;
-                let user_id: i64 = sqlx::query_scalar(
-                    "INSERT INTO users (person_id, email, password_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
-                )
-                .bind(person_id)
-                .bind(&email)
-                .bind(&hash)
-                .bind(now())
-                .fetch_one(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                Ok(user_id)
-            }
-            .await
-        });
+        let res: Result<i64, sqlx::Error> = async {
+            let mut tx = state.db.begin().await?;
+            let person_id = persons::insert(&mut tx, np, None).await?;
+            let user_id = insert_user(&mut tx, person_id, email.as_deref(), &hash).await?;
+            tx.commit().await?;
+            Ok(user_id)
+        }
+        .await;
         return match res {
             Ok(id) => Ok(Registered::Created(id)),
             Err(e) => registration_conflict(e, errors),
@@ -626,4 +615,24 @@ pub async fn set_password(state: &AppState, user_id: i64, pw: &Password) -> AppR
         .await
     })?;
     Ok(())
+}
+
+/// Creates the account of person `person_id` in `tx`; returns the user id.
+pub async fn insert_user(
+    tx: &mut Tx,
+    person_id: i64,
+    email: Option<&str>,
+    password_hash: &str,
+) -> Result<i64, sqlx::Error> {
+    with_tx!(tx, |c| {
+        sqlx::query_scalar(
+        "INSERT INTO users (person_id, email, password_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id"
+    )
+    .bind(person_id)
+    .bind(email)
+    .bind(password_hash)
+    .bind(now())
+    .fetch_one(c)
+    .await
+    })
 }

@@ -17,9 +17,9 @@ use super::{
 };
 use crate::{
     active_statuses,
-    db::{Db, is_unique_violation},
+    db::{Db, Tx, is_unique_violation},
     web::state::Progress,
-    with_db,
+    with_db, with_tx,
 };
 
 /// A quiz as stored, with its settings.
@@ -710,16 +710,15 @@ pub async fn save(
     })
 }
 
-/// Sums the attempt's graded parts; when none waits for an instructor the attempt is graded
-/// and the learner's quiz grade recomputed. Evaluates to `bool` (graded) inside a function
-/// returning `Result<_, sqlx::Error>`.
-macro_rules! finalize {
-    ($tx:expr, $attempt_id:expr, $now:expr) => {{
+/// Sums the attempt's graded parts in `tx`; when none waits for an instructor the attempt is
+/// graded and the learner's quiz grade recomputed. Returns whether it is graded.
+async fn finalize(tx: &mut Tx, attempt_id: i64, now: DateTime<Utc>) -> Result<bool, sqlx::Error> {
+    with_tx!(tx, |c| {
         let parts: Vec<(Option<f64>, f64)> = sqlx::query_as(
             "SELECT fraction, max_points FROM attempt_answers WHERE attempt_id = $1",
         )
-        .bind($attempt_id)
-        .fetch_all(&mut *$tx)
+        .bind(attempt_id)
+        .fetch_all(&mut *c)
         .await?;
         let pending = parts.iter().any(|(f, _)| f.is_none());
         let points: f64 = parts
@@ -732,18 +731,17 @@ macro_rules! finalize {
             "UPDATE attempts SET state = $2, points = $3, percent = $4
              WHERE id = $1 AND state <> 'in_progress' RETURNING quiz_id, class_id, person_id",
         )
-        .bind($attempt_id)
+        .bind(attempt_id)
         .bind(if pending { "pending" } else { "graded" })
         .bind(points)
         .bind(percent)
-        .fetch_one(&mut *$tx)
+        .fetch_one(&mut *c)
         .await?;
-        let (method, passing): (String, i64) = sqlx::query_as(
-            "SELECT grading_method, passing_percent FROM quizzes WHERE id = $1",
-        )
-        .bind(quiz_id)
-        .fetch_one(&mut *$tx)
-        .await?;
+        let (method, passing): (String, i64) =
+            sqlx::query_as("SELECT grading_method, passing_percent FROM quizzes WHERE id = $1")
+                .bind(quiz_id)
+                .fetch_one(&mut *c)
+                .await?;
         let graded: Vec<f64> = sqlx::query_scalar(
             "SELECT percent FROM attempts WHERE quiz_id = $1 AND class_id = $2 AND person_id = $3
                AND state = 'graded' ORDER BY number",
@@ -751,9 +749,10 @@ macro_rules! finalize {
         .bind(quiz_id)
         .bind(class_id)
         .bind(person_id)
-        .fetch_all(&mut *$tx)
+        .fetch_all(&mut *c)
         .await?;
-        let method = GradingMethod::try_from(method).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+        let method =
+            GradingMethod::try_from(method).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
         if let Some(grade) = quiz_grade(method, &graded) {
             sqlx::query(
                 "INSERT INTO quiz_grades (quiz_id, class_id, person_id, percent, passed, updated_at)
@@ -766,12 +765,12 @@ macro_rules! finalize {
             .bind(person_id)
             .bind(grade)
             .bind(grade + 1e-9 >= passing as f64)
-            .bind($now)
-            .execute(&mut *$tx)
+            .bind(now)
+            .execute(&mut *c)
             .await?;
         }
-        !pending
-    }};
+        Ok(!pending)
+    })
 }
 
 /// Who closed an attempt.
@@ -799,49 +798,54 @@ pub async fn close(
         Closer::Learner { grace } => ("learner", now - grace, true),
         Closer::Deadline => ("deadline", now, false),
     };
-    let outcome: Option<(i64, i64, bool)> = with_db!(db, |p| {
-        let mut tx = p.begin().await?;
-        let owner: Option<(i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let mut tx = db.begin().await?;
+    let owner: Option<(i64, i64)> = with_tx!(&mut tx, |c| {
+        sqlx::query_as(sqlx::AssertSqlSafe(
+        format!(
             "UPDATE attempts SET state = 'pending', submitted_at = $2,
                 closed_by = CASE WHEN deadline_at IS NOT NULL AND deadline_at <= $4 THEN 'deadline' ELSE $3 END
              WHERE id = $1 AND state = 'in_progress'
                AND (NOT $5 OR (deadline_at IS NOT NULL AND deadline_at <= $4) OR {STILL_ENROLLED})
              RETURNING class_id, person_id"
-        )))
-        .bind(attempt_id)
-        .bind(now)
-        .bind(by)
-        .bind(cutoff)
-        .bind(learner)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((class_id, person_id)) = owner else {
-            return Ok(false);
-        };
-        let rows: Vec<(i64, String, Option<String>)> = sqlx::query_as(
-            "SELECT slot, question, response FROM attempt_answers WHERE attempt_id = $1 ORDER BY slot",
         )
-        .bind(attempt_id)
-        .fetch_all(&mut *tx)
-        .await?;
-        for (slot, question, response) in rows {
-            let Some(fraction) = auto_fraction(attempt_id, slot, &question, response.as_deref())
-            else {
-                continue;
-            };
-            sqlx::query(
-                "UPDATE attempt_answers SET fraction = $1 WHERE attempt_id = $2 AND slot = $3",
-            )
-            .bind(fraction)
-            .bind(attempt_id)
-            .bind(slot)
-            .execute(&mut *tx)
-            .await?;
-        }
-        let graded = finalize!(tx, attempt_id, now);
-        tx.commit().await?;
-        Ok::<_, sqlx::Error>(Some((class_id, person_id, graded)))
+    ))
+    .bind(attempt_id)
+    .bind(now)
+    .bind(by)
+    .bind(cutoff)
+    .bind(learner)
+    .fetch_optional(c)
+    .await
     })?;
+    let Some((class_id, person_id)) = owner else {
+        return Ok(false);
+    };
+    let rows: Vec<(i64, String, Option<String>)> =
+        with_tx!(&mut tx, |c| {
+            sqlx::query_as(
+        "SELECT slot, question, response FROM attempt_answers WHERE attempt_id = $1 ORDER BY slot"
+    )
+    .bind(attempt_id)
+    .fetch_all(c)
+    .await
+        })?;
+    for (slot, question, response) in rows {
+        let Some(fraction) = auto_fraction(attempt_id, slot, &question, response.as_deref()) else {
+            continue;
+        };
+        with_tx!(&mut tx, |c| sqlx::query(
+            "UPDATE attempt_answers SET fraction = $1 WHERE attempt_id = $2 AND slot = $3"
+        )
+        .bind(fraction)
+        .bind(attempt_id)
+        .bind(slot)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
+    }
+    let graded = finalize(&mut tx, attempt_id, now).await?;
+    tx.commit().await?;
+    let outcome = Some((class_id, person_id, graded));
     if let Some((class_id, person_id, true)) = outcome {
         progress.changed(db, class_id, person_id).await?;
     }
@@ -925,34 +929,36 @@ pub async fn grade_manual(
     grader: i64,
     now: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
-    let outcome: Option<(i64, bool)> = with_db!(db, |p| {
-        let mut tx = p.begin().await?;
-        let n = sqlx::query(
-            "UPDATE attempt_answers SET fraction = $1, comment = $2, graded_by = $3, graded_at = $4
-             WHERE attempt_id = $5 AND slot = $6
-               AND attempt_id IN (SELECT id FROM attempts WHERE id = $5 AND class_id = $7 AND state <> 'in_progress')",
-        )
-        .bind(fraction.clamp(0.0, 1.0))
-        .bind(comment)
-        .bind(grader)
-        .bind(now)
-        .bind(attempt_id)
-        .bind(slot)
-        .bind(class_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if n == 0 {
-            return Ok(false);
-        }
-        let graded = finalize!(tx, attempt_id, now);
-        let person: i64 = sqlx::query_scalar("SELECT person_id FROM attempts WHERE id = $1")
-            .bind(attempt_id)
-            .fetch_one(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok::<_, sqlx::Error>(Some((person, graded)))
+    let mut tx = db.begin().await?;
+    let n = with_tx!(&mut tx, |c| {
+        sqlx::query(
+        "UPDATE attempt_answers SET fraction = $1, comment = $2, graded_by = $3, graded_at = $4
+         WHERE attempt_id = $5 AND slot = $6
+           AND attempt_id IN (SELECT id FROM attempts WHERE id = $5 AND class_id = $7 AND state <> 'in_progress')"
+    )
+    .bind(fraction.clamp(0.0, 1.0))
+    .bind(comment)
+    .bind(grader)
+    .bind(now)
+    .bind(attempt_id)
+    .bind(slot)
+    .bind(class_id)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected())
     })?;
+    if n == 0 {
+        return Ok(false);
+    }
+    let graded = finalize(&mut tx, attempt_id, now).await?;
+    let person: i64 = with_tx!(&mut tx, |c| sqlx::query_scalar(
+        "SELECT person_id FROM attempts WHERE id = $1"
+    )
+    .bind(attempt_id)
+    .fetch_one(c)
+    .await)?;
+    tx.commit().await?;
+    let outcome = Some((person, graded));
     if let Some((person_id, true)) = outcome {
         progress.changed(db, class_id, person_id).await?;
     }

@@ -18,7 +18,6 @@ use crate::{
         persons::{self, ContactChange, Person, PersonInput, unique_error},
         territory::{self, DepartmentGroup},
     },
-    person_insert,
     web::{
         auth::{Operator, User},
         error::{AppError, AppResult},
@@ -142,9 +141,13 @@ pub async fn create_person(
         );
     }
     if let (Some(np), true) = (&parsed, errors.is_empty()) {
-        let res = with_db!(&state.db, |p| person_insert!(np, Some(op.user_id))
-            .fetch_one(p)
-            .await);
+        let res = async {
+            let mut tx = state.db.begin().await?;
+            let id = persons::insert(&mut tx, np, Some(op.user_id)).await?;
+            tx.commit().await?;
+            Ok::<i64, sqlx::Error>(id)
+        }
+        .await;
         match res {
             Ok(id) => {
                 tracing::info!(

@@ -5,13 +5,13 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 
 use crate::{
-    db::{Db, is_constraint},
+    db::{Db, Tx, is_constraint},
     people::{
         domain::{Cuil, Dni, Email, PersonName, Phone, parse_birth_date},
         territory,
     },
     web::{forms::FieldErrors, text::fold, time::now},
-    with_db,
+    with_db, with_tx,
 };
 
 /// The raw person fields of a form, kept to re-render it with the user's input.
@@ -151,30 +151,30 @@ pub fn unique_error(err: &sqlx::Error, errors: &mut FieldErrors) -> bool {
     true
 }
 
-/// Builds the INSERT of a person returning its id; a macro so the same text serves a pool or
-/// a transaction on either backend: `person_insert!(&new, by).fetch_one(&mut *tx)`.
-#[macro_export]
-macro_rules! person_insert {
-    ($p:expr, $by:expr) => {{
-        let p: &$crate::people::persons::NewPerson = $p;
-        sqlx::query_scalar::<_, i64>(
-            "INSERT INTO persons (dni, cuil, first_name, last_name, birth_date, email, phone, department_id,
-                                  locality_id, search_name, created_by, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
-        )
-        .bind(p.dni.as_str().to_string())
-        .bind(p.cuil.as_str().to_string())
-        .bind(p.first_name.as_str().to_string())
-        .bind(p.last_name.as_str().to_string())
-        .bind(p.birth_date)
-        .bind(p.email.as_ref().map(|e| e.as_str().to_string()))
-        .bind(p.phone.as_ref().map(|e| e.as_str().to_string()))
-        .bind(p.department_id)
-        .bind(p.locality_id)
-        .bind(p.search_name())
-        .bind($by)
-        .bind($crate::web::time::now())
-    }};
+/// Inserts a person in `tx` (the caller's registration, with whatever else it writes) and
+/// returns its id; `by` is the operator who registered them, if any.
+pub async fn insert(tx: &mut Tx, p: &NewPerson, by: Option<i64>) -> Result<i64, sqlx::Error> {
+    with_tx!(tx, |c| {
+        sqlx::query_scalar(
+        "INSERT INTO persons (dni, cuil, first_name, last_name, birth_date, email, phone, department_id,
+                              locality_id, search_name, created_by, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id"
+    )
+    .bind(p.dni.as_str())
+    .bind(p.cuil.as_str())
+    .bind(p.first_name.as_str())
+    .bind(p.last_name.as_str())
+    .bind(p.birth_date)
+    .bind(p.email.as_ref().map(|e| e.as_str()))
+    .bind(p.phone.as_ref().map(|e| e.as_str()))
+    .bind(p.department_id)
+    .bind(p.locality_id)
+    .bind(p.search_name())
+    .bind(by)
+    .bind(now())
+    .fetch_one(c)
+    .await
+    })
 }
 
 impl NewPerson {

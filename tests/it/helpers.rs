@@ -10,9 +10,9 @@ use aula::{
     db::Db,
     people::{
         domain::{Cuil, Dni, Email, PersonName},
-        persons::NewPerson,
+        persons::{self, NewPerson},
     },
-    person_insert, with_db,
+    with_db,
 };
 use reqwest::{
     Client, StatusCode,
@@ -182,10 +182,9 @@ impl TestApp {
             department_id,
             locality_id: None,
         };
-        let person_id = with_db!(&self.db, |p| person_insert!(&np, None::<i64>)
-            .fetch_one(p)
-            .await)
-        .unwrap();
+        let mut tx = self.db.begin().await.unwrap();
+        let person_id = persons::insert(&mut tx, &np, None).await.unwrap();
+        tx.commit().await.unwrap();
         let user_id: i64 = with_db!(&self.db, |p| sqlx::query_scalar(
             "INSERT INTO users (person_id, password_hash, created_at) VALUES ($1, 'x', $2) RETURNING id"
         )
