@@ -117,6 +117,7 @@ pub fn config(common: &Common, serve: &ServeArgs) -> anyhow::Result<Config> {
 
 /// Runs the chosen subcommand and maps failure to exit status 1.
 pub fn run(cli: Cli) -> ExitCode {
+    crate::app::tune_allocator();
     crate::app::init_tracing();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

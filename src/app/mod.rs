@@ -172,6 +172,18 @@ async fn shutdown_signal() {
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
 
+/// Big allocations (argon2's 19 MiB of working memory, media buffers) get a mapping of their
+/// own, returned to the system when freed. glibc's default raises that threshold after the first
+/// such free, so later 19 MiB blocks came from per-thread arenas and stayed there: a fixed
+/// threshold keeps the process's memory coming back after a burst (see BENCHMARKS.md).
+pub fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes the allocator's tuning; called before the runtime starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
+}
+
 /// webrtc-rs logs every state change of every connection at info, and routine ICE/DTLS
 /// situations (no candidate pair yet, no server name) at warn: keep only what matters.
 const WEBRTC_QUIET: &str = "webrtc=warn,rtc=warn,rtc_ice=error,rtc_dtls=error,rtc_sctp=warn,rtc_srtp=warn,\

@@ -820,15 +820,14 @@ pub async fn close(
     let Some((class_id, person_id)) = owner else {
         return Ok(false);
     };
-    let rows: Vec<(i64, String, Option<String>)> =
-        with_tx!(&mut tx, |c| {
-            sqlx::query_as(
+    let rows: Vec<(i64, String, Option<String>)> = with_tx!(&mut tx, |c| {
+        sqlx::query_as(
         "SELECT slot, question, response FROM attempt_answers WHERE attempt_id = $1 ORDER BY slot"
     )
     .bind(attempt_id)
     .fetch_all(c)
     .await
-        })?;
+    })?;
     for (slot, question, response) in rows {
         let Some(fraction) = auto_fraction(attempt_id, slot, &question, response.as_deref()) else {
             continue;
