@@ -4,6 +4,8 @@
 //!   CSRF cookie, so an immutable, publicly cached stylesheet never carries `Set-Cookie`.
 //! - **Pages and forms** (everything else): the CSRF check and cookie, the one-time notice,
 //!   the session's user resolved once by `accounts`, and a 30 s timeout.
+//! - **Self-resolving hot paths** (the quiz autosave): the page group's layers but the session
+//!   middleware; they check the session inside their own write.
 //! - **Uploads**: the session's user, but no timeout (a file streams as long as it takes) and
 //!   their own CSRF check before reading the file.
 //!
@@ -48,6 +50,11 @@ const CSP: &str = "default-src 'self'; img-src 'self' data:; media-src 'self'; s
 /// The whole router with its middleware; public so tests and benchmarks can build it.
 pub fn build_router(parts: &Parts) -> Router {
     let state = parts.state.clone();
+    let quiz_state = assessment::QuizState {
+        app: state.clone(),
+        quiz: parts.quiz,
+        frozen: Default::default(),
+    };
     let media_state = media::MediaState {
         app: state.clone(),
         media: parts.media.clone(),
@@ -71,10 +78,7 @@ pub fn build_router(parts: &Parts) -> Router {
         .merge(learning::routes())
         .merge(media::routes(media_state.clone()))
         .merge(certification::routes())
-        .merge(assessment::routes(assessment::QuizState {
-            app: state.clone(),
-            quiz: parts.quiz,
-        }))
+        .merge(assessment::routes(quiz_state.clone()))
         .merge(live::routes(live::LiveState {
             app: state.clone(),
             rooms: parts.rooms.clone(),
@@ -90,6 +94,15 @@ pub fn build_router(parts: &Parts) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(30),
         ));
+    // Hot paths that check the session inside their own query (one round trip): the page
+    // group's layers but the session middleware.
+    let self_resolving = assessment::autosave_routes(quiz_state)
+        .layer(middleware::from_fn(notice::clear_shown))
+        .layer(middleware::from_fn_with_state(state.clone(), csrf::protect))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(30),
+        ));
     // Uploads stream for as long as they take (no page timeout) and check CSRF themselves
     // before reading the file (the page group's check would buffer the whole body).
     let uploads = media::upload_routes(media_state).layer(middleware::from_fn_with_state(
@@ -99,6 +112,7 @@ pub fn build_router(parts: &Parts) -> Router {
     Router::new()
         .merge(assets_and_probes)
         .merge(pages)
+        .merge(self_resolving)
         .merge(uploads)
         .fallback(|| async { AppError::NotFound })
         .layer(SetResponseHeaderLayer::if_not_present(

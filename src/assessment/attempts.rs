@@ -636,9 +636,98 @@ pub enum Saved {
 }
 
 /// The condition, on an `attempts` row, that its learner is still enrolled in its class.
-const STILL_ENROLLED: &str =
+const STILL_ENROLLED: &str = concat!(
     "EXISTS (SELECT 1 FROM enrolments e WHERE e.class_id = attempts.class_id
-     AND e.person_id = attempts.person_id AND e.status IN ('confirmed', 'completed'))";
+     AND e.person_id = attempts.person_id AND e.status IN ",
+    active_statuses!(),
+    ")"
+);
+
+/// The person whose session token hash is `$4`, if the session is alive at `$1`.
+const SESSION_PERSON: &str = "(SELECT u.person_id FROM sessions s JOIN users u ON u.id = s.user_id
+     WHERE s.token_hash = $4 AND s.expires_at > $1)";
+
+/// Autosave: saves responses of an open attempt for the holder of a session (its token's hash),
+/// with no read before the write: the session, the attempt's owner, its deadline (plus `grace`)
+/// and the enrolment are conditions of the attempt's UPDATE, which also locks the row (so a
+/// concurrent close either waits for this save and grades it, or wins and this saves nothing).
+/// On PostgreSQL it is one statement (one round trip); on SQLite, in the process, a short
+/// transaction. `None` means nothing was saved and [`save`]'s reasons must be asked for.
+pub async fn autosave(
+    db: &Db,
+    attempt_id: i64,
+    token_hash: &str,
+    responses: &[(i64, Option<Response>)],
+    now: DateTime<Utc>,
+    grace: Duration,
+) -> Result<Option<Saved>, sqlx::Error> {
+    let encode = |e: serde_json::Error| sqlx::Error::Encode(Box::new(e));
+    let (slots, texts): (Vec<i64>, Vec<Option<String>>) = responses
+        .iter()
+        .map(|(slot, r)| {
+            r.as_ref()
+                .map(serde_json::to_string)
+                .transpose()
+                .map(|r| (*slot, r))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(encode)?
+        .into_iter()
+        .unzip();
+    let update_attempt = format!(
+        "UPDATE attempts SET last_saved_at = $1
+         WHERE id = $2 AND state = 'in_progress' AND (deadline_at IS NULL OR deadline_at > $3)
+           AND person_id = {SESSION_PERSON} AND {STILL_ENROLLED}
+         RETURNING id, deadline_at"
+    );
+    let deadline: Option<Option<DateTime<Utc>>> = match db {
+        Db::Postgres(p) => {
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "WITH a AS ({update_attempt}),
+                  w AS (UPDATE attempt_answers t SET response = v.response, saved_at = $1
+                        FROM unnest($5::bigint[], $6::text[]) AS v(slot, response)
+                        WHERE t.attempt_id = (SELECT id FROM a) AND t.slot = v.slot)
+             SELECT deadline_at FROM a"
+            )))
+            .bind(now)
+            .bind(attempt_id)
+            .bind(now - grace)
+            .bind(token_hash)
+            .bind(&slots)
+            .bind(&texts)
+            .fetch_optional(p)
+            .await?
+        }
+        Db::Sqlite(p) => {
+            let mut tx = p.begin().await?;
+            let row: Option<(i64, Option<DateTime<Utc>>)> =
+                sqlx::query_as(sqlx::AssertSqlSafe(update_attempt))
+                    .bind(now)
+                    .bind(attempt_id)
+                    .bind(now - grace)
+                    .bind(token_hash)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if row.is_some() {
+                for (slot, text) in slots.iter().zip(&texts) {
+                    sqlx::query(
+                        "UPDATE attempt_answers SET response = $1, saved_at = $2
+                         WHERE attempt_id = $3 AND slot = $4",
+                    )
+                    .bind(text)
+                    .bind(now)
+                    .bind(attempt_id)
+                    .bind(slot)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            tx.commit().await?;
+            row.map(|(_, d)| d)
+        }
+    };
+    Ok(deadline.map(|d| Saved::At(now, d)))
+}
 
 /// Saves responses (`None` clears one) of an open attempt of `person_id`, still enrolled in its
 /// class. The attempt row is updated first, in the same transaction: that checks the deadline

@@ -148,10 +148,49 @@ pub fn field(slot: i64) -> String {
     format!("r{slot}")
 }
 
+/// What reading a slot's response needs of its question: its kind and how many rows it has
+/// (a few bytes, so autosave can keep an attempt's shapes in memory instead of reading the
+/// frozen questions again on every save).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    Single,
+    Multiple,
+    TrueFalse,
+    Text,
+    Essay,
+    Matching(usize),
+    Ordering(usize),
+}
+
+impl Shape {
+    /// The shape of a question.
+    pub fn of(kind: &QuestionKind) -> Shape {
+        match kind {
+            QuestionKind::SingleChoice { .. } => Shape::Single,
+            QuestionKind::MultipleChoice { .. } => Shape::Multiple,
+            QuestionKind::TrueFalse { .. } => Shape::TrueFalse,
+            QuestionKind::ShortAnswer { .. } | QuestionKind::Numeric { .. } => Shape::Text,
+            QuestionKind::Essay => Shape::Essay,
+            QuestionKind::Matching { pairs } => Shape::Matching(pairs.len()),
+            QuestionKind::Ordering { items } => Shape::Ordering(items.len()),
+        }
+    }
+}
+
 /// Reads a slot's response from submitted form fields, mapping display positions back to the
 /// question's indices. `None` means "no answer" (an empty field clears a saved answer).
 pub fn parse_response(
     kind: &QuestionKind,
+    order: &[usize],
+    slot: i64,
+    fields: &[(String, String)],
+) -> Option<Response> {
+    read_response(Shape::of(kind), order, slot, fields)
+}
+
+/// [`parse_response`] from a question's [`Shape`].
+pub fn read_response(
+    shape: Shape,
     order: &[usize],
     slot: i64,
     fields: &[(String, String)],
@@ -173,9 +212,9 @@ pub fn parse_response(
             .map(|(_, v)| v.trim())
             .filter(|v| !v.is_empty())
     };
-    match kind {
-        QuestionKind::SingleChoice { .. } => value().and_then(position).map(Response::Choice),
-        QuestionKind::MultipleChoice { .. } => {
+    match shape {
+        Shape::Single => value().and_then(position).map(Response::Choice),
+        Shape::Multiple => {
             let mut chosen: Vec<usize> = fields
                 .iter()
                 .filter(|(k, _)| *k == name)
@@ -185,28 +224,24 @@ pub fn parse_response(
             chosen.dedup();
             Some(Response::Choices(chosen))
         }
-        QuestionKind::TrueFalse { .. } => match value() {
+        Shape::TrueFalse => match value() {
             Some("true") => Some(Response::Bool(true)),
             Some("false") => Some(Response::Bool(false)),
             _ => None,
         },
-        QuestionKind::ShortAnswer { .. } | QuestionKind::Numeric { .. } => {
-            value().map(|v| Response::Text(limit(v)))
-        }
-        QuestionKind::Essay => value().map(|v| Response::Essay(limit(v))),
-        QuestionKind::Matching { pairs } => {
-            let chosen: Vec<Option<usize>> = (0..pairs.len())
-                .map(|i| row(i).and_then(position))
-                .collect();
+        Shape::Text => value().map(|v| Response::Text(limit(v))),
+        Shape::Essay => value().map(|v| Response::Essay(limit(v))),
+        Shape::Matching(rows) => {
+            let chosen: Vec<Option<usize>> = (0..rows).map(|i| row(i).and_then(position)).collect();
             chosen
                 .iter()
                 .any(Option::is_some)
                 .then_some(Response::Matches(chosen))
         }
-        QuestionKind::Ordering { items } => {
+        Shape::Ordering(items) => {
             // Each displayed item gets a rank 1..n; items sorted by rank (ties and blanks keep
             // their display order, blanks last) make the learner's order.
-            let mut ranked: Vec<(usize, usize, usize)> = (0..items.len())
+            let mut ranked: Vec<(usize, usize, usize)> = (0..items)
                 .filter_map(|d| {
                     let item = *order.get(d)?;
                     let rank = row(d)

@@ -5,7 +5,7 @@ use askama::Template;
 use axum::{
     Form, Json,
     extract::{Path, Query, State},
-    http::StatusCode,
+    http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
 use chrono::{DateTime, Duration, Utc};
@@ -15,14 +15,17 @@ use super::{
     attempts::{
         self, AnswerRow, AttemptRow, Closer, QuizRow, QuizView, Saved, StartError, Started,
     },
-    draw::parse_response,
+    draw::{parse_response, read_response},
+    grading::Response as Answer,
     question::Question,
     view::{QuestionView, ReviewView, question_view, review},
 };
 use crate::{
+    accounts::{self, session},
     assessment::QuizState,
     web::auth::{CurrentUser, User},
     web::{
+        cookies::cookie,
         error::{AppError, AppResult},
         layout::{Ctx, Page, render},
         notice::redirect_with_notice,
@@ -451,13 +454,65 @@ pub async fn answer(
 /// `POST /intentos/{id}/guardar`: the background autosave of the attempt page (same fields
 /// as the form). Answers JSON: `{"guardado": "14:03:12", "restante": 512}` or, when nothing
 /// could be saved, a 409 with `{"error": "...", "ir": "/intentos/7/resultado"}`.
+///
+/// The hot path of an exam: no session lookup of its own (this route is outside the session
+/// middleware), the attempt's question shapes from memory, and one write that checks the
+/// session, the owner, the deadline and the enrolment ([`attempts::autosave`]). Only when
+/// nothing was saved does it look at why.
 pub async fn autosave(
     State(state): State<QuizState>,
-    User(user): User,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
     Path(id): Path<i64>,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
-    let attempt = own_attempt_row(&state, &user, id).await?;
+    let token = cookie(&headers, session::COOKIE).unwrap_or_default();
+    let frozen = state.frozen.slots(&state.db, id).await?;
+    let page = fields
+        .iter()
+        .find(|(k, _)| k == "pagina")
+        .and_then(|(_, v)| v.parse::<i64>().ok())
+        .unwrap_or(1)
+        - 1;
+    let only: Vec<i64> = fields
+        .iter()
+        .filter(|(k, _)| k == "slot")
+        .filter_map(|(_, v)| v.parse().ok())
+        .collect();
+    let responses: Vec<(i64, Option<Answer>)> = frozen
+        .iter()
+        .filter(|s| s.page == page && (only.is_empty() || only.contains(&s.slot)))
+        .map(|s| (s.slot, read_response(s.shape, &s.order, s.slot, &fields)))
+        .collect();
+    let saved = if token.is_empty() || frozen.is_empty() {
+        None
+    } else {
+        attempts::autosave(
+            &state.db,
+            id,
+            &session::token_hash(token),
+            &responses,
+            now(),
+            grace(&state),
+        )
+        .await?
+    };
+    let outcome = match saved {
+        Some(s) => s,
+        // Nothing saved: find out why, the slow way (who asks, whose attempt, what state).
+        None => {
+            let user = match accounts::auth::load(&state.db, token).await? {
+                Some(u) if !token.is_empty() => u,
+                _ => return Err(AppError::LoginRequired(uri.path().to_string())),
+            };
+            let attempt = own_attempt_row(&state, &user, id).await?;
+            if attempt.finished() {
+                Saved::Closed
+            } else {
+                save_page(&state, &user, &attempt, &fields).await?
+            }
+        }
+    };
     let closed = || {
         (
             StatusCode::CONFLICT,
@@ -468,10 +523,7 @@ pub async fn autosave(
         )
             .into_response()
     };
-    if attempt.finished() {
-        return Ok(closed());
-    }
-    match save_page(&state, &user, &attempt, &fields).await? {
+    match outcome {
         Saved::At(at, deadline) => Ok(Json(serde_json::json!({
             "guardado": at
                 .with_timezone(&chrono_tz::America::Argentina::Tucuman)
@@ -481,7 +533,11 @@ pub async fn autosave(
         }))
         .into_response()),
         Saved::Closed => {
-            settle(&state, &attempt).await?;
+            if let Some(user) = accounts::auth::load(&state.db, token).await?
+                && let Ok(attempt) = own_attempt_row(&state, &user, id).await
+            {
+                settle(&state, &attempt).await?;
+            }
             Ok(closed())
         }
         Saved::NotEnrolled => Ok((

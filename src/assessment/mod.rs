@@ -14,6 +14,7 @@ pub mod attempts;
 pub mod closer;
 pub mod draw;
 pub mod files;
+pub mod frozen;
 pub mod gift;
 pub mod grading;
 pub mod handlers;
@@ -48,6 +49,8 @@ pub struct QuizSettings {
 pub struct QuizState {
     pub app: AppState,
     pub quiz: QuizSettings,
+    /// Attempts' question shapes, read once (autosave).
+    pub frozen: frozen::Frozen,
 }
 
 impl Deref for QuizState {
@@ -63,6 +66,14 @@ impl FromRef<QuizState> for AppState {
     }
 }
 
+/// The autosave of an attempt: the hot path of an exam day, which checks the session in its
+/// own write (so it goes in the router's group without the session middleware).
+pub fn autosave_routes(state: QuizState) -> Router<AppState> {
+    Router::new()
+        .route("/intentos/{id}/guardar", post(handlers::autosave))
+        .with_state(state)
+}
+
 /// Routes of this module.
 pub fn routes(state: QuizState) -> Router<AppState> {
     Router::new()
@@ -75,7 +86,6 @@ pub fn routes(state: QuizState) -> Router<AppState> {
             "/intentos/{id}",
             get(handlers::attempt).post(handlers::answer),
         )
-        .route("/intentos/{id}/guardar", post(handlers::autosave))
         .route("/intentos/{id}/resumen", get(handlers::summary))
         .route("/intentos/{id}/entregar", post(handlers::submit))
         .route("/intentos/{id}/resultado", get(handlers::result))

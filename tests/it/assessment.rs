@@ -1693,3 +1693,57 @@ async fn the_migration_renumbers_attempts_made_in_several_classes() {
     let first_class = app.class_of(SLUG).await;
     assert_eq!(numbers, vec![(first_class, 1), (other, 2)]);
 }
+
+#[tokio::test]
+async fn autosave_checks_the_session_and_the_owner_in_its_own_write() {
+    let (app, _courses) = spawn().await;
+    let ana = enrolled(&app, "32000031").await;
+    let (id, _) = start(&ana, "cronometrada").await;
+    // The owner saves.
+    let csrf = ana.csrf().await;
+    let resp = ana
+        .client
+        .post(ana.url(&format!("/intentos/{id}/guardar")))
+        .header("x-csrf-token", &csrf)
+        .form(&[("pagina", "1"), ("r1", "true")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        responses(&app, id).await[1].as_deref(),
+        Some("{\"Bool\":true}")
+    );
+    // Another learner of the same class, logged in, cannot write into it: 404, nothing written.
+    let bea = enrolled(&app, "32000032").await;
+    let csrf = bea.csrf().await;
+    let resp = bea
+        .client
+        .post(bea.url(&format!("/intentos/{id}/guardar")))
+        .header("x-csrf-token", &csrf)
+        .form(&[("pagina", "1"), ("r1", "false")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        responses(&app, id).await[1].as_deref(),
+        Some("{\"Bool\":true}")
+    );
+    // After logging out, the same browser is sent to log in and nothing is written.
+    ana.post("/salir", &[]).await;
+    let csrf = ana.csrf().await;
+    let resp = ana
+        .client
+        .post(ana.url(&format!("/intentos/{id}/guardar")))
+        .header("x-csrf-token", &csrf)
+        .form(&[("pagina", "1"), ("r1", "false")])
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.url().path().starts_with("/ingresar"), "{}", resp.url());
+    assert_eq!(
+        responses(&app, id).await[1].as_deref(),
+        Some("{\"Bool\":true}")
+    );
+}
