@@ -54,6 +54,7 @@ pub fn build_router(parts: &Parts) -> Router {
         app: state.clone(),
         quiz: parts.quiz,
         frozen: Default::default(),
+        banks: Default::default(),
     };
     let media_state = media::MediaState {
         app: state.clone(),

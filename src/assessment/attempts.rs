@@ -235,6 +235,8 @@ pub struct QuizView {
     pub quiz: QuizRow,
     pub course_slug: String,
     pub course_title: String,
+    /// The course's content hash: its question bank is the same while this is.
+    pub course_hash: String,
     /// Confirmed or completed enrolment's class; `None` means not allowed to take it.
     pub class_id: Option<i64>,
 }
@@ -246,7 +248,8 @@ pub async fn quiz_view(
     person_id: i64,
 ) -> Result<Option<QuizView>, sqlx::Error> {
     let sql = format!(
-        "SELECT {QUIZ_COLUMNS}, c.slug AS course_slug, c.title AS course_title, e.class_id
+        "SELECT {QUIZ_COLUMNS}, c.slug AS course_slug, c.title AS course_title,
+                c.content_hash AS course_hash, e.class_id
          FROM courses c JOIN quizzes q ON q.course_id = c.id AND q.key = $2 AND NOT q.retired
          LEFT JOIN enrolments e ON e.id = (
              SELECT e2.id FROM enrolments e2 JOIN classes k ON k.id = e2.class_id
@@ -475,22 +478,59 @@ pub async fn answers(
     })
 }
 
-/// Starts an attempt, or resumes the open one (also when two requests race to start).
+/// A course's question bank as parsed from the database, kept per course and content hash:
+/// it changes only when the course is imported again (and then its hash changes), so drawing
+/// an attempt does not read and parse the whole bank each time.
+#[derive(Clone)]
+pub struct Banks(std::sync::Arc<quick_cache::sync::Cache<(i64, String), Bank>>);
+
+/// A parsed bank: `(key, question)` by key.
+pub type Bank = std::sync::Arc<Vec<(String, Question)>>;
+
+impl Default for Banks {
+    fn default() -> Banks {
+        Banks(std::sync::Arc::new(quick_cache::sync::Cache::new(256)))
+    }
+}
+
+impl Banks {
+    /// The bank of `course_id` at content `hash`.
+    pub async fn get(&self, db: &Db, course_id: i64, hash: &str) -> Result<Bank, sqlx::Error> {
+        let key = (course_id, hash.to_string());
+        if let Some(b) = self.0.get(&key) {
+            return Ok(b);
+        }
+        let rows: Vec<(String, String)> = with_db!(db, |p| sqlx::query_as(
+            "SELECT key, body FROM questions WHERE course_id = $1 AND NOT retired ORDER BY key"
+        )
+        .bind(course_id)
+        .fetch_all(p)
+        .await)?;
+        let bank: Bank = std::sync::Arc::new(
+            rows.into_iter()
+                .filter_map(|(k, b)| serde_json::from_str(&b).ok().map(|q| (k, q)))
+                .collect(),
+        );
+        self.0.insert(key, bank.clone());
+        Ok(bank)
+    }
+}
+
+/// Starts an attempt, or resumes the open one (also when two requests race to start). The
+/// common case (no attempt open) is one insert: an open attempt is found by the insert's
+/// conflict with the "one open attempt" index, not by reading first.
+#[allow(clippy::too_many_arguments)]
 pub async fn start(
     db: &Db,
     progress: &dyn Progress,
-    quiz: &QuizRow,
+    view: &QuizView,
+    banks: &Banks,
     class_id: i64,
     person_id: i64,
     now: DateTime<Utc>,
     grace: Duration,
 ) -> Result<Started, StartError> {
-    if let Some(open) = open_attempt(db, quiz.id, class_id, person_id).await? {
-        if !open.overdue(now, grace) {
-            return Ok(Started::Resumed(open.id));
-        }
-        close(db, progress, open.id, Closer::Deadline, now).await?;
-    }
+    let quiz = &view.quiz;
     if let Some(o) = quiz.opens_at
         && now < o
     {
@@ -501,16 +541,7 @@ pub async fn start(
     }
     let slots: Vec<Slot> =
         serde_json::from_str(&quiz.slots).map_err(|e| StartError::Bank(e.to_string()))?;
-    let bank: Vec<(String, String)> = with_db!(db, |p| sqlx::query_as(
-        "SELECT key, body FROM questions WHERE course_id = $1 AND NOT retired ORDER BY key"
-    )
-    .bind(quiz.course_id)
-    .fetch_all(p)
-    .await)?;
-    let bank: Vec<(String, Question)> = bank
-        .into_iter()
-        .filter_map(|(k, b)| serde_json::from_str(&b).ok().map(|q| (k, q)))
-        .collect();
+    let bank = banks.get(db, quiz.course_id, &view.course_hash).await?;
     let drawn = draw::draw(
         &slots,
         &bank,
@@ -531,14 +562,21 @@ pub async fn start(
         {
             Ok(Some(id)) => return Ok(Started::New(id)),
             Ok(None) => return Err(StartError::NoAttemptsLeft(quiz.attempts_allowed)),
-            // Another request started it first (two tabs, a double click): resume that one.
+            // An attempt is open (another tab, a double click, or one left unfinished): resume
+            // it, or close it first if its time is over.
             Err(e) if is_unique_violation(&e) => {
-                if let Some(open) = open_attempt(db, quiz.id, class_id, person_id).await? {
-                    return Ok(Started::Resumed(open.id));
+                match open_attempt(db, quiz.id, class_id, person_id).await? {
+                    Some(open) if !open.overdue(now, grace) => {
+                        return Ok(Started::Resumed(open.id));
+                    }
+                    Some(open) => {
+                        close(db, progress, open.id, Closer::Deadline, now).await?;
+                    }
+                    // A start in another class of the course took the same number: count
+                    // again (the allowance still holds, the statement checks it).
+                    None => {}
                 }
-                // A start in another class of the course took the same number: count again
-                // (the allowance still holds, the statement checks it).
-                if tries >= 2 {
+                if tries >= 3 {
                     return Err(e.into());
                 }
             }
@@ -582,46 +620,90 @@ async fn insert_attempt(
     drawn: &[Drawn],
 ) -> Result<Option<i64>, sqlx::Error> {
     let encode = |e: serde_json::Error| sqlx::Error::Encode(Box::new(e));
-    with_db!(db, |p| {
-        let mut tx = p.begin().await?;
-        let id: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO attempts (quiz_id, class_id, person_id, number, state, started_at, deadline_at, max_points)
-             SELECT $1, $2, $3, s.n + 1, 'in_progress', $4, $5, $6
-             FROM (SELECT COUNT(*) AS c, COALESCE(MAX(number), 0) AS n FROM attempts
-                   WHERE quiz_id = $1 AND person_id = $3) s
-             WHERE $7 = 0 OR s.c < $7
-             RETURNING id",
-        )
-        .bind(quiz.id)
-        .bind(class_id)
-        .bind(person_id)
-        .bind(now)
-        .bind(deadline)
-        .bind(max_points)
-        .bind(quiz.attempts_allowed)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(id) = id else {
-            return Ok(None);
-        };
-        for (slot, d) in drawn.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO attempt_answers (attempt_id, slot, page, question_key, question, option_order, max_points)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(id)
-            .bind(slot as i64)
-            .bind(d.page)
-            .bind(&d.key)
-            .bind(serde_json::to_string(&d.question).map_err(encode)?)
-            .bind(serde_json::to_string(&d.option_order).map_err(encode)?)
-            .bind(d.points)
-            .execute(&mut *tx)
-            .await?;
+    let insert_attempt = "INSERT INTO attempts (quiz_id, class_id, person_id, number, state, started_at, deadline_at, max_points)
+         SELECT $1, $2, $3, s.n + 1, 'in_progress', $4, $5, $6
+         FROM (SELECT COUNT(*) AS c, COALESCE(MAX(number), 0) AS n FROM attempts
+               WHERE quiz_id = $1 AND person_id = $3) s
+         WHERE $7 = 0 OR s.c < $7
+         RETURNING id";
+    let questions: Vec<String> = drawn
+        .iter()
+        .map(|d| serde_json::to_string(&d.question))
+        .collect::<Result<_, _>>()
+        .map_err(encode)?;
+    let orders: Vec<String> = drawn
+        .iter()
+        .map(|d| serde_json::to_string(&d.option_order))
+        .collect::<Result<_, _>>()
+        .map_err(encode)?;
+    let slots: Vec<i64> = (0..drawn.len() as i64).collect();
+    let pages: Vec<i64> = drawn.iter().map(|d| d.page).collect();
+    let keys: Vec<&str> = drawn.iter().map(|d| d.key.as_str()).collect();
+    let points: Vec<f64> = drawn.iter().map(|d| d.points).collect();
+    match db {
+        // One statement, one round trip: the attempt (numbered and limited by the statement)
+        // and its frozen questions, or nothing.
+        Db::Postgres(p) => {
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "WITH a AS ({insert_attempt}),
+                      q AS (INSERT INTO attempt_answers
+                              (attempt_id, slot, page, question_key, question, option_order, max_points)
+                            SELECT a.id, v.slot, v.page, v.key, v.question, v.option_order, v.points
+                            FROM a, unnest($8::bigint[], $9::bigint[], $10::text[], $11::text[],
+                                           $12::text[], $13::float8[])
+                                 AS v(slot, page, key, question, option_order, points))
+                 SELECT id FROM a"
+            )))
+            .bind(quiz.id)
+            .bind(class_id)
+            .bind(person_id)
+            .bind(now)
+            .bind(deadline)
+            .bind(max_points)
+            .bind(quiz.attempts_allowed)
+            .bind(&slots)
+            .bind(&pages)
+            .bind(&keys)
+            .bind(&questions)
+            .bind(&orders)
+            .bind(&points)
+            .fetch_optional(p)
+            .await
         }
-        tx.commit().await?;
-        Ok(Some(id))
-    })
+        Db::Sqlite(p) => {
+            let mut tx = p.begin().await?;
+            let id: Option<i64> = sqlx::query_scalar(insert_attempt)
+                .bind(quiz.id)
+                .bind(class_id)
+                .bind(person_id)
+                .bind(now)
+                .bind(deadline)
+                .bind(max_points)
+                .bind(quiz.attempts_allowed)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some(id) = id else {
+                return Ok(None);
+            };
+            for i in 0..drawn.len() {
+                sqlx::query(
+                    "INSERT INTO attempt_answers (attempt_id, slot, page, question_key, question, option_order, max_points)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(id)
+                .bind(slots[i])
+                .bind(pages[i])
+                .bind(keys[i])
+                .bind(&questions[i])
+                .bind(&orders[i])
+                .bind(points[i])
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(Some(id))
+        }
+    }
 }
 
 /// What a save ended in.

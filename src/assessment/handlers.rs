@@ -181,7 +181,8 @@ pub async fn start(
     match attempts::start(
         &state.db,
         &*state.progress,
-        &view.quiz,
+        &view,
+        &state.banks,
         class_id,
         user.person_id,
         now(),

@@ -51,6 +51,8 @@ pub struct QuizState {
     pub quiz: QuizSettings,
     /// Attempts' question shapes, read once (autosave).
     pub frozen: frozen::Frozen,
+    /// Courses' question banks, parsed once per content version (starting attempts).
+    pub banks: attempts::Banks,
 }
 
 impl Deref for QuizState {
