@@ -20,6 +20,9 @@
 #   BENCH_MEAN_INTERVAL_MS=15000       mean time between one learner's saves
 #   BENCH_SCENARIOS="load sigkill"     which scenarios to run
 #   BENCH_OUTAGE=5                     seconds the killed server stays down before the restart
+#   BENCH_START_WITHIN=0               synchronized start: every learner presses «Comenzar» at a
+#                                      random moment within this many seconds (open loop, issue 13:
+#                                      10 for 10,000 takers); 0 = 64 starts in flight (closed loop)
 #   BENCH_PG=postgres://postgres@127.0.0.1:5432   PostgreSQL server (databases aula_quiz_* are dropped and recreated)
 #   BENCH_PIN=1                        pin the server to CPU 0 and the load generator to CPU 1
 #   BENCH_SKIP_BUILD=1                 reuse the release binaries already built
@@ -39,6 +42,7 @@ DURATION=${DURATION%s}
 LEARNERS=${BENCH_LEARNERS:-2000}
 MEAN_MS=${BENCH_MEAN_INTERVAL_MS:-15000}
 OUTAGE=${BENCH_OUTAGE:-5}
+START_WITHIN=${BENCH_START_WITHIN:-0}
 PG=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
 PORT=18090
 AULA=http://127.0.0.1:$PORT
@@ -134,7 +138,8 @@ for backend in $BACKENDS; do
     prepare "$backend" load
     log "$backend/load: $LEARNERS personas guardando cada ${MEAN_MS} ms en promedio durante ${DURATION} s"
     "${LOAD_CPU[@]}" "$BIN/examples/quizload" run --base "$AULA" --seed-dir "$dir/seed" \
-      --duration "$DURATION" --mean-interval-ms "$MEAN_MS" >"$dir/run.txt" 2>&1 || true
+      --duration "$DURATION" --mean-interval-ms "$MEAN_MS" --start-within "$START_WITHIN" \
+      >"$dir/run.txt" 2>&1 || true
     cat "$dir/run.txt" >&2
     result "$backend" load "$dir/run.txt" - -
     finish "$backend" load
@@ -145,8 +150,8 @@ for backend in $BACKENDS; do
     log "$backend/sigkill: la misma carga; kill -9 al servidor a los $((DURATION / 2)) s"
     rm -f "$dir/ready"
     "${LOAD_CPU[@]}" "$BIN/examples/quizload" run --base "$AULA" --seed-dir "$dir/seed" \
-      --duration "$DURATION" --mean-interval-ms "$MEAN_MS" --acks "$dir/acks.tsv" \
-      --ready-file "$dir/ready" >"$dir/run.txt" 2>&1 &
+      --duration "$DURATION" --mean-interval-ms "$MEAN_MS" --start-within "$START_WITHIN" \
+      --acks "$dir/acks.tsv" --ready-file "$dir/ready" >"$dir/run.txt" 2>&1 &
     run_pid=$!
     PIDS+=("$run_pid")
     for ((i = 0; i < 600; i++)); do

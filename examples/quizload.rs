@@ -114,6 +114,11 @@ enum Cmd {
         /// Attempts started at once in the start phase.
         #[arg(long, default_value_t = 64)]
         start_concurrency: usize,
+        /// Synchronized start (exam day): every learner presses «Comenzar» at a random moment
+        /// within this many seconds, whatever the server's pace (open loop; latency counted from
+        /// the moment of pressing). 0: a closed loop of `start_concurrency` instead.
+        #[arg(long, default_value_t = 0)]
+        start_within: u64,
         /// Write every save (sent and acknowledged) here, for `verify`. Must be new or empty.
         #[arg(long)]
         acks: Option<PathBuf>,
@@ -166,6 +171,7 @@ fn main() -> anyhow::Result<()> {
                 mean_interval_ms,
                 timeout,
                 start_concurrency,
+                start_within,
                 acks,
                 ready_file,
                 strict,
@@ -178,7 +184,12 @@ fn main() -> anyhow::Result<()> {
                 };
                 let load = Load::new(&base, Duration::from_secs(timeout))?;
                 let started = Instant::now();
-                let (takers, starts) = load.start_all(&tokens, start_concurrency).await;
+                let (takers, starts) = if start_within > 0 {
+                    load.start_within(&tokens, Duration::from_secs(start_within))
+                        .await
+                } else {
+                    load.start_all(&tokens, start_concurrency).await
+                };
                 println!("{}", starts.summary("comenzar"));
                 println!(
                     "arranque: {} intentos en curso de {} personas ({:.1} s)",
@@ -653,6 +664,42 @@ impl Load {
                 let t0 = Instant::now();
                 let r = load.start(&t).await;
                 (i, r, t0.elapsed(), began.elapsed().as_secs_f64())
+            });
+        }
+        let mut takers = Vec::with_capacity(tokens.len());
+        let mut report = Report::default();
+        while let Some(j) = set.join_next().await {
+            let Ok((i, r, latency, at)) = j else {
+                report.error("tarea caída".into(), began.elapsed().as_secs_f64());
+                continue;
+            };
+            match r {
+                Ok(t) => {
+                    report.latencies.push(latency);
+                    report.ok_at.push(at);
+                    takers.push((i, t));
+                }
+                Err(kind) => report.error(kind, at),
+            }
+        }
+        takers.sort_by_key(|(i, _)| *i);
+        report.elapsed = began.elapsed();
+        (takers.into_iter().map(|(_, t)| t).collect(), report)
+    }
+
+    /// Open loop: each learner starts at a uniformly random moment within `window`; latency runs
+    /// from that moment (a request the server is slow to accept still counts from the press).
+    pub async fn start_within(&self, tokens: &[String], window: Duration) -> (Vec<Taker>, Report) {
+        let began = Instant::now();
+        let mut set = JoinSet::new();
+        for (i, t) in tokens.iter().enumerate() {
+            let (load, t) = (self.clone(), t.clone());
+            let at = window.mul_f64(rand::random::<f64>());
+            set.spawn(async move {
+                tokio::time::sleep_until((began + at).into()).await;
+                let pressed = Instant::now();
+                let r = load.start(&t).await;
+                (i, r, pressed.elapsed(), began.elapsed().as_secs_f64())
             });
         }
         let mut takers = Vec::with_capacity(tokens.len());
