@@ -12,6 +12,7 @@ pub mod completion;
 pub mod courses;
 pub mod db;
 pub mod enrolment;
+pub mod feed;
 pub mod learning;
 pub mod live;
 pub mod media;

@@ -33,7 +33,8 @@ use tower_http::{
 use crate::{
     accounts,
     app::Parts,
-    assessment, catalog, certification, courses, enrolment, learning, live, media, pages, people,
+    assessment, catalog, certification, courses, enrolment, feed, learning, live, media, pages,
+    people,
     web::{
         assets, csrf,
         error::{self, AppError},
@@ -79,6 +80,7 @@ pub fn build_router(parts: &Parts) -> Router {
         .merge(learning::routes())
         .merge(media::routes(media_state.clone()))
         .merge(certification::routes())
+        .merge(feed::routes())
         .merge(assessment::routes(quiz_state.clone()))
         .merge(live::routes(live::LiveState {
             app: state.clone(),
@@ -110,8 +112,14 @@ pub fn build_router(parts: &Parts) -> Router {
         state.clone(),
         accounts::auth::resolve,
     ));
+    // The machine API: bearer tokens, JSON errors; no session and no CSRF cookie.
+    let api = feed::api_routes().layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(30),
+        ));
     Router::new()
         .merge(assets_and_probes)
+        .merge(api)
         .merge(pages)
         .merge(self_resolving)
         .merge(uploads)
