@@ -41,7 +41,15 @@ try {
   for (const [cookie, path] of pages) {
     const { page, context } = await open(cookie, path);
     const report = await page.evaluate(({ MIN_TARGET }) => {
-      const out = { pageWidth: document.documentElement.scrollWidth, tables: [], small: [] };
+      const out = { pageWidth: document.documentElement.scrollWidth, tables: [], small: [], wide: [] };
+      // What sticks out, outside scrollable regions: says what to fix when the page is too wide.
+      for (const e of document.body.querySelectorAll('*')) {
+        if (e.closest('.table-wrap') || out.wide.length >= 5) continue;
+        const right = e.getBoundingClientRect().right;
+        if (right > document.documentElement.clientWidth + 1) {
+          out.wide.push(`${e.tagName.toLowerCase()}${e.className ? '.' + e.className : ''} (${Math.round(right)} px)`);
+        }
+      }
       for (const table of document.querySelectorAll('main table')) {
         const region = table.closest('.table-wrap');
         const r = {
@@ -72,7 +80,7 @@ try {
       return out;
     }, { MIN_TARGET });
     console.log(path, JSON.stringify(report));
-    if (report.pageWidth > WIDTH) fail(`${path}: la página mide ${report.pageWidth} px en ${WIDTH} px`);
+    if (report.pageWidth > WIDTH) fail(`${path}: la página mide ${report.pageWidth} px en ${WIDTH} px: ${report.wide.join(', ')}`);
     report.tables.forEach((t, i) => {
       if (!t.fits && !(t.scrolls && t.focusable && t.named && t.hint)) {
         fail(`${path}: la tabla ${i + 1} no entra y no es una región desplazable con aviso visible ${JSON.stringify(t)}`);

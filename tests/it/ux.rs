@@ -375,3 +375,35 @@ async fn browser_pages_fit_a_phone() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn an_instructor_opens_my_page_on_their_classes_and_the_roster_offers_the_csv_once() {
+    let (app, _courses) = spawn().await;
+    let admin = app.admin().await;
+    let class = app.class_of(SLUG).await;
+    let teacher = app.instructor(&admin, "30666777", class).await;
+    let learner = app.learner("30666888").await;
+    enrol(&app, &learner, SLUG).await;
+    let (_, mine) = teacher.get_text("/mi-aula").await;
+    let teaching = mine.find("Comisiones a mi cargo").expect("sus comisiones");
+    let learning = mine.find("Mis cursos").expect("sus cursos");
+    assert!(teaching < learning, "primero lo que enseña: {mine}");
+    assert!(
+        mine.find("Sin inscripciones todavía")
+            .is_none_or(|at| at > teaching),
+        "{mine}"
+    );
+    let (_, roster) = teacher
+        .get_text(&format!("/comisiones/{class}/participantes"))
+        .await;
+    assert_eq!(
+        roster.matches("Descargar planilla (CSV)").count(),
+        1,
+        "{roster}"
+    );
+    // A wide table scrolls inside a named, focusable region whose hint says so.
+    assert!(roster.contains(
+        r#"<div class="table-wrap" role="region" aria-label="Participantes" aria-describedby="participantes-hint" tabindex="0">"#
+    ));
+    assert!(roster.contains(r#"id="participantes-hint""#));
+}
