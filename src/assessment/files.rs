@@ -870,4 +870,15 @@ mod tests {
         );
         assert!(ReviewWhen::try_from("siempre".to_string()).is_err());
     }
+
+    #[test]
+    fn rubric_points_add_up_the_numbers_before_punto() {
+        let rubric = "- Sigue los pasos: hasta 4 puntos.\n- Menciona la Ley 24.240: 0,5 puntos.\n- Claridad: 1 Punto.";
+        assert_eq!(rubric_points(rubric), Some(5.5));
+        assert_eq!(
+            rubric_points("Dar puntaje completo si nombra dos actividades."),
+            None
+        );
+        assert_eq!(rubric_points("Desde el punto de vista del cliente."), None);
+    }
 }
