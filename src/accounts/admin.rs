@@ -28,7 +28,7 @@ use crate::{
         state::AppState,
         time::now,
     },
-    with_db,
+    with_db, with_tx,
 };
 
 /// Creates (or promotes) the administrator with this DNI and email, setting its password.
@@ -102,6 +102,14 @@ pub async fn ensure_user(
     };
     let mut tx = db.begin().await?;
     let person_id = persons::insert(&mut tx, &np, None).await?;
+    // A staff account, not a person of Capital's office: offices never list it.
+    with_tx!(&mut tx, |c| sqlx::query(
+        "UPDATE persons SET staff_only = TRUE WHERE id = $1"
+    )
+    .bind(person_id)
+    .execute(c)
+    .await
+    .map(|_| ()))?;
     let id = insert_user(&mut tx, person_id, Some(email.as_str()), hash).await?;
     tx.commit().await?;
     Ok(id)

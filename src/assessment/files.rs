@@ -744,6 +744,45 @@ fn quiz_file(
             ),
         }
     }
+    // A rubric that gives points («hasta 4 puntos») must add up to what the question is worth
+    // here, or the grader reads «de 0 a 2» beside criteria that add up to 10.
+    // (Only when every slot parsed, so each slot is read with its own line.)
+    let all_parsed = slots.len() == quiz.slot.len();
+    for (spanned, slot) in quiz.slot.iter().zip(&slots).filter(|_| all_parsed) {
+        let line = line_of_offset(text, spanned.span().start);
+        let (candidates, points): (Vec<&BankQuestion>, f64) = match slot {
+            Slot::Fixed { question, points } => (
+                by_key.get(question.as_str()).copied().into_iter().collect(),
+                *points,
+            ),
+            Slot::Random {
+                category, points, ..
+            } => (
+                bank.iter()
+                    .filter(|q| {
+                        in_category(&q.question.category, category) && !fixed.contains(&q.key)
+                    })
+                    .collect(),
+                *points,
+            ),
+        };
+        for q in candidates {
+            if let Some(sum) = q.question.rubric.as_deref().and_then(rubric_points)
+                && (sum - points).abs() > 1e-6
+            {
+                push(
+                    Some(line),
+                    format!(
+                        "la rúbrica de «{}» suma {} puntos y la pregunta vale {} en esta evaluación: \
+                         hacé que coincidan (o escribí la rúbrica sin puntajes)",
+                        q.key,
+                        super::attempts::fmt_number(sum),
+                        super::attempts::fmt_number(points)
+                    ),
+                );
+            }
+        }
+    }
     // Random draws never repeat a question of the attempt: each category must have enough
     // questions besides the fixed ones and the other draws that overlap it.
     for (line, category, _) in &draws {
@@ -789,6 +828,31 @@ fn quiz_file(
     })
 }
 
+/// The points a rubric gives, added up: every number written just before «punto» or «puntos»
+/// («hasta 4 puntos», «0,5 puntos», «1 punto»); `None` when it gives none.
+pub fn rubric_points(rubric: &str) -> Option<f64> {
+    let lower = rubric.to_lowercase();
+    let mut total = None;
+    for (at, _) in lower.match_indices("punto") {
+        let before = lower[..at].trim_end();
+        let number: String = before
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_digit() || *c == ',' || *c == '.')
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        let number = number
+            .trim_matches(|c| c == ',' || c == '.')
+            .replace(',', ".");
+        if let Ok(x) = number.parse::<f64>() {
+            *total.get_or_insert(0.0) += x;
+        }
+    }
+    total
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -805,5 +869,16 @@ mod tests {
             ReviewWhen::AfterClose
         );
         assert!(ReviewWhen::try_from("siempre".to_string()).is_err());
+    }
+
+    #[test]
+    fn rubric_points_add_up_the_numbers_before_punto() {
+        let rubric = "- Sigue los pasos: hasta 4 puntos.\n- Menciona la Ley 24.240: 0,5 puntos.\n- Claridad: 1 Punto.";
+        assert_eq!(rubric_points(rubric), Some(5.5));
+        assert_eq!(
+            rubric_points("Dar puntaje completo si nombra dos actividades."),
+            None
+        );
+        assert_eq!(rubric_points("Desde el punto de vista del cliente."), None);
     }
 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::{
     attempts::{QuizRow, fmt_number, fmt_percent},
-    files::GradingMethod,
+    files::{GradingMethod, ReviewWhen},
     grading,
 };
 use crate::{active_statuses, db::Db, with_db};
@@ -129,8 +129,13 @@ impl QueueItem {
             .map(|q| super::view::text_html(q.format, &q.text))
             .unwrap_or_default()
     }
-    pub fn rubric(&self) -> String {
-        self.question().and_then(|q| q.rubric).unwrap_or_default()
+    /// The rubric as sanitised HTML (written in Markdown, like the question), or empty.
+    pub fn rubric_html(&self) -> String {
+        self.question()
+            .and_then(|q| q.rubric)
+            .filter(|r| !r.trim().is_empty())
+            .map(|r| crate::catalog::markdown::render(&r))
+            .unwrap_or_default()
     }
     pub fn max_label(&self) -> String {
         fmt_number(self.max_points)
@@ -461,20 +466,62 @@ pub struct LearnerQuiz {
     pub title: String,
     pub attempts: i64,
     pub open: i64,
+    /// Finished attempts waiting for an instructor (essays).
+    pub pending: i64,
+    /// The quiz's grade in the class, once one is known.
+    pub grade: Option<f64>,
+    pub passed: Option<bool>,
+    #[sqlx(try_from = "String")]
+    pub review_score: ReviewWhen,
+    #[sqlx(try_from = "String")]
+    pub review_answers: ReviewWhen,
+    /// The closing time of the class's window, else the course file's.
+    pub closes_at: Option<DateTime<Utc>>,
 }
 
 impl LearnerQuiz {
-    /// Where the learner stands, without grades (those follow each quiz's review rules).
-    pub fn status(&self) -> &'static str {
-        match (self.open, self.attempts) {
-            (1.., _) => "En curso: seguí donde dejaste",
-            (_, 0) => "Por hacer",
-            _ => "Entregada",
+    /// Whether the learner may see the grade, by the quiz's review rules (seeing the answers
+    /// shows the score too, as on the quiz's own page).
+    fn grade_visible(&self, now: DateTime<Utc>) -> bool {
+        [self.review_score, self.review_answers]
+            .iter()
+            .any(|when| match when {
+                ReviewWhen::AfterSubmit => true,
+                ReviewWhen::AfterClose => self.closes_at.is_some_and(|c| c <= now),
+                ReviewWhen::Never => false,
+            })
+    }
+
+    /// Where the learner stands: the grade and whether it passes once graded (when the quiz's
+    /// review rules show it), or that an instructor still has to grade it.
+    pub fn status(&self) -> String {
+        if self.open > 0 {
+            return "En curso: seguí donde dejaste".into();
+        }
+        if self.attempts == 0 {
+            return "Por hacer".into();
+        }
+        let waiting = if self.pending > 0 {
+            "falta que tu docente corrija una entrega"
+        } else {
+            ""
+        };
+        match (self.grade, self.passed) {
+            (Some(g), Some(passed)) if self.grade_visible(crate::web::time::now()) => {
+                let verdict = if passed { "Aprobada" } else { "No aprobada" };
+                let mut s = format!("{verdict}: {}", fmt_percent(g));
+                if !waiting.is_empty() {
+                    s.push_str(&format!(" ({waiting})"));
+                }
+                s
+            }
+            _ if !waiting.is_empty() => format!("Entregada: {waiting}"),
+            _ => "Entregada".into(),
         }
     }
 }
 
-/// The quizzes of the courses a learner is studying, with their attempts.
+/// The quizzes of the courses a learner is studying, with their attempts and grade.
 pub async fn learner_quizzes(db: &Db, person_id: i64) -> Result<Vec<LearnerQuiz>, sqlx::Error> {
     with_db!(db, |p| {
         sqlx::query_as(
@@ -482,9 +529,15 @@ pub async fn learner_quizzes(db: &Db, person_id: i64) -> Result<Vec<LearnerQuiz>
             "SELECT c.slug AS course_slug, c.title AS course_title, q.key, q.title,
             (SELECT COUNT(*) FROM attempts a WHERE a.quiz_id = q.id AND a.class_id = e.class_id AND a.person_id = $1) AS attempts,
             (SELECT COUNT(*) FROM attempts a WHERE a.quiz_id = q.id AND a.class_id = e.class_id AND a.person_id = $1
-               AND a.state = 'in_progress') AS open
+               AND a.state = 'in_progress') AS open,
+            (SELECT COUNT(*) FROM attempts a WHERE a.quiz_id = q.id AND a.class_id = e.class_id AND a.person_id = $1
+               AND a.state = 'pending') AS pending,
+            g.percent AS grade, g.passed AS passed, q.review_score, q.review_answers,
+            CASE WHEN w.quiz_id IS NULL THEN q.closes_at ELSE w.closes_at END AS closes_at
          FROM enrolments e JOIN classes k ON k.id = e.class_id JOIN courses c ON c.id = k.course_id
          JOIN quizzes q ON q.course_id = c.id AND NOT q.retired
+         LEFT JOIN quiz_windows w ON w.quiz_id = q.id AND w.class_id = e.class_id
+         LEFT JOIN quiz_grades g ON g.quiz_id = q.id AND g.class_id = e.class_id AND g.person_id = $1
          WHERE e.person_id = $1 AND e.status IN ", active_statuses!(), "
          ORDER BY c.title, q.position, q.id"
         )

@@ -229,16 +229,7 @@ pub fn review(row: &AnswerRow, question: &Question) -> ReviewView {
             {
                 feedback.push(fb);
             }
-            (
-                text,
-                join(
-                    accepted
-                        .iter()
-                        .filter(|a| a.fraction >= 1.0)
-                        .map(|a| a.text.clone())
-                        .collect(),
-                ),
-            )
+            (text, join(author_answers(accepted)))
         }
         (QuestionKind::Numeric { answers }, r) => {
             let text = match r {
@@ -342,4 +333,38 @@ pub fn review(row: &AnswerRow, question: &Question) -> ReviewView {
         comment: row.comment.clone(),
         verdict,
     }
+}
+
+/// The full-credit answers of a short-answer question as the author wrote them for people:
+/// the ones without wildcards; if all have them, each with its wildcards taken out
+/// («respuesta* rápida*» reads «respuesta rápida»). The matching syntax is never shown.
+fn author_answers(accepted: &[super::question::Accepted]) -> Vec<String> {
+    let full: Vec<&str> = accepted
+        .iter()
+        .filter(|a| a.fraction >= 1.0)
+        .map(|a| a.text.as_str())
+        .collect();
+    let has_wildcard = |t: &str| t.replace("\\*", "").contains('*');
+    let plain: Vec<String> = full
+        .iter()
+        .filter(|t| !has_wildcard(t))
+        .map(|t| t.replace("\\*", "*"))
+        .collect();
+    if !plain.is_empty() {
+        return plain;
+    }
+    let mut shown: Vec<String> = Vec::new();
+    for t in full {
+        let text = t
+            .replace("\\*", "\u{E000}")
+            .replace('*', " ")
+            .replace('\u{E000}', "*")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        if !text.is_empty() && !shown.contains(&text) {
+            shown.push(text);
+        }
+    }
+    shown
 }

@@ -32,6 +32,22 @@ pub fn message(outcome: &Result<Outcome, Refusal>) -> String {
     }
 }
 
+/// The Spanish message an operator reads after enrolling `name`: it names the person, since
+/// the operator did not enrol themself.
+pub fn assisted_message(outcome: &Result<Outcome, Refusal>, name: &str) -> String {
+    match outcome {
+        Ok(Outcome::Confirmed) => format!("Inscribiste a {name} en la comisión."),
+        Ok(Outcome::Waitlisted) => format!(
+            "La comisión está completa: {name} quedó en la lista de espera. Si se libera un lugar, pasa automáticamente."
+        ),
+        Ok(Outcome::Already(s)) => format!(
+            "{name} ya estaba anotado/a en esta comisión ({}).",
+            s.label().to_lowercase()
+        ),
+        Err(_) => message(outcome),
+    }
+}
+
 /// `POST /comisiones/{id}/inscribirme`
 pub async fn enrol(
     State(state): State<AppState>,
@@ -96,6 +112,9 @@ pub async fn assisted_enrol(
     }
     Ok(redirect_with_notice(
         &format!("/oficina/personas/{id}"),
-        &message(&outcome),
+        &assisted_message(
+            &outcome,
+            &format!("{} {}", person.first_name, person.last_name),
+        ),
     ))
 }

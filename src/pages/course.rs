@@ -46,6 +46,13 @@ pub struct CoursePage {
     percent: i64,
 }
 
+impl CoursePage {
+    /// The lesson the «Empezar»/«Seguir» button opens: the first one not done yet.
+    pub fn next_lesson(&self) -> Option<&OutlineLesson> {
+        self.lessons.iter().find(|l| !l.done)
+    }
+}
+
 /// `GET /cursos/{slug}`
 pub async fn course(
     State(state): State<AppState>,

@@ -229,8 +229,9 @@ const PERSON_SELECT: &str = "SELECT p.id, p.dni, p.cuil, p.first_name, p.last_na
         (EXISTS (SELECT 1 FROM users u WHERE u.person_id = p.id)) AS has_account
    FROM persons p JOIN departments d ON d.id = p.department_id LEFT JOIN localities l ON l.id = p.locality_id";
 
-/// Territory filter: the person's department is covered by an office the user operates.
-const IN_TERRITORY: &str = "p.department_id IN (SELECT od.department_id FROM office_departments od
+/// Territory filter: the person's department is covered by an office the user operates, and
+/// they are a person of the territory, not a staff account (administrators, demo instructor).
+const IN_TERRITORY: &str = "NOT p.staff_only AND p.department_id IN (SELECT od.department_id FROM office_departments od
         JOIN role_grants g ON g.office_id = od.office_id WHERE g.user_id = $1 AND g.role = 'operator')";
 
 /// One person by id (no scoping: for the person themself).
@@ -264,15 +265,42 @@ pub async fn search_in_territory(
     page: i64,
     per_page: i64,
 ) -> Result<(Vec<Person>, i64), sqlx::Error> {
+    search(db, Some(operator_user_id), query, page, per_page).await
+}
+
+/// Everyone matching `query` (DNI prefix or name), paginated: the administrator's search.
+pub async fn search_all(
+    db: &Db,
+    query: &str,
+    page: i64,
+    per_page: i64,
+) -> Result<(Vec<Person>, i64), sqlx::Error> {
+    search(db, None, query, page, per_page).await
+}
+
+/// The search behind both: `operator_user_id` scopes it to their territory, `None` to no one.
+async fn search(
+    db: &Db,
+    operator_user_id: Option<i64>,
+    query: &str,
+    page: i64,
+    per_page: i64,
+) -> Result<(Vec<Person>, i64), sqlx::Error> {
     let q = fold(&crate::web::text::search_input(query));
     // Both patterns escape `%` and `_`: `q=%` must not list the whole territory.
     let dni_prefix = crate::web::text::like_prefix(&q.replace(['.', ' '], ""));
     let name_like = crate::web::text::like_pattern(&q);
     let filter = "($2 = '' OR p.dni LIKE $3 ESCAPE '\\' OR p.search_name LIKE $4 ESCAPE '\\')";
+    // `$1` is the operator; for everyone it is bound as NULL, so the scope holds for all rows.
+    let scope = if operator_user_id.is_some() {
+        IN_TERRITORY
+    } else {
+        "$1 IS NULL"
+    };
     let list_sql = format!(
-        "{PERSON_SELECT} WHERE {IN_TERRITORY} AND {filter} ORDER BY p.last_name, p.first_name, p.id LIMIT $5 OFFSET $6"
+        "{PERSON_SELECT} WHERE {scope} AND {filter} ORDER BY p.last_name, p.first_name, p.id LIMIT $5 OFFSET $6"
     );
-    let count_sql = format!("SELECT COUNT(*) FROM persons p WHERE {IN_TERRITORY} AND {filter}");
+    let count_sql = format!("SELECT COUNT(*) FROM persons p WHERE {scope} AND {filter}");
     let offset = (page.max(1) - 1) * per_page;
     let people = with_db!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(
         list_sql.clone()

@@ -15,3 +15,4 @@ mod live;
 mod media;
 mod operations;
 mod people;
+mod ux;

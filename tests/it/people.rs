@@ -142,7 +142,14 @@ async fn operator_registers_a_person_without_account_and_enrols_them() {
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.url().path(), format!("/oficina/personas/{id}"));
     let html = resp.text().await.unwrap();
-    assert!(html.contains("¡Listo! Quedaste inscripto/a en la comisión."));
+    // The operator reads whom she enrolled, not a message written as if she had enrolled herself.
+    assert!(
+        html.contains("Inscribiste a María José Núñez en la comisión."),
+        "{html}"
+    );
+    assert!(!html.contains("Quedaste inscripto/a"));
+    // The page says how the person creates their account in words, not with a raw path.
+    assert!(!html.contains("en /registro"));
     let inscripciones =
         &html[html.find("id=\"inscripciones\"").unwrap()..html.find("id=\"inscribir\"").unwrap()];
     assert!(
