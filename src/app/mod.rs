@@ -152,6 +152,10 @@ fn spawn_jobs(parts: &Parts) -> Vec<tokio::task::JoinHandle<()>> {
         )),
         tokio::spawn(crate::live::attendance::sweep(db.clone())),
         tokio::spawn(parts.rooms.clone().keep_claims(db.clone())),
+        tokio::spawn(crate::completion::run_not_completed(
+            db.clone(),
+            std::time::Duration::from_secs(300),
+        )),
         tokio::spawn(crate::media::renditions::run(db, parts.media.clone())),
     ]
 }
