@@ -13,7 +13,7 @@ CREATE TABLE feed_deliveries (
     outbox_id BIGINT NOT NULL REFERENCES outbox(id),
     endpoint TEXT NOT NULL CHECK (length(endpoint) BETWEEN 1 AND 60),
     person_id BIGINT,
-    attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    attempts BIGINT NOT NULL DEFAULT 0 CHECK (attempts >= 0),
     next_attempt_at TIMESTAMPTZ NOT NULL,
     lease_owner TEXT,
     lease_until TIMESTAMPTZ,
