@@ -282,41 +282,41 @@ async fn create_or_claim(
     let hash = password::hash(pw).await?;
     let spend = claim::spend_hash(&code, existing.id);
     // Spend the code and attach the account in one transaction: a failure keeps the code.
-    let res: Result<Option<i64>, sqlx::Error> = with_db!(&state.db, |p| {
-        async {
-            let mut tx = p.begin().await?;
-            let spent: Option<i64> = sqlx::query_scalar(claim::SPEND_SQL)
-                .bind(existing.id)
-                .bind(&spend)
-                .bind(now())
-                .fetch_optional(&mut *tx)
-                .await?;
-            if spent.is_none() {
-                return Ok(None);
-            }
-            let user_id: i64 = sqlx::query_scalar(
-                "INSERT INTO users (person_id, email, password_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
-            )
+    let res: Result<Option<i64>, sqlx::Error> = async {
+        let mut tx = state.db.begin().await?;
+        let spent: Option<i64> = with_tx!(&mut tx, |c| sqlx::query_scalar(claim::SPEND_SQL)
             .bind(existing.id)
-            .bind(&email)
-            .bind(&hash)
+            .bind(&spend)
             .bind(now())
-            .fetch_one(&mut *tx)
-            .await?;
-            // The contact the person just gave is the newest: it replaces the office's.
-            sqlx::query(
-                "UPDATE persons SET email = COALESCE($1, email), phone = COALESCE($2, phone) WHERE id = $3",
-            )
-            .bind(&email)
-            .bind(&phone)
-            .bind(existing.id)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            Ok(Some(user_id))
+            .fetch_optional(c)
+            .await)?;
+        if spent.is_none() {
+            return Ok(None);
         }
+        let user_id: i64 = with_tx!(&mut tx, |c| sqlx::query_scalar(
+            "INSERT INTO users (person_id, email, password_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(existing.id)
+        .bind(&email)
+        .bind(&hash)
+        .bind(now())
+        .fetch_one(c)
+        .await)?;
+        // The contact the person just gave is the newest: it replaces the office's.
+        with_tx!(&mut tx, |c| sqlx::query(
+            "UPDATE persons SET email = COALESCE($1, email), phone = COALESCE($2, phone) WHERE id = $3",
+        )
+        .bind(&email)
+        .bind(&phone)
+        .bind(existing.id)
+        .execute(c)
         .await
-    });
+        .map(|r| r.rows_affected()))?;
+        persons::record_event(&mut tx, "persona.actualizada", existing.id).await?;
+        tx.commit().await?;
+        Ok(Some(user_id))
+    }
+    .await;
     match res {
         Ok(Some(id)) => {
             tracing::info!(

@@ -56,6 +56,7 @@ pub struct Config {
     pub media: crate::media::config::MediaConfig,
     /// Rate limits of logins, registrations, claims, resets (`[limits]` table).
     pub limits: crate::web::limits::Limits,
+    pub feed: crate::feed::delivery::config::Settings,
 }
 
 /// The configuration as the layers give it: every key optional, with the same name in
@@ -109,6 +110,8 @@ pub struct RawConfig {
     pub media: Option<crate::media::config::MediaConfig>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limits: Option<crate::web::limits::Limits>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub feed: Option<crate::feed::delivery::config::FeedConfig>,
 }
 
 /// Top-level keys taken from `AULA_*` variables (the others, like `AULA_CONFIG` or
@@ -140,6 +143,9 @@ fn env_key(name: &str) -> Option<String> {
     }
     if let Some(rest) = k.strip_prefix("live_") {
         return Some(format!("live.{rest}"));
+    }
+    if let Some(rest) = k.strip_prefix("feed_") {
+        return Some(format!("feed.{rest}"));
     }
     if let Some(rest) = k.strip_prefix("limit_") {
         return Some(format!("limits.{rest}"));
@@ -204,6 +210,7 @@ impl Config {
         let mut live = raw.live.unwrap_or_default();
         live.apply_port_range()?;
         live.validate()?;
+        let feed = raw.feed.unwrap_or_default().settings()?;
         Ok(Config {
             listen,
             data_dir: raw.data_dir.unwrap_or_else(|| "data".into()),
@@ -233,6 +240,7 @@ impl Config {
             live,
             media,
             limits,
+            feed,
         })
     }
 
@@ -261,6 +269,9 @@ impl Config {
                 ..Default::default()
             },
             limits: Default::default(),
+            feed: crate::feed::delivery::config::FeedConfig::default()
+                .settings()
+                .expect("no endpoints: valid"),
         }
     }
 }

@@ -36,6 +36,7 @@ pub struct Parts {
     pub media: Media,
     pub quiz: QuizSettings,
     pub course_files: courses::CourseFiles,
+    pub feed: crate::feed::delivery::config::Settings,
 }
 
 /// A built application, bound to its port, ready to run.
@@ -103,6 +104,7 @@ impl Application {
                 courses_dir: config.courses_dir.clone(),
                 media_dir: config.media_dir.clone(),
             },
+            feed: config.feed.clone(),
             state,
         };
         let router = build_router(&parts);
@@ -152,6 +154,14 @@ fn spawn_jobs(parts: &Parts) -> Vec<tokio::task::JoinHandle<()>> {
         )),
         tokio::spawn(crate::live::attendance::sweep(db.clone())),
         tokio::spawn(parts.rooms.clone().keep_claims(db.clone())),
+        tokio::spawn(crate::completion::run_not_completed(
+            db.clone(),
+            std::time::Duration::from_secs(300),
+        )),
+        tokio::spawn(crate::feed::delivery::worker::run(
+            db.clone(),
+            parts.feed.clone(),
+        )),
         tokio::spawn(crate::media::renditions::run(db, parts.media.clone())),
     ]
 }

@@ -8,9 +8,10 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     db::Db,
+    enrolment::events,
     live::attendance::union_minutes,
     web::{state::Progress, time::now},
-    with_db,
+    with_db, with_tx,
 };
 
 /// The completion rules, as the kernel's progress hook.
@@ -30,8 +31,10 @@ pub async fn complete_if_met(db: &Db, class_id: i64, person_id: i64) -> Result<b
     if !attendance_met(db, class_id, person_id).await? {
         return Ok(false);
     }
-    let n = with_db!(db, |p| {
-        sqlx::query(
+    // The change and its event commit together, and only a row that changed gets an event.
+    let mut tx = db.begin().await?;
+    let changed: Option<i64> = with_tx!(&mut tx, |c| {
+        sqlx::query_scalar(
         "UPDATE enrolments SET status = 'completed', updated_at = $3
          WHERE class_id = $1 AND person_id = $2 AND status = 'confirmed'
            AND (SELECT COUNT(*) FROM lessons l JOIN lesson_progress lp ON lp.lesson_id = l.id AND lp.person_id = $2
@@ -43,16 +46,67 @@ pub async fn complete_if_met(db: &Db, class_id: i64, person_id: i64) -> Result<b
                WHERE k3.id = $1 AND NOT q.retired AND q.completion_percent IS NOT NULL
                  AND NOT EXISTS (SELECT 1 FROM quiz_grades g
                                  WHERE g.quiz_id = q.id AND g.class_id = $1 AND g.person_id = $2
-                                   AND g.percent + 0.000001 >= q.completion_percent))"
+                                   AND g.percent + 0.000001 >= q.completion_percent))
+         RETURNING id"
     )
     .bind(class_id)
     .bind(person_id)
     .bind(now())
-    .execute(p)
+    .fetch_optional(c)
     .await
-    .map(|r| r.rows_affected())
     })?;
-    Ok(n > 0)
+    let Some(enrolment_id) = changed else {
+        return Ok(false);
+    };
+    events::record(&mut tx, events::COMPLETED, enrolment_id).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Marks, once per enrolment, the learners whose class ended (its last day is before today in
+/// Tucumán) without completing it, each with a `curso.no_completado` event in the same
+/// transaction. The `not_completed_at` marker is set by one conditional UPDATE, so two
+/// processes sweeping at once never mark (nor announce) the same enrolment twice.
+pub async fn sweep_not_completed(db: &Db) -> Result<u64, sqlx::Error> {
+    let today = now()
+        .with_timezone(&chrono_tz::America::Argentina::Tucuman)
+        .date_naive();
+    let mut total = 0;
+    loop {
+        let mut tx = db.begin().await?;
+        let ids: Vec<i64> = with_tx!(&mut tx, |c| sqlx::query_scalar(
+            "UPDATE enrolments SET not_completed_at = $1 WHERE id IN (
+                SELECT e.id FROM enrolments e JOIN classes k ON k.id = e.class_id
+                WHERE e.status = 'confirmed' AND e.not_completed_at IS NULL AND k.ends_on < $2
+                ORDER BY e.id LIMIT 200)
+             AND status = 'confirmed' AND not_completed_at IS NULL RETURNING id"
+        )
+        .bind(now())
+        .bind(today)
+        .fetch_all(c)
+        .await)?;
+        for id in &ids {
+            events::record(&mut tx, events::NOT_COMPLETED, *id).await?;
+        }
+        tx.commit().await?;
+        total += ids.len() as u64;
+        if ids.len() < 200 {
+            return Ok(total);
+        }
+    }
+}
+
+/// The background job: sweeps ended classes every few minutes.
+pub async fn run_not_completed(db: Db, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        match sweep_not_completed(&db).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(n, "inscripciones marcadas como no completadas"),
+            Err(e) => tracing::warn!(error = %e, "no se pudieron marcar las no completadas"),
+        }
+    }
 }
 
 /// A live session counts as attended when the learner was there for at least this share of

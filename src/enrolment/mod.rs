@@ -13,6 +13,7 @@ macro_rules! active_statuses {
     };
 }
 
+pub mod events;
 pub mod handlers;
 pub mod queries;
 

@@ -3,7 +3,13 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::{catalog::queries::lessons_percent, db::Db, web::time::now, with_db};
+use crate::{
+    catalog::queries::lessons_percent,
+    db::{Db, Tx},
+    enrolment::events,
+    web::time::now,
+    with_db, with_tx,
+};
 
 /// Where a person stands in a class.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,64 +81,70 @@ pub async fn enrol(
         Some(w) if now >= w.enrol_closes_at => return Ok(Err(Refusal::Closed)),
         Some(_) => {}
     }
-    let outcome = with_db!(db, |p| {
-        async {
-            let mut tx = p.begin().await?;
-            // A first write takes SQLite's write lock at once, so this transaction never has
-            // to upgrade a read lock (which fails instead of waiting).
-            let inserted: Option<i64> = sqlx::query_scalar(
-                "INSERT INTO enrolments (class_id, person_id, status, queued_at, enrolled_by, created_at, updated_at)
-                 VALUES ($1, $2, 'waitlisted', $3, $4, $3, $3)
-                 ON CONFLICT (class_id, person_id) DO NOTHING RETURNING id",
+    let outcome = async {
+        let mut tx = db.begin().await?;
+        // A first write takes SQLite's write lock at once, so this transaction never has
+        // to upgrade a read lock (which fails instead of waiting).
+        let inserted: Option<i64> = with_tx!(&mut tx, |c| sqlx::query_scalar(
+            "INSERT INTO enrolments (class_id, person_id, status, queued_at, enrolled_by, created_at, updated_at)
+             VALUES ($1, $2, 'waitlisted', $3, $4, $3, $3)
+             ON CONFLICT (class_id, person_id) DO NOTHING RETURNING id",
+        )
+        .bind(class_id)
+        .bind(person_id)
+        .bind(now)
+        .bind(by_user)
+        .fetch_optional(c)
+        .await)?;
+        let enrolment_id = match inserted {
+            Some(id) => Some(id),
+            // Rejoining after a withdrawal goes to the back of the line.
+            None => with_tx!(&mut tx, |c| sqlx::query_scalar(
+                "UPDATE enrolments SET status = 'waitlisted', queued_at = $3, updated_at = $3, enrolled_by = $4
+                 WHERE class_id = $1 AND person_id = $2 AND status = 'withdrawn' RETURNING id",
             )
             .bind(class_id)
             .bind(person_id)
             .bind(now)
             .bind(by_user)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let enrolment_id = match inserted {
-                Some(id) => Some(id),
-                // Rejoining after a withdrawal goes to the back of the line.
-                None => sqlx::query_scalar(
-                    "UPDATE enrolments SET status = 'waitlisted', queued_at = $3, updated_at = $3, enrolled_by = $4
-                     WHERE class_id = $1 AND person_id = $2 AND status = 'withdrawn' RETURNING id",
-                )
-                .bind(class_id)
-                .bind(person_id)
-                .bind(now)
-                .bind(by_user)
-                .fetch_optional(&mut *tx)
-                .await?,
-            };
-            let Some(enrolment_id) = enrolment_id else {
-                let status: String = sqlx::query_scalar("SELECT status FROM enrolments WHERE class_id = $1 AND person_id = $2")
-                    .bind(class_id)
-                    .bind(person_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                let status = EnrolmentStatus::try_from(status).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-                return Ok::<_, sqlx::Error>(Outcome::Already(status));
-            };
-            // The seat: one conditional statement, so two requests can never take the last one.
-            let took = sqlx::query("UPDATE classes SET seats_taken = seats_taken + 1 WHERE id = $1 AND seats_taken < seats")
-                .bind(class_id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                == 1;
-            if took {
-                sqlx::query("UPDATE enrolments SET status = 'confirmed' WHERE id = $1")
-                    .bind(enrolment_id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            .fetch_optional(c)
+            .await)?,
+        };
+        let Some(enrolment_id) = enrolment_id else {
+            let status: String = with_tx!(&mut tx, |c| sqlx::query_scalar(
+                "SELECT status FROM enrolments WHERE class_id = $1 AND person_id = $2"
+            )
+            .bind(class_id)
+            .bind(person_id)
+            .fetch_one(c)
+            .await)?;
             tx.commit().await?;
-            Ok(if took { Outcome::Confirmed } else { Outcome::Waitlisted })
-        }
+            let status =
+                EnrolmentStatus::try_from(status).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+            return Ok::<_, sqlx::Error>(Outcome::Already(status));
+        };
+        // The seat: one conditional statement, so two requests can never take the last one.
+        let took = with_tx!(&mut tx, |c| sqlx::query(
+            "UPDATE classes SET seats_taken = seats_taken + 1 WHERE id = $1 AND seats_taken < seats"
+        )
+        .bind(class_id)
+        .execute(c)
         .await
-    })?;
+        .map(|r| r.rows_affected()))?
+            == 1;
+        if took {
+            with_tx!(&mut tx, |c| sqlx::query("UPDATE enrolments SET status = 'confirmed' WHERE id = $1")
+                .bind(enrolment_id)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected()))?;
+        }
+        let kind = if took { events::CONFIRMED } else { events::WAITLISTED };
+        events::record(&mut tx, kind, enrolment_id).await?;
+        tx.commit().await?;
+        Ok(if took { Outcome::Confirmed } else { Outcome::Waitlisted })
+    }
+    .await?;
     if outcome != Outcome::Waitlisted {
         return Ok(Ok(outcome));
     }
@@ -158,57 +170,73 @@ pub async fn enrol(
 /// Returns whether anything changed.
 pub async fn withdraw(db: &Db, class_id: i64, person_id: i64) -> Result<bool, sqlx::Error> {
     let now = now();
-    with_db!(db, |p| {
-        async {
-            let mut tx = p.begin().await?;
-            // Lock the class first: withdrawals of one class serialise here.
-            let exists = sqlx::query("UPDATE classes SET seats_taken = seats_taken WHERE id = $1")
-                .bind(class_id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if exists == 0 {
-                return Ok(false);
-            }
-            let previous: Option<String> = sqlx::query_scalar(
-                "SELECT status FROM enrolments WHERE class_id = $1 AND person_id = $2 AND status IN ('confirmed', 'waitlisted')",
-            )
-            .bind(class_id)
-            .bind(person_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some(previous) = previous else {
-                return Ok(false);
-            };
-            sqlx::query("UPDATE enrolments SET status = 'withdrawn', updated_at = $3 WHERE class_id = $1 AND person_id = $2")
-                .bind(class_id)
-                .bind(person_id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            if previous == "confirmed" {
-                let promoted = sqlx::query(
-                    "UPDATE enrolments SET status = 'confirmed', updated_at = $2 WHERE id = (
-                        SELECT id FROM enrolments WHERE class_id = $1 AND status = 'waitlisted'
-                        ORDER BY queued_at, id LIMIT 1)",
+    let mut tx = db.begin().await?;
+    // Lock the class first: withdrawals of one class serialise here.
+    let exists = with_tx!(&mut tx, |c| sqlx::query(
+        "UPDATE classes SET seats_taken = seats_taken WHERE id = $1"
+    )
+    .bind(class_id)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    if exists == 0 {
+        return Ok(false);
+    }
+    let previous: Option<(i64, String)> = with_tx!(&mut tx, |c| {
+        sqlx::query_as(
+        "SELECT id, status FROM enrolments WHERE class_id = $1 AND person_id = $2 AND status IN ('confirmed', 'waitlisted')",
+    )
+    .bind(class_id)
+    .bind(person_id)
+    .fetch_optional(c)
+    .await
+    })?;
+    let Some((enrolment_id, previous)) = previous else {
+        return Ok(false);
+    };
+    with_tx!(&mut tx, |c| sqlx::query(
+        "UPDATE enrolments SET status = 'withdrawn', updated_at = $2 WHERE id = $1"
+    )
+    .bind(enrolment_id)
+    .bind(now)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    events::record(&mut tx, events::WITHDRAWN, enrolment_id).await?;
+    if previous == "confirmed" {
+        match promote_first(&mut tx, class_id, now).await? {
+            Some(promoted) => events::record(&mut tx, events::PROMOTED, promoted).await?,
+            None => {
+                with_tx!(&mut tx, |c| sqlx::query(
+                    "UPDATE classes SET seats_taken = seats_taken - 1 WHERE id = $1"
                 )
                 .bind(class_id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if promoted == 0 {
-                    sqlx::query("UPDATE classes SET seats_taken = seats_taken - 1 WHERE id = $1")
-                        .bind(class_id)
-                        .execute(&mut *tx)
-                        .await?;
-                }
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected()))?;
             }
-            tx.commit().await?;
-            Ok(true)
         }
-        .await
-    })
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Moves the first in line of the class's waitlist to a seat the caller already holds for
+/// them; returns the promoted enrolment, if anyone was waiting.
+async fn promote_first(
+    tx: &mut Tx,
+    class_id: i64,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>, sqlx::Error> {
+    with_tx!(tx, |c| sqlx::query_scalar(
+        "UPDATE enrolments SET status = 'confirmed', updated_at = $2 WHERE id = (
+            SELECT id FROM enrolments WHERE class_id = $1 AND status = 'waitlisted'
+            ORDER BY queued_at, id LIMIT 1) RETURNING id",
+    )
+    .bind(class_id)
+    .bind(now)
+    .fetch_optional(c)
+    .await)
 }
 
 /// After seats were added to a class: moves people from the waitlist into the free seats.
@@ -216,31 +244,25 @@ pub async fn fill_from_waitlist(db: &Db, class_id: i64) -> Result<u64, sqlx::Err
     let now = now();
     let mut promoted = 0;
     loop {
-        let moved = with_db!(db, |p| {
-            async {
-                let mut tx = p.begin().await?;
-                let took = sqlx::query("UPDATE classes SET seats_taken = seats_taken + 1 WHERE id = $1 AND seats_taken < seats
-                                        AND EXISTS (SELECT 1 FROM enrolments WHERE class_id = $1 AND status = 'waitlisted')")
-                    .bind(class_id)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                if took == 1 {
-                    sqlx::query(
-                        "UPDATE enrolments SET status = 'confirmed', updated_at = $2 WHERE id = (
-                            SELECT id FROM enrolments WHERE class_id = $1 AND status = 'waitlisted'
-                            ORDER BY queued_at, id LIMIT 1)",
-                    )
-                    .bind(class_id)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                tx.commit().await?;
-                Ok::<bool, sqlx::Error>(took == 1)
-            }
+        let moved = async {
+            let mut tx = db.begin().await?;
+            let took = with_tx!(&mut tx, |c| sqlx::query(
+                "UPDATE classes SET seats_taken = seats_taken + 1 WHERE id = $1 AND seats_taken < seats
+                 AND EXISTS (SELECT 1 FROM enrolments WHERE class_id = $1 AND status = 'waitlisted')"
+            )
+            .bind(class_id)
+            .execute(c)
             .await
-        })?;
+            .map(|r| r.rows_affected()))?;
+            if took == 1
+                && let Some(promoted) = promote_first(&mut tx, class_id, now).await?
+            {
+                events::record(&mut tx, events::PROMOTED, promoted).await?;
+            }
+            tx.commit().await?;
+            Ok::<bool, sqlx::Error>(took == 1)
+        }
+        .await?;
         if !moved {
             return Ok(promoted);
         }

@@ -10,7 +10,12 @@ use crate::{
         domain::{Cuil, Dni, Email, PersonName, Phone, parse_birth_date},
         territory,
     },
-    web::{forms::FieldErrors, text::fold, time::now},
+    web::{
+        forms::FieldErrors,
+        outbox::{self, Event},
+        text::fold,
+        time::now,
+    },
     with_db, with_tx,
 };
 
@@ -153,7 +158,16 @@ pub fn unique_error(err: &sqlx::Error, errors: &mut FieldErrors) -> bool {
 
 /// Inserts a person in `tx` (the caller's registration, with whatever else it writes) and
 /// returns its id; `by` is the operator who registered them, if any.
+///
+/// Records `persona.registrada` in the same transaction: every path that creates a person
+/// (registration, an office, an administrator, demo data) goes through here.
 pub async fn insert(tx: &mut Tx, p: &NewPerson, by: Option<i64>) -> Result<i64, sqlx::Error> {
+    let id = insert_row(tx, p, by).await?;
+    record_event(tx, "persona.registrada", id).await?;
+    Ok(id)
+}
+
+async fn insert_row(tx: &mut Tx, p: &NewPerson, by: Option<i64>) -> Result<i64, sqlx::Error> {
     with_tx!(tx, |c| {
         sqlx::query_scalar(
         "INSERT INTO persons (dni, cuil, first_name, last_name, birth_date, email, phone, department_id,
@@ -363,34 +377,36 @@ pub async fn set_contact(
 ) -> Result<ContactChange, sqlx::Error> {
     let email = email.map(|e| e.as_str().to_string());
     let phone = phone.map(|p| p.as_str().to_string());
-    let res: Result<(), sqlx::Error> = with_db!(db, |p| {
-        async {
-            let mut tx = p.begin().await?;
-            // Reset links sent to the old address stop working when the address changes.
-            sqlx::query(
-                "UPDATE password_resets SET used_at = $1 WHERE used_at IS NULL AND user_id IN
-                    (SELECT id FROM users WHERE person_id = $2 AND COALESCE(email, '') <> COALESCE($3, ''))",
-            )
-            .bind(now())
-            .bind(person_id)
-            .bind(&email)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query("UPDATE users SET email = $1 WHERE person_id = $2")
-                .bind(&email)
-                .bind(person_id)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("UPDATE persons SET email = $1, phone = $2 WHERE id = $3")
-                .bind(&email)
-                .bind(&phone)
-                .bind(person_id)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await
-        }
+    let res: Result<(), sqlx::Error> = async {
+        let mut tx = db.begin().await?;
+        // Reset links sent to the old address stop working when the address changes.
+        with_tx!(&mut tx, |c| sqlx::query(
+            "UPDATE password_resets SET used_at = $1 WHERE used_at IS NULL AND user_id IN
+                (SELECT id FROM users WHERE person_id = $2 AND COALESCE(email, '') <> COALESCE($3, ''))",
+        )
+        .bind(now())
+        .bind(person_id)
+        .bind(&email)
+        .execute(c)
         .await
-    });
+        .map(|r| r.rows_affected()))?;
+        with_tx!(&mut tx, |c| sqlx::query("UPDATE users SET email = $1 WHERE person_id = $2")
+            .bind(&email)
+            .bind(person_id)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        with_tx!(&mut tx, |c| sqlx::query("UPDATE persons SET email = $1, phone = $2 WHERE id = $3")
+            .bind(&email)
+            .bind(&phone)
+            .bind(person_id)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        record_event(&mut tx, "persona.actualizada", person_id).await?;
+        tx.commit().await
+    }
+    .await;
     match res {
         Ok(()) => Ok(ContactChange::Saved),
         Err(e) if is_constraint(&e, "users_email_key") || is_constraint(&e, "users.email") => {
@@ -398,4 +414,37 @@ pub async fn set_contact(
         }
         Err(e) => Err(e),
     }
+}
+
+/// Records a `persona.*` event with the person's data as it stands inside `tx` (after the
+/// change), so the event says what was committed with it.
+pub async fn record_event(tx: &mut Tx, kind: &str, person_id: i64) -> Result<(), sqlx::Error> {
+    let sql = format!("{PERSON_SELECT} WHERE p.id = $1");
+    let f: Person = with_tx!(tx, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+        .bind(person_id)
+        .fetch_one(c)
+        .await)?;
+    let data = serde_json::json!({
+        "dni": f.dni,
+        "cuil": f.cuil,
+        "nombre": f.first_name,
+        "apellido": f.last_name,
+        "fecha_nacimiento": f.birth_date.format("%Y-%m-%d").to_string(),
+        "email": f.email,
+        "celular": f.phone,
+        "departamento": f.department,
+        "localidad": f.locality,
+        "persona_id": person_id,
+        "fecha": now().to_rfc3339(),
+    });
+    outbox::record(
+        tx,
+        &Event {
+            kind,
+            person_id: Some(person_id),
+            data,
+        },
+    )
+    .await?;
+    Ok(())
 }

@@ -10,6 +10,8 @@ mod accounts;
 mod assessment;
 mod catalog;
 mod enrolment;
+mod feed_delivery;
+mod feed_events;
 mod learning;
 mod live;
 mod media;
