@@ -10,6 +10,7 @@ mod accounts;
 mod assessment;
 mod catalog;
 mod enrolment;
+mod feed_api;
 mod learning;
 mod live;
 mod media;
