@@ -601,3 +601,43 @@ async fn the_record_page_is_for_the_person_operators_of_their_territory_and_admi
         assert!(lines[1].contains("1 de 5"));
     }
 }
+
+#[tokio::test]
+async fn the_served_openapi_is_3_1_and_lists_every_api_route_and_the_page_shows_them() {
+    let app = TestApp::spawn().await;
+    let (status, _, spec) = api_get(&app, None, "/api/v1/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        spec["openapi"].as_str().unwrap().starts_with("3.1."),
+        "{spec}"
+    );
+    let paths = spec["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/api/v1/personas/{dni}/formacion", "get"),
+        ("/api/v1/eventos", "get"),
+        ("/api/v1/personas/{dni}", "put"),
+        ("/api/v1/personas/lote", "post"),
+    ] {
+        assert!(
+            paths[path][method].is_object(),
+            "{method} {path} en openapi.json"
+        );
+    }
+    // Every /api/v1 route the source declares (but the description and its page) is described.
+    let source =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/feed/api/mod.rs"))
+            .unwrap();
+    for chunk in source.split(".route(\"").skip(1) {
+        let route = chunk.split('"').next().unwrap();
+        if route.starts_with("/api/v1/")
+            && !["/api/v1/openapi.json", "/api/v1/docs", "/api/v1/{*rest}"].contains(&route)
+        {
+            assert!(paths.contains_key(route), "{route} falta en openapi.json");
+        }
+    }
+    assert!(spec["components"]["securitySchemes"]["bearer"].is_object());
+    let (status, html) = app.browser().get_text("/api/v1/docs").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("PUT /api/v1/personas/{dni}"));
+    assert!(html.contains("POST /api/v1/personas/lote"));
+}

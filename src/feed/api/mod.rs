@@ -7,10 +7,12 @@
 //! - `record`: the training record, its page, CSV and JSON.
 //! - `events`: the outbox paged by cursor for a system that prefers to pull.
 //! - `persons`: SIPE creates or updates people, one (`PUT`) or thousands (`lote`).
+//! - `openapi`: the OpenAPI 3.1 description generated from the handlers, and its page.
 
 pub mod auth;
 pub mod error;
 pub mod events;
+pub mod openapi;
 pub mod persons;
 pub mod record;
 pub mod tokens;
@@ -31,12 +33,15 @@ pub fn routes() -> Router<AppState> {
         .route("/mi-aula/formacion.csv", get(record::own_csv))
         .route("/personas/{id}/formacion", get(record::person_page))
         .route("/personas/{id}/formacion.csv", get(record::person_csv))
+        // The API's page for people is a page (layout, session), though under /api/v1.
+        .route("/api/v1/docs", get(openapi::page))
 }
 
 /// `/api/v1/...` (bearer tokens).
 pub fn api_routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/personas/{dni}/formacion", get(record::api_record))
+        .route("/api/v1/openapi.json", get(openapi::json))
         .route("/api/v1/eventos", get(events::list))
         .route("/api/v1/personas/{dni}", axum::routing::put(persons::put))
         .route(
