@@ -7,6 +7,7 @@ pub mod handlers;
 pub mod offices;
 pub mod persons;
 pub mod territory;
+pub mod upsert;
 
 use axum::{
     Router,

@@ -157,7 +157,8 @@ pub fn unique_error(err: &sqlx::Error, errors: &mut FieldErrors) -> bool {
 }
 
 /// Inserts a person in `tx` (the caller's registration, with whatever else it writes) and
-/// returns its id; `by` is the operator who registered them, if any.
+/// returns its id; `by` is the operator who registered them, if any (without one, the person
+/// typed their contact details themselves: `contact_self_at`, see `people::upsert`).
 ///
 /// Records `persona.registrada` in the same transaction: every path that creates a person
 /// (registration, an office, an administrator, demo data) goes through here.
@@ -171,8 +172,9 @@ async fn insert_row(tx: &mut Tx, p: &NewPerson, by: Option<i64>) -> Result<i64, 
     with_tx!(tx, |c| {
         sqlx::query_scalar(
         "INSERT INTO persons (dni, cuil, first_name, last_name, birth_date, email, phone, department_id,
-                              locality_id, search_name, created_by, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id"
+                              locality_id, search_name, created_by, created_at, contact_self_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
+                 CASE WHEN $11 IS NULL THEN $12 END) RETURNING id"
     )
     .bind(p.dni.as_str())
     .bind(p.cuil.as_str())
@@ -396,10 +398,14 @@ pub async fn set_contact(
             .execute(c)
             .await
             .map(|r| r.rows_affected()))?;
-        with_tx!(&mut tx, |c| sqlx::query("UPDATE persons SET email = $1, phone = $2 WHERE id = $3")
-            .bind(&email)
-            .bind(&phone)
-            .bind(person_id)
+        // The person's own change: SIPE's older data no longer overwrites it.
+        with_tx!(&mut tx, |c| sqlx::query(
+            "UPDATE persons SET email = $1, phone = $2, contact_self_at = $3 WHERE id = $4"
+        )
+        .bind(&email)
+        .bind(&phone)
+        .bind(now())
+        .bind(person_id)
             .execute(c)
             .await
             .map(|r| r.rows_affected()))?;

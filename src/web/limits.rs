@@ -57,6 +57,8 @@ limits! {
     reset_per_account = 3;
     /// Days a claim code stays valid.
     claim_code_days = 30;
+    /// Requests per SIPE API token per minute (`/api/v1`).
+    api_per_token_minute = 600;
 }
 
 impl Limits {

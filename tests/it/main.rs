@@ -10,6 +10,7 @@ mod accounts;
 mod assessment;
 mod catalog;
 mod enrolment;
+mod feed_api;
 mod feed_delivery;
 mod feed_events;
 mod learning;
