@@ -25,3 +25,9 @@ UPDATE persons SET contact_self_at = (SELECT u.created_at FROM users u WHERE u.p
 -- list sorted by name within a territory (department) walks this one.
 CREATE INDEX persons_dni_prefix_idx ON persons(dni text_pattern_ops);
 CREATE INDEX persons_department_name_idx ON persons(department_id, last_name, first_name, id);
+-- The name search is `search_name LIKE '%texto%'`: only a trigram index serves it. Measured
+-- on 350,000 people (a territory of ~60,000): the count of a common surname 150 ms without,
+-- 45 ms with; a DNI fragment 160 ms -> 19 ms. pg_trgm ships with PostgreSQL and is a trusted
+-- extension: the database's owner may create it.
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE INDEX persons_search_trgm_idx ON persons USING gin (search_name gin_trgm_ops);

@@ -555,23 +555,43 @@ async fn write_batch(
             return Err(sqlx::Error::RowNotFound);
         }
         let ids: HashMap<String, i64> = rows.into_iter().map(|(id, dni)| (dni, id)).collect();
+        let mut created = Vec::with_capacity(chunk.len());
         for i in chunk {
             let id = *ids
                 .get(people[*i].dni.as_str())
                 .ok_or(sqlx::Error::RowNotFound)?;
-            record(&mut tx, "persona.registrada", id, &[]).await?;
+            created.push(id);
             done.push((*i, Outcome::Created(id)));
         }
+        let events: Vec<Event> = created
+            .iter()
+            .map(|id| Event {
+                kind: "persona.registrada",
+                person_id: Some(*id),
+                data: json!({ "origen": "sipe", "campos": [] }),
+            })
+            .collect();
+        outbox::record_many(&mut tx, &events).await?;
     }
+    let mut events = Vec::with_capacity(updates.len());
     for (i, plan) in updates {
         let p = &people[*i];
-        let e = &existing[p.dni.as_str()];
+        let e = existing
+            .get(p.dni.as_str())
+            .ok_or(sqlx::Error::RowNotFound)?;
+        // One UPDATE per changed person (each with its own precondition); their events go in
+        // together below.
         if !apply_update(&mut tx, e, p, plan).await? {
             return Err(sqlx::Error::RowNotFound);
         }
-        record(&mut tx, "persona.actualizada", e.id, &plan.changed).await?;
+        events.push(Event {
+            kind: "persona.actualizada",
+            person_id: Some(e.id),
+            data: json!({ "origen": "sipe", "campos": plan.changed }),
+        });
         done.push((*i, Outcome::Updated(e.id, plan.changed.clone())));
     }
+    outbox::record_many(&mut tx, &events).await?;
     tx.commit().await?;
     Ok(done)
 }

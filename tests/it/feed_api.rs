@@ -280,8 +280,20 @@ async fn put_creates_updates_and_never_overwrites_what_the_person_changed_more_r
         fields.contains(&"departamento") && fields.contains(&"fecha_nacimiento"),
         "{body}"
     );
-    let mut other = person("30500603", "Caro");
-    other["cuil"] = json!(cuil("30500601"));
+    // A CUIL already stored for another DNI (data from before the DNI-CUIL check).
+    let capital = department(&app, "Capital").await;
+    with_db!(&app.db, |p| sqlx::query(
+        "INSERT INTO persons (dni, cuil, first_name, last_name, birth_date, department_id, search_name, created_at)
+         VALUES ('30500699', $1, 'Vieja', 'Carga', '1980-01-01', $2, 'carga vieja', $3)"
+    )
+    .bind(cuil("30500603"))
+    .bind(capital)
+    .bind(chrono::Utc::now())
+    .execute(p)
+    .await
+    .map(|_| ()))
+    .unwrap();
+    let other = person("30500603", "Caro");
     let (status, body) = api_put(&app, &writer, "30500603", &other).await;
     assert_json_error(status, &body, StatusCode::CONFLICT, "conflicto");
     assert_eq!(person_of(&app, "30500602").await, None);
@@ -391,6 +403,13 @@ async fn bulk_stores_good_lines_and_refuses_bad_ones_with_a_reason_per_line() {
     assert_eq!(
         app.count("SELECT COUNT(*) FROM outbox WHERE dni IN ('30600002', '30600003') AND kind = 'persona.registrada'").await,
         2
+    );
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM outbox WHERE dni = '30600001' AND kind = 'persona.actualizada'"
+        )
+        .await,
+        1
     );
     // The same batch as a JSON array: now nothing changes.
     let array = format!(
