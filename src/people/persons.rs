@@ -422,27 +422,15 @@ pub async fn set_contact(
     }
 }
 
-/// Records a `persona.*` event with the person's data as it stands inside `tx` (after the
-/// change), so the event says what was committed with it.
+/// Records `kind` (`persona.registrada` or `persona.actualizada`) for a change Aula's own
+/// pages made, with the person as they are now (docs/sipe-eventos.md).
 pub async fn record_event(tx: &mut Tx, kind: &str, person_id: i64) -> Result<(), sqlx::Error> {
-    let sql = format!("{PERSON_SELECT} WHERE p.id = $1");
-    let f: Person = with_tx!(tx, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
-        .bind(person_id)
-        .fetch_one(c)
-        .await)?;
-    let data = serde_json::json!({
-        "dni": f.dni,
-        "cuil": f.cuil,
-        "nombre": f.first_name,
-        "apellido": f.last_name,
-        "fecha_nacimiento": f.birth_date.format("%Y-%m-%d").to_string(),
-        "email": f.email,
-        "celular": f.phone,
-        "departamento": f.department,
-        "localidad": f.locality,
-        "persona_id": person_id,
-        "fecha": now().to_rfc3339(),
-    });
+    let mut data = snapshots(tx, &[person_id])
+        .await?
+        .remove(&person_id)
+        .ok_or(sqlx::Error::RowNotFound)?;
+    data["origen"] = "aula".into();
+    data["campos"] = serde_json::json!([]);
     outbox::record(
         tx,
         &Event {
@@ -453,4 +441,44 @@ pub async fn record_event(tx: &mut Tx, kind: &str, person_id: i64) -> Result<(),
     )
     .await?;
     Ok(())
+}
+
+/// The people `ids` as a person event carries them (docs/sipe-eventos.md), read inside `tx` so
+/// they are what the change left; at most 500 ids per statement.
+pub async fn snapshots(
+    tx: &mut Tx,
+    ids: &[i64],
+) -> Result<std::collections::HashMap<i64, serde_json::Value>, sqlx::Error> {
+    let mut out = std::collections::HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!("{PERSON_SELECT} WHERE p.id IN ({})", marks.join(", "));
+        let rows: Vec<Person> = with_tx!(tx, |c| {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            q.fetch_all(c).await
+        })?;
+        let at = now().to_rfc3339();
+        for f in rows {
+            out.insert(
+                f.id,
+                serde_json::json!({
+                    "dni": f.dni,
+                    "cuil": f.cuil,
+                    "nombre": f.first_name,
+                    "apellido": f.last_name,
+                    "fecha_nacimiento": f.birth_date.format("%Y-%m-%d").to_string(),
+                    "email": f.email,
+                    "celular": f.phone,
+                    "departamento": f.department,
+                    "localidad": f.locality,
+                    "persona_id": f.id,
+                    "fecha": at,
+                }),
+            );
+        }
+    }
+    Ok(out)
 }

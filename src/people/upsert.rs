@@ -17,6 +17,7 @@ use crate::{
     db::{Db, Tx, is_unique_violation},
     people::{
         domain::{Cuil, Dni, Email, PersonName, Phone, parse_birth_date},
+        persons,
         territory::{self, Department, Locality},
     },
     web::{
@@ -279,15 +280,29 @@ async fn record(
     id: i64,
     changed: &[&'static str],
 ) -> Result<(), sqlx::Error> {
-    outbox::record(
-        tx,
-        &Event {
+    record_all(tx, &[(kind, id, changed)]).await
+}
+
+/// Records person events for SIPE's own changes: the person as the change left them, with
+/// `origen: "sipe"` and the fields that changed (docs/sipe-eventos.md).
+async fn record_all(
+    tx: &mut Tx,
+    changes: &[(&str, i64, &[&'static str])],
+) -> Result<(), sqlx::Error> {
+    let ids: Vec<i64> = changes.iter().map(|c| c.1).collect();
+    let mut snaps = persons::snapshots(tx, &ids).await?;
+    let mut events = Vec::with_capacity(changes.len());
+    for (kind, id, changed) in changes {
+        let mut data = snaps.remove(id).ok_or(sqlx::Error::RowNotFound)?;
+        data["origen"] = "sipe".into();
+        data["campos"] = json!(changed);
+        events.push(Event {
             kind,
-            person_id: Some(id),
-            data: json!({ "origen": "sipe", "campos": changed }),
-        },
-    )
-    .await?;
+            person_id: Some(*id),
+            data,
+        });
+    }
+    outbox::record_many(tx, &events).await?;
     Ok(())
 }
 
@@ -563,17 +578,13 @@ async fn write_batch(
             created.push(id);
             done.push((*i, Outcome::Created(id)));
         }
-        let events: Vec<Event> = created
+        let changes: Vec<(&str, i64, &[&'static str])> = created
             .iter()
-            .map(|id| Event {
-                kind: "persona.registrada",
-                person_id: Some(*id),
-                data: json!({ "origen": "sipe", "campos": [] }),
-            })
+            .map(|id| ("persona.registrada", *id, &[][..]))
             .collect();
-        outbox::record_many(&mut tx, &events).await?;
+        record_all(&mut tx, &changes).await?;
     }
-    let mut events = Vec::with_capacity(updates.len());
+    let mut changes: Vec<(&str, i64, &[&'static str])> = Vec::with_capacity(updates.len());
     for (i, plan) in updates {
         let p = &people[*i];
         let e = existing
@@ -584,14 +595,10 @@ async fn write_batch(
         if !apply_update(&mut tx, e, p, plan).await? {
             return Err(sqlx::Error::RowNotFound);
         }
-        events.push(Event {
-            kind: "persona.actualizada",
-            person_id: Some(e.id),
-            data: json!({ "origen": "sipe", "campos": plan.changed }),
-        });
+        changes.push(("persona.actualizada", e.id, &plan.changed[..]));
         done.push((*i, Outcome::Updated(e.id, plan.changed.clone())));
     }
-    outbox::record_many(&mut tx, &events).await?;
+    record_all(&mut tx, &changes).await?;
     tx.commit().await?;
     Ok(done)
 }
