@@ -56,6 +56,9 @@ pub struct Config {
     pub media: crate::media::config::MediaConfig,
     /// Rate limits of logins, registrations, claims, resets (`[limits]` table).
     pub limits: crate::web::limits::Limits,
+    /// The master key that seals the institutions' signing keys (64 hex digits or base64 of
+    /// 32 bytes); `None`: the key file `master.key` in the data folder, created on first start.
+    pub master_key: Option<String>,
 }
 
 /// The configuration as the layers give it: every key optional, with the same name in
@@ -109,6 +112,9 @@ pub struct RawConfig {
     pub media: Option<crate::media::config::MediaConfig>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limits: Option<crate::web::limits::Limits>,
+    /// `AULA_MASTER_KEY`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub master_key: Option<String>,
 }
 
 /// Top-level keys taken from `AULA_*` variables (the others, like `AULA_CONFIG` or
@@ -128,6 +134,7 @@ const ENV_KEYS: &[&str] = &[
     "no_demo",
     "quiz_grace_seconds",
     "quiz_sweep_seconds",
+    "master_key",
 ];
 
 /// The configuration key of variable `AULA_<name>`, if it is one: top-level keys, `[live]`
@@ -233,6 +240,7 @@ impl Config {
             live,
             media,
             limits,
+            master_key: raw.master_key,
         })
     }
 
@@ -261,6 +269,7 @@ impl Config {
                 ..Default::default()
             },
             limits: Default::default(),
+            master_key: None,
         }
     }
 }

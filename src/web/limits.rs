@@ -57,6 +57,9 @@ limits! {
     reset_per_account = 3;
     /// Days a claim code stays valid.
     claim_code_days = 30;
+    /// Certificate verifications (`/verificar`: codes and credential files) per client
+    /// address per hour.
+    verify_per_address = 300;
 }
 
 impl Limits {
