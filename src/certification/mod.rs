@@ -137,6 +137,7 @@ pub struct InstitutionsPage {
 pub struct InstitutionForm {
     name: String,
     cuit: String,
+    address: String,
 }
 
 /// All institutions by name.
@@ -180,9 +181,17 @@ pub async fn create(
             "El CUIT no es válido: son 11 números con dígito verificador.",
         );
     }
+    let address = form
+        .address
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if address.chars().count() > 300 || crate::web::text::has_control(&address) {
+        errors.add("address", "El domicilio puede tener hasta 300 caracteres.");
+    }
     if errors.is_empty() {
         let res = with_db!(&state.db, |p| sqlx::query(
-            "INSERT INTO institutions (name, cuit, created_at) VALUES ($1, $2, $3)"
+            "INSERT INTO institutions (name, cuit, created_at, address) VALUES ($1, $2, $3, $4)"
         )
         .bind(&name)
         .bind(if cuit.is_empty() {
@@ -191,6 +200,7 @@ pub async fn create(
             Some(cuit.clone())
         })
         .bind(now())
+        .bind((!address.is_empty()).then_some(address.clone()))
         .execute(p)
         .await
         .map(|_| ()));

@@ -28,7 +28,11 @@ async fn create_institution(app: &TestApp, admin: &Browser, name: &str) -> i64 {
     let resp = admin
         .post(
             "/admin/instituciones",
-            &[("name", name.into()), ("cuit", "30-71234567-1".into())],
+            &[
+                ("name", name.into()),
+                ("cuit", "30-71234567-1".into()),
+                ("address", "Av. Mate de Luna 1500".into()),
+            ],
         )
         .await;
     let body = resp.text().await.unwrap();
@@ -412,6 +416,11 @@ async fn batch_certification_with_audit_outbox_and_public_verification() {
     )
     .await;
     assert_eq!(profile["type"][0], "Profile");
+    let (status, html) = anon
+        .get_text(&format!("/instituciones/{}", s.institution))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Av. Mate de Luna 1500") && html.contains("30712345671"));
     // A pasted credential: valid; tampered: refused.
     let form = reqwest::multipart::Form::new().text("credencial", jwt.clone());
     let resp = anon
