@@ -691,3 +691,34 @@ async fn revocation_shows_on_the_page_and_in_the_status_list_and_rotation_keeps_
     let (_, html) = _a.get_text("/mi-aula").await;
     assert!(html.contains("revocado"));
 }
+
+#[tokio::test]
+#[ignore = "needs Chromium and playwright-core (npm install in tests/browser); .ci/run runs it"]
+async fn browser_certify_and_verify() {
+    let s = setup().await;
+    let total = lesson_keys(&s.app, SLUG).await.len();
+    let _l = learner_with(&s.app, "31000081", s.class, SLUG, total).await;
+    let person = person_of(&s.app, "31000081").await.unwrap();
+    let cookie = s.certifier.cookie("aula_sesion").expect("cookie de sesión");
+    let holder = scalar_text(
+        &s.app,
+        "SELECT first_name || ' ' || last_name FROM persons WHERE id = $1",
+        person,
+    )
+    .await;
+    let out = run_browser_script(
+        "certification.mjs",
+        vec![
+            ("AULA_BASE", s.app.base.clone()),
+            ("AULA_COOKIE", cookie),
+            ("AULA_CLASS", s.class.to_string()),
+            ("AULA_PERSON", person.to_string()),
+            ("AULA_HOLDER", holder),
+        ],
+    )
+    .await;
+    // What the browser did is in the database: one certificate, the code it read.
+    let code = code_of(&s.app, person).await;
+    assert!(out.contains(&format!("CODE {code}")), "{out}");
+    assert_eq!(s.app.count("SELECT COUNT(*) FROM certificates").await, 1);
+}
