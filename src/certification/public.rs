@@ -142,7 +142,12 @@ pub async fn profile(State(st): State<CertState>, Path(id): Path<i64>) -> AppRes
     ))
 }
 
-async fn limited(st: &CertState, headers: &HeaderMap, addr: PeerAddr) -> AppResult<()> {
+/// Counts one verification for the client's address: `Some(429 answer)` beyond the limit.
+async fn limited(
+    st: &CertState,
+    headers: &HeaderMap,
+    addr: PeerAddr,
+) -> AppResult<Option<Response>> {
     let ip = client_ip(&st.app, headers, addr.0);
     match ratelimit::check(
         &st.app.db,
@@ -152,10 +157,14 @@ async fn limited(st: &CertState, headers: &HeaderMap, addr: PeerAddr) -> AppResu
     )
     .await?
     {
-        Ok(()) => Ok(()),
-        Err(wait) => Err(AppError::TooManyRequests(format!(
-            "Hiciste demasiadas verificaciones seguidas. Probá de nuevo {}.",
-            ratelimit::retry_in(wait)
+        Ok(()) => Ok(None),
+        Err(wait) => Ok(Some(ratelimit::with_retry_after(
+            AppError::TooManyRequests(format!(
+                "Hiciste demasiadas verificaciones seguidas. Probá de nuevo {}.",
+                ratelimit::retry_in(wait)
+            ))
+            .into_response(),
+            wait,
         ))),
     }
 }
@@ -209,7 +218,9 @@ pub async fn verify_form(
     let Some(typed) = q.codigo else {
         return render(&page);
     };
-    limited(&st, &headers, addr).await?;
+    if let Some(refused) = limited(&st, &headers, addr).await? {
+        return Ok(refused);
+    }
     page.code = typed.chars().take(40).collect();
     match CertCode::parse(&typed) {
         Err(e) => page.code_error = Some(e.to_string()),
@@ -234,7 +245,9 @@ pub async fn verify_credential(
     addr: PeerAddr,
     mut multipart: Multipart,
 ) -> AppResult<Response> {
-    limited(&st, &headers, addr).await?;
+    if let Some(refused) = limited(&st, &headers, addr).await? {
+        return Ok(refused);
+    }
     let mut text = String::new();
     while let Ok(Some(field)) = multipart.next_field().await {
         let name = field.name().unwrap_or_default().to_string();
@@ -422,7 +435,9 @@ pub async fn certificate(
     addr: PeerAddr,
     Path(code): Path<String>,
 ) -> AppResult<Response> {
-    limited(&st, &headers, addr).await?;
+    if let Some(refused) = limited(&st, &headers, addr).await? {
+        return Ok(refused);
+    }
     let Ok(parsed) = CertCode::parse(&code) else {
         return Err(AppError::NotFound);
     };

@@ -687,6 +687,23 @@ async fn revocation_shows_on_the_page_and_in_the_status_list_and_rotation_keeps_
             .await,
         1
     );
+    // The holder's credential file, pasted at /verificar, is now answered as revoked.
+    let jwt = _a
+        .get(&format!("/mi-aula/certificados/{old_code}/credencial.jwt"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let form = reqwest::multipart::Form::new().text("credencial", jwt);
+    let resp = anon
+        .client
+        .post(anon.url("/verificar/credencial"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(resp.text().await.unwrap().contains("fue REVOCADO"));
     // The operator's view of the person and /mi-aula list it as revoked.
     let (_, html) = _a.get_text("/mi-aula").await;
     assert!(html.contains("revocado"));
@@ -721,4 +738,26 @@ async fn browser_certify_and_verify() {
     let code = code_of(&s.app, person).await;
     assert!(out.contains(&format!("CODE {code}")), "{out}");
     assert_eq!(s.app.count("SELECT COUNT(*) FROM certificates").await, 1);
+}
+
+#[tokio::test]
+async fn verification_is_rate_limited_per_address() {
+    let app = TestApp::spawn_with(|c| c.limits.verify_per_address = 2).await;
+    let anon = app.browser();
+    for _ in 0..2 {
+        let (status, _) = anon.get_text("/verificar?codigo=AAAAAAAAAAA").await;
+        assert_ne!(status, StatusCode::TOO_MANY_REQUESTS);
+    }
+    let resp = anon.get("/verificar?codigo=AAAAAAAAAAA").await;
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(resp.headers().contains_key("retry-after"));
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("demasiadas verificaciones")
+    );
+    // The form itself is not counted.
+    let (status, _) = anon.get_text("/verificar").await;
+    assert_eq!(status, StatusCode::OK);
 }
