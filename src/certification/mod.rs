@@ -9,6 +9,7 @@ pub mod credential;
 pub mod keys;
 pub mod pdf;
 pub mod public;
+pub mod standards;
 pub mod status_list;
 pub mod store;
 
@@ -56,6 +57,12 @@ impl FromRef<CertState> for AppState {
 pub fn routes(state: CertState) -> Router<AppState> {
     Router::new()
         .route("/admin/instituciones", get(list).post(create))
+        .route("/admin/instituciones/{id}", get(standards::show))
+        .route(
+            "/admin/instituciones/{id}/normas",
+            post(standards::create_standard),
+        )
+        .route("/admin/instituciones/{id}/vinculos", post(standards::link))
         .route("/admin/instituciones/{id}/rotar-clave", post(rotate))
         .route("/certificacion", get(certifier::classes))
         .route("/certificacion/comisiones/{id}", get(certifier::class))

@@ -761,3 +761,98 @@ async fn verification_is_rate_limited_per_address() {
     let (status, _) = anon.get_text("/verificar").await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn admin_maps_course_competencies_to_standards_and_certificates_state_them() {
+    let s = setup().await;
+    let path = format!("/admin/instituciones/{}/normas", s.institution);
+    // Mistakes are explained at the field and nothing is stored.
+    let resp = s
+        .admin
+        .post(
+            &path,
+            &[
+                ("code", "".into()),
+                ("title", "Algo".into()),
+                ("hours", "cero".into()),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("Escribí el código de la norma") && html.contains("aria-invalid"));
+    assert!(html.contains("Las horas son un número entero"));
+    let fields = [
+        ("code", "NC-0042".to_string()),
+        ("title", "Analizar el territorio productivo".to_string()),
+        ("description", "Norma de prueba".to_string()),
+        ("units", "UC1, UC2".to_string()),
+        ("hours", "24".to_string()),
+    ];
+    let resp = s.admin.post(&path, &fields).await;
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("Norma de competencia creada.")
+    );
+    let resp = s.admin.post(&path, &fields).await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("ya tiene una norma con ese código")
+    );
+    let standard = s
+        .app
+        .scalar_i64(
+            "SELECT id FROM competency_standards WHERE institution_id = $1",
+            s.institution,
+        )
+        .await;
+    let course = course_id(&s.app, SLUG).await;
+    let resp = s
+        .admin
+        .post(
+            &format!("/admin/instituciones/{}/vinculos", s.institution),
+            &[
+                ("competencia", format!("{course}:DET-01")),
+                ("norma", standard.to_string()),
+            ],
+        )
+        .await;
+    assert!(resp.text().await.unwrap().contains("Competencia vinculada"));
+    // A certifier cannot reach the admin page.
+    let (status, _) = s
+        .certifier
+        .get_text(&format!("/admin/instituciones/{}", s.institution))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // The certificate states the standard instead of the course competency it maps.
+    let total = lesson_keys(&s.app, SLUG).await.len();
+    let _l = learner_with(&s.app, "31000091", s.class, SLUG, total).await;
+    let person = person_of(&s.app, "31000091").await.unwrap();
+    certify(&s.certifier, s.class, &[person]).await;
+    let code = code_of(&s.app, person).await;
+    let (_, html) = s
+        .app
+        .browser()
+        .get_text(&format!("/verificar/{code}"))
+        .await;
+    assert!(
+        html.contains("NC-0042 — Analizar el territorio productivo · 24 h"),
+        "{html}"
+    );
+    assert!(!html.contains("DET-01 —"), "{html}");
+    assert!(
+        html.contains("DET-02 —"),
+        "las no vinculadas quedan como las nombra el curso"
+    );
+    let (_, html) = s
+        .app
+        .browser()
+        .get_text(&format!("/instituciones/{}", s.institution))
+        .await;
+    assert!(html.contains("id=\"norma-NC-0042\""));
+}
