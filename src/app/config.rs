@@ -57,6 +57,9 @@ pub struct Config {
     /// Rate limits of logins, registrations, claims, resets (`[limits]` table).
     pub limits: crate::web::limits::Limits,
     pub feed: crate::feed::delivery::config::Settings,
+    /// The master key that seals the institutions' signing keys (64 hex digits or base64 of
+    /// 32 bytes); `None`: the key file `master.key` in the data folder, created on first start.
+    pub master_key: Option<String>,
 }
 
 /// The configuration as the layers give it: every key optional, with the same name in
@@ -112,6 +115,9 @@ pub struct RawConfig {
     pub limits: Option<crate::web::limits::Limits>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub feed: Option<crate::feed::delivery::config::FeedConfig>,
+    /// `AULA_MASTER_KEY`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub master_key: Option<String>,
 }
 
 /// Top-level keys taken from `AULA_*` variables (the others, like `AULA_CONFIG` or
@@ -131,6 +137,7 @@ const ENV_KEYS: &[&str] = &[
     "no_demo",
     "quiz_grace_seconds",
     "quiz_sweep_seconds",
+    "master_key",
 ];
 
 /// The configuration key of variable `AULA_<name>`, if it is one: top-level keys, `[live]`
@@ -241,6 +248,7 @@ impl Config {
             media,
             limits,
             feed,
+            master_key: raw.master_key,
         })
     }
 
@@ -272,6 +280,7 @@ impl Config {
             feed: crate::feed::delivery::config::FeedConfig::default()
                 .settings()
                 .expect("no endpoints: valid"),
+            master_key: None,
         }
     }
 }

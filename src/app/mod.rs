@@ -37,6 +37,8 @@ pub struct Parts {
     pub quiz: QuizSettings,
     pub course_files: courses::CourseFiles,
     pub feed: crate::feed::delivery::config::Settings,
+    /// Seals the institutions' signing keys (certification).
+    pub master: Arc<crate::certification::keys::MasterKey>,
 }
 
 /// A built application, bound to its port, ready to run.
@@ -89,7 +91,15 @@ impl Application {
             limits: Arc::new(config.limits.clone()),
             progress: progress.clone(),
         };
+        let master = Arc::new(
+            crate::certification::keys::MasterKey::from_config(
+                config.master_key.as_deref(),
+                &config.data_dir,
+            )
+            .context("clave maestra de los certificados")?,
+        );
         let parts = Parts {
+            master,
             rooms: Rooms::new(
                 live::sfu::PcFactory::new(config.live.clone()),
                 live::nodes::node_url(config.live.node_url.as_deref(), listener.local_addr()?),

@@ -61,6 +61,10 @@ pub fn build_router(parts: &Parts) -> Router {
         app: state.clone(),
         media: parts.media.clone(),
     };
+    let cert_state = certification::CertState {
+        app: state.clone(),
+        master: parts.master.clone(),
+    };
     let assets_and_probes = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -79,7 +83,7 @@ pub fn build_router(parts: &Parts) -> Router {
         .merge(enrolment::routes())
         .merge(learning::routes())
         .merge(media::routes(media_state.clone()))
-        .merge(certification::routes())
+        .merge(certification::routes(cert_state.clone()))
         .merge(feed::routes())
         .merge(assessment::routes(quiz_state.clone()))
         .merge(live::routes(live::LiveState {
@@ -117,9 +121,15 @@ pub fn build_router(parts: &Parts) -> Router {
         StatusCode::SERVICE_UNAVAILABLE,
         Duration::from_secs(30),
     ));
+    // Checking a pasted or uploaded credential changes nothing: no session, no CSRF check.
+    let verify = certification::verify_routes(cert_state).layer(TimeoutLayer::with_status_code(
+        StatusCode::SERVICE_UNAVAILABLE,
+        Duration::from_secs(30),
+    ));
     Router::new()
         .merge(assets_and_probes)
         .merge(api)
+        .merge(verify)
         .merge(pages)
         .merge(self_resolving)
         .merge(uploads)

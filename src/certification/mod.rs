@@ -1,13 +1,28 @@
-//! Partner institutions (IFP). The certification workflow builds on this later.
+//! Certification by partner institutions (IFP): institutions and their signing keys, the
+//! certifier's workflow (eligibility from `completion`, certify / reject / revoke, audit log,
+//! outbox events), Open Badges 3.0 credentials (VC-JWT, ES256) with a Bitstring Status List,
+//! the public verification and the holder's PDF.
 
+pub mod certifier;
 pub mod code;
 pub mod credential;
 pub mod keys;
 pub mod pdf;
+pub mod public;
+pub mod standards;
 pub mod status_list;
+pub mod store;
+
+use std::sync::Arc;
 
 use askama::Template;
-use axum::{Form, Router, extract::State, http::StatusCode, response::Response, routing::get};
+use axum::{
+    Form, Router,
+    extract::{FromRef, Path, State},
+    http::StatusCode,
+    response::Response,
+    routing::{get, post},
+};
 use serde::Deserialize;
 
 use crate::{
@@ -24,9 +39,88 @@ use crate::{
     with_db,
 };
 
-/// Routes of this module.
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/admin/instituciones", get(list).post(create))
+/// What the certification handlers need: the app, and the master key that unseals the
+/// institutions' signing keys.
+#[derive(Clone)]
+pub struct CertState {
+    pub app: AppState,
+    pub master: Arc<keys::MasterKey>,
+}
+
+impl FromRef<CertState> for AppState {
+    fn from_ref(s: &CertState) -> AppState {
+        s.app.clone()
+    }
+}
+
+/// Routes of this module that answer like any page.
+pub fn routes(state: CertState) -> Router<AppState> {
+    Router::new()
+        .route("/admin/instituciones", get(list).post(create))
+        .route("/admin/instituciones/{id}", get(standards::show))
+        .route(
+            "/admin/instituciones/{id}/normas",
+            post(standards::create_standard),
+        )
+        .route("/admin/instituciones/{id}/vinculos", post(standards::link))
+        .route("/admin/instituciones/{id}/rotar-clave", post(rotate))
+        .route("/certificacion", get(certifier::classes))
+        .route("/certificacion/comisiones/{id}", get(certifier::class))
+        .route(
+            "/certificacion/comisiones/{id}/certificar",
+            post(certifier::certify),
+        )
+        .route(
+            "/certificacion/comisiones/{id}/rechazar",
+            post(certifier::reject),
+        )
+        .route(
+            "/certificacion/certificados/{code}/revocar",
+            post(certifier::revoke),
+        )
+        .route("/.well-known/jwks.json", get(public::jwks))
+        .route("/claves/{kid}", get(public::key))
+        .route("/instituciones/{id}", get(public::institution))
+        .route("/instituciones/{id}/perfil.json", get(public::profile))
+        .route("/instituciones/{id}/estados", get(public::status_list))
+        .route("/verificar", get(public::verify_form))
+        .route("/verificar/{code}", get(public::certificate))
+        .route("/mi-aula/certificados/{code}", get(public::print_view))
+        .route(
+            "/mi-aula/certificados/{code}/credencial.jwt",
+            get(public::download_jwt),
+        )
+        .route(
+            "/mi-aula/certificados/{code}/certificado.pdf",
+            get(public::download_pdf),
+        )
+        .with_state(state)
+}
+
+/// `POST /verificar/credencial`: a credential file or text to check. It changes nothing (but
+/// the rate-limit counter), so it sits outside the CSRF check, which would refuse a multipart
+/// form without a script.
+pub fn verify_routes(state: CertState) -> Router<AppState> {
+    Router::new()
+        .route("/verificar/credencial", post(public::verify_credential))
+        .with_state(state)
+}
+
+/// `POST /admin/instituciones/{id}/rotar-clave`: a new signing key for the institution; the
+/// old one stays published so what it signed keeps verifying.
+pub async fn rotate(
+    State(st): State<CertState>,
+    _a: Admin,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    store::institution(&st.app.db, id)
+        .await?
+        .ok_or(crate::web::error::AppError::NotFound)?;
+    store::rotate_key(&st.app.db, &st.master, id).await?;
+    Ok(redirect_with_notice(
+        "/admin/instituciones",
+        "Clave de firma renovada. Los certificados firmados con la anterior siguen siendo verificables.",
+    ))
 }
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -50,6 +144,7 @@ pub struct InstitutionsPage {
 pub struct InstitutionForm {
     name: String,
     cuit: String,
+    address: String,
 }
 
 /// All institutions by name.
@@ -93,9 +188,17 @@ pub async fn create(
             "El CUIT no es válido: son 11 números con dígito verificador.",
         );
     }
+    let address = form
+        .address
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if address.chars().count() > 300 || crate::web::text::has_control(&address) {
+        errors.add("address", "El domicilio puede tener hasta 300 caracteres.");
+    }
     if errors.is_empty() {
         let res = with_db!(&state.db, |p| sqlx::query(
-            "INSERT INTO institutions (name, cuit, created_at) VALUES ($1, $2, $3)"
+            "INSERT INTO institutions (name, cuit, created_at, address) VALUES ($1, $2, $3, $4)"
         )
         .bind(&name)
         .bind(if cuit.is_empty() {
@@ -104,6 +207,7 @@ pub async fn create(
             Some(cuit.clone())
         })
         .bind(now())
+        .bind((!address.is_empty()).then_some(address.clone()))
         .execute(p)
         .await
         .map(|_| ()));

@@ -188,3 +188,151 @@ pub async fn sessions_attended(
     }
     Ok((sessions.len() as i64, attended))
 }
+
+/// One line of the eligibility checklist: what the rule asks, where the learner stands.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct CheckItem {
+    /// e.g. "Lecciones", "Evaluación final", "Asistencia".
+    pub label: String,
+    /// e.g. "9 de 10 (hace falta 8)", "aprobada 7/10", "60 % de 75 %".
+    pub detail: String,
+    pub met: bool,
+}
+
+impl CheckItem {
+    /// The line as the learner reads it: "Lecciones: 9 de 10".
+    pub fn line(&self) -> String {
+        format!("{}: {}", self.label, self.detail)
+    }
+}
+
+/// Whether a learner meets a class's completion rules, rule by rule (the certifier's evidence,
+/// and what the learner sees on their page).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Checklist {
+    /// The enrolment's status (`confirmed`, `completed`, …), if enrolled.
+    pub enrolment: Option<String>,
+    pub items: Vec<CheckItem>,
+}
+
+impl Checklist {
+    /// Eligible: enrolled (confirmed or completed) and every rule met.
+    pub fn eligible(&self) -> bool {
+        matches!(self.enrolment.as_deref(), Some("confirmed" | "completed"))
+            && self.items.iter().all(|i| i.met)
+    }
+
+    /// The first reason why not, in Spanish, or `None` when eligible.
+    pub fn reason(&self) -> Option<String> {
+        if !matches!(self.enrolment.as_deref(), Some("confirmed" | "completed")) {
+            return Some("No está inscripto/a en la comisión.".into());
+        }
+        self.items
+            .iter()
+            .find(|i| !i.met)
+            .map(|i| format!("No cumple: {}.", i.line()))
+    }
+}
+
+fn grade_text(percent: f64) -> String {
+    // Grades as on a 10-point scale, the way learners and certifiers speak of them.
+    let ten = (percent / 10.0 * 10.0).round() / 10.0;
+    if ten.fract() == 0.0 {
+        format!("{}/10", ten as i64)
+    } else {
+        format!("{ten:.1}/10").replace('.', ",")
+    }
+}
+
+/// The eligibility checklist of a learner in a class: lessons done against the course's
+/// minimum, each quiz named in `[completion]` with its grade, and live attendance when the
+/// course asks for it.
+pub async fn checklist(db: &Db, class_id: i64, person_id: i64) -> Result<Checklist, sqlx::Error> {
+    let enrolment: Option<String> = with_db!(db, |p| sqlx::query_scalar(
+        "SELECT status FROM enrolments WHERE class_id = $1 AND person_id = $2"
+    )
+    .bind(class_id)
+    .bind(person_id)
+    .fetch_optional(p)
+    .await)?;
+    let (done, total, min_percent, attendance): (i64, i64, i64, Option<i64>) = with_db!(db, |p| {
+        sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM lessons l JOIN lesson_progress lp ON lp.lesson_id = l.id AND lp.person_id = $2
+                      WHERE l.course_id = c.id AND NOT l.retired),
+                    (SELECT COUNT(*) FROM lessons l2 WHERE l2.course_id = c.id AND NOT l2.retired),
+                    c.min_lessons_percent, c.min_attendance_percent
+             FROM classes k JOIN courses c ON c.id = k.course_id WHERE k.id = $1"
+        )
+        .bind(class_id)
+        .bind(person_id)
+        .fetch_one(p)
+        .await
+    })?;
+    let mut items = Vec::new();
+    let needed = (min_percent * total + 99) / 100;
+    items.push(CheckItem {
+        label: "Lecciones".into(),
+        detail: if needed < total {
+            format!("{done} de {total} (hacen falta {needed})")
+        } else {
+            format!("{done} de {total}")
+        },
+        met: done * 100 >= min_percent * total,
+    });
+    let quizzes: Vec<(String, i64, Option<f64>)> = with_db!(db, |p| sqlx::query_as(
+        "SELECT q.title, q.completion_percent, g.percent FROM quizzes q
+         JOIN classes k ON k.course_id = q.course_id
+         LEFT JOIN quiz_grades g ON g.quiz_id = q.id AND g.class_id = k.id AND g.person_id = $2
+         WHERE k.id = $1 AND NOT q.retired AND q.completion_percent IS NOT NULL
+         ORDER BY q.position, q.id"
+    )
+    .bind(class_id)
+    .bind(person_id)
+    .fetch_all(p)
+    .await)?;
+    for (title, required, grade) in quizzes {
+        let (detail, met) = match grade {
+            None => (
+                format!(
+                    "sin rendir (se aprueba con {})",
+                    grade_text(required as f64)
+                ),
+                false,
+            ),
+            Some(g) if g + 0.000001 >= required as f64 => {
+                (format!("aprobada {}", grade_text(g)), true)
+            }
+            Some(g) => (
+                format!(
+                    "no aprobada {} (se aprueba con {})",
+                    grade_text(g),
+                    grade_text(required as f64)
+                ),
+                false,
+            ),
+        };
+        items.push(CheckItem {
+            label: title,
+            detail,
+            met,
+        });
+    }
+    if let Some(required) = attendance {
+        let (scheduled, attended) = sessions_attended(db, class_id, person_id).await?;
+        let percent = if scheduled == 0 {
+            100
+        } else {
+            attended * 100 / scheduled
+        };
+        items.push(CheckItem {
+            label: "Asistencia".into(),
+            detail: if scheduled == 0 {
+                format!("sin clases en vivo (se pide {required} %)")
+            } else {
+                format!("{percent} % de {required} % ({attended} de {scheduled} clases en vivo)")
+            },
+            met: scheduled == 0 || attended * 100 >= required * scheduled,
+        });
+    }
+    Ok(Checklist { enrolment, items })
+}

@@ -8,6 +8,7 @@ use axum::{
 
 use crate::{
     catalog::queries::{self as catalog, ClassInfo},
+    certification::store::{self as certs, CertificateSummary},
     enrolment::queries::{self as enrol, EnrolmentSummary},
     people::{
         claim,
@@ -30,6 +31,7 @@ pub struct OfficePersonPage {
     classes: Vec<ClassInfo>,
     /// Until when the person's claim code is valid, when they have a live one.
     code_until: Option<String>,
+    certificates: Vec<CertificateSummary>,
 }
 
 /// `GET /oficina/personas/{id}`: 404 outside the operator's territory.
@@ -52,6 +54,7 @@ pub async fn office_person(
             .map(|t| crate::web::time::local(&t))
     };
     render(&OfficePersonPage {
+        certificates: certs::of_person(&state.db, person.id).await?,
         page: ctx.page(format!("{} {}", person.first_name, person.last_name)),
         person,
         enrolments,

@@ -59,6 +59,9 @@ limits! {
     claim_code_days = 30;
     /// Requests per SIPE API token per minute (`/api/v1`).
     api_per_token_minute = 600;
+    /// Certificate verifications (`/verificar`: codes and credential files) per client
+    /// address per hour.
+    verify_per_address = 300;
 }
 
 impl Limits {

@@ -360,3 +360,109 @@ fn the_verifier_fetches_everything_by_url() {
         "{out}"
     );
 }
+
+/// The real application's test harness (HTTP on a random port, fresh database).
+#[allow(dead_code, unused_imports)]
+#[path = "../it/helpers.rs"]
+mod helpers;
+
+/// A certificate issued through the real workflow over HTTP (learner completes the course, a
+/// certifier of the class's institution certifies), downloaded by its holder and checked by the
+/// independent verifier against the JWKS and status list that the server publishes; after the
+/// certifier revokes it, the same check fails on the status bit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs python3 with venv and PyPI; .ci/run runs it"]
+async fn a_credential_issued_through_the_workflow_passes_the_independent_check() {
+    use helpers::{TestApp, person_of};
+    use reqwest::StatusCode;
+
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let slug = "desarrollo-economico-territorial";
+    let class = app.class_of(slug).await;
+    // The demo data makes the demo institution certify the demo classes.
+    let institution = app
+        .scalar_i64("SELECT institution_id FROM classes WHERE id = $1", class)
+        .await;
+    let certifier = app.learner("27222333").await;
+    admin
+        .grant(
+            "27222333",
+            "certifier",
+            &format!("institution:{institution}"),
+        )
+        .await;
+    let learner = app.learner("30999888").await;
+    let resp = learner
+        .post(&format!("/comisiones/{class}/inscribirme"), &[])
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let keys: Vec<String> = aula::with_db!(&app.db, |p| sqlx::query_scalar::<_, String>(
+        "SELECT l.key FROM lessons l JOIN courses c ON c.id = l.course_id WHERE c.slug = $1 AND NOT l.retired ORDER BY l.position"
+    )
+    .bind(slug)
+    .fetch_all(p)
+    .await)
+    .unwrap();
+    for key in keys {
+        let resp = learner
+            .post(&format!("/cursos/{slug}/lecciones/{key}/completar"), &[])
+            .await;
+        assert_eq!(resp.status(), StatusCode::OK);
+    }
+    let person = person_of(&app, "30999888").await.unwrap();
+    let resp = certifier
+        .post(
+            &format!("/certificacion/comisiones/{class}/certificar"),
+            &[("persona", person.to_string())],
+        )
+        .await;
+    assert!(resp.text().await.unwrap().contains("Certificado emitido."));
+    let code = helpers::scalar_text(
+        &app,
+        "SELECT code FROM certificates WHERE person_id = $1",
+        person,
+    )
+    .await;
+    let jwt = learner
+        .get(&format!("/mi-aula/certificados/{code}/credencial.jwt"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("certificado.jwt");
+    std::fs::write(&file, &jwt).unwrap();
+    let file = file.to_string_lossy().into_owned();
+    let jwks = format!("{}/.well-known/jwks.json", app.base);
+    // The credential names the status list at the configured public address; the test server
+    // listens on a random port, so the verifier is pointed at it.
+    let status = format!("{}/instituciones/{institution}/estados", app.base);
+    let run = |file: String, jwks: String, status: String| {
+        tokio::task::spawn_blocking(move || {
+            verify(&[
+                "--credential",
+                &file,
+                "--jwks",
+                &jwks,
+                "--status-list",
+                &status,
+            ])
+        })
+    };
+    let (passed, out) = run(file.clone(), jwks.clone(), status.clone())
+        .await
+        .unwrap();
+    assert!(passed, "{out}");
+    assert!(out.contains("VÁLIDA"), "{out}");
+    let resp = certifier
+        .post(
+            &format!("/certificacion/certificados/{code}/revocar"),
+            &[("motivo", "Prueba de revocación".to_string())],
+        )
+        .await;
+    assert!(resp.text().await.unwrap().contains("Certificado revocado."));
+    let (passed, out) = run(file, jwks, status).await.unwrap();
+    assert!(!passed, "{out}");
+    assert!(out.contains("no revocada"), "{out}");
+}

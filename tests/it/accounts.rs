@@ -642,7 +642,11 @@ async fn admin_creates_institutions_and_duplicates_are_refused() {
         )
         .await;
     assert!(resp.text().await.unwrap().contains("El CUIT no es válido"));
-    assert_eq!(app.count("SELECT COUNT(*) FROM institutions").await, 1);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM institutions WHERE name IN ('Centro de Formación Profesional N° 1', 'Otra')")
+            .await,
+        1
+    );
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@ mod live_client;
 mod accounts;
 mod assessment;
 mod catalog;
+mod certification;
 mod enrolment;
 mod feed_api;
 mod feed_delivery;

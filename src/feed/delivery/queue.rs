@@ -87,9 +87,8 @@ pub async fn claim(
     limit: i64,
 ) -> Result<Vec<Claimed>, sqlx::Error> {
     let now = now();
-    let ids: Vec<i64> =
-        with_db!(db, |p| {
-            sqlx::query_scalar(
+    let ids: Vec<i64> = with_db!(db, |p| {
+        sqlx::query_scalar(
         "UPDATE feed_deliveries SET lease_owner = $1, lease_until = $2, attempts = attempts + 1,
                 last_attempt_at = $3
          WHERE id IN (
@@ -112,7 +111,7 @@ pub async fn claim(
     .bind(limit)
     .fetch_all(p)
     .await
-        })?;
+    })?;
     let mut claimed = Vec::with_capacity(ids.len());
     for id in ids {
         let c: Claimed = with_db!(db, |p| sqlx::query_as(
