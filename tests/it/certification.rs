@@ -384,6 +384,13 @@ async fn batch_certification_with_audit_outbox_and_public_verification() {
     // Listed in /mi-aula with downloads; others cannot download it.
     let (_, html) = a.get_text("/mi-aula").await;
     assert!(html.contains("Mis certificados") && html.contains(&code));
+    // And in the person's training record, with its verification page.
+    let (status, html) = a.get_text("/mi-aula/formacion").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(&code) && html.contains(&format!("/verificar/{code}\"")),
+        "{html}"
+    );
     let resp = a
         .get(&format!("/mi-aula/certificados/{code}/certificado.pdf"))
         .await;

@@ -151,6 +151,7 @@ struct GradeRow {
 /// Gathers the training record of a person (by id).
 pub async fn gather(
     db: &Db,
+    base_url: &str,
     person_id: i64,
     audience: Audience,
 ) -> Result<Option<TrainingRecord>, sqlx::Error> {
@@ -236,19 +237,28 @@ pub async fn gather(
             apellido: person.last_name,
         },
         clases,
-        certificados: certificates_hook(db, person_id).await?,
+        certificados: certificates(db, base_url, person_id).await?,
         generado_en: at,
     }))
 }
 
-/// HOOK for the certification module: the person's certificates with their verification
-/// pages. The certificates table arrives with the certification branch; until the lead wires
-/// it here, a person has no certificates in the record (the list is empty, never invented).
-pub async fn certificates_hook(
-    _db: &Db,
-    _person_id: i64,
+/// The person's certificates, newest first, each with its public verification page.
+async fn certificates(
+    db: &Db,
+    base_url: &str,
+    person_id: i64,
 ) -> Result<Vec<CertificateRecord>, sqlx::Error> {
-    Ok(Vec::new())
+    Ok(crate::certification::store::of_person(db, person_id)
+        .await?
+        .into_iter()
+        .map(|c| CertificateRecord {
+            verificacion_url: crate::certification::store::urls::verify(base_url, &c.code),
+            codigo: c.code,
+            curso_titulo: c.course,
+            emitido: c.issued_at,
+            revocado: c.revoked_at.is_some(),
+        })
+        .collect())
 }
 
 /// The label people read for an enrolment state code.
@@ -434,9 +444,14 @@ pub async fn own_page(
     ctx: Ctx,
     User(user): User,
 ) -> AppResult<Response> {
-    let record = gather(&state.db, user.person_id, Audience::Own)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let record = gather(
+        &state.db,
+        &state.settings.base_url,
+        user.person_id,
+        Audience::Own,
+    )
+    .await?
+    .ok_or(AppError::NotFound)?;
     render_record(
         &ctx,
         &record,
@@ -447,9 +462,14 @@ pub async fn own_page(
 
 /// `GET /mi-aula/formacion.csv`.
 pub async fn own_csv(State(state): State<AppState>, User(user): User) -> AppResult<Response> {
-    let record = gather(&state.db, user.person_id, Audience::Own)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let record = gather(
+        &state.db,
+        &state.settings.base_url,
+        user.person_id,
+        Audience::Own,
+    )
+    .await?
+    .ok_or(AppError::NotFound)?;
     record_csv(&record)
 }
 
@@ -463,7 +483,7 @@ pub async fn person_page(
     let viewer =
         viewer.ok_or_else(|| AppError::LoginRequired(format!("/personas/{id}/formacion")))?;
     staff_visible(&state, &viewer, id).await?;
-    let record = gather(&state.db, id, Audience::Staff)
+    let record = gather(&state.db, &state.settings.base_url, id, Audience::Staff)
         .await?
         .ok_or(AppError::NotFound)?;
     let back = if viewer.is_operator() {
@@ -483,7 +503,7 @@ pub async fn person_csv(
     let viewer =
         viewer.ok_or_else(|| AppError::LoginRequired(format!("/personas/{id}/formacion.csv")))?;
     staff_visible(&state, &viewer, id).await?;
-    let record = gather(&state.db, id, Audience::Staff)
+    let record = gather(&state.db, &state.settings.base_url, id, Audience::Staff)
         .await?
         .ok_or(AppError::NotFound)?;
     record_csv(&record)
@@ -513,8 +533,13 @@ pub async fn api_record(
     let found = persons::find_by_dni(&state.db, &dni)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let record = gather(&state.db, found.id, Audience::Staff)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let record = gather(
+        &state.db,
+        &state.settings.base_url,
+        found.id,
+        Audience::Staff,
+    )
+    .await?
+    .ok_or(ApiError::NotFound)?;
     Ok(Json(record).into_response())
 }
