@@ -312,16 +312,15 @@ async fn dead_letters_show_on_the_admin_page_and_retry_delivers_them() {
 
     // Retried from the page once the receiver is back.
     r.answer(|_, _| (200, Duration::ZERO));
-    let id: i64 =
-        with_db!(&app.db, |p| {
-            sqlx::query_scalar(
+    let id: i64 = with_db!(&app.db, |p| {
+        sqlx::query_scalar(
         "SELECT d.id FROM feed_deliveries d JOIN outbox o ON o.id = d.outbox_id WHERE o.dni = $1"
     )
     .bind("30800001")
     .fetch_one(p)
     .await
-        })
-        .unwrap();
+    })
+    .unwrap();
     let resp = admin
         .post(&format!("/admin/sipe/{id}/reintentar"), &[])
         .await;
@@ -428,4 +427,3 @@ async fn two_workers_on_one_database_deliver_each_event_once() {
     assert!(r.hits().iter().all(|h| h.signed_ok));
     drop(second);
 }
-

@@ -26,16 +26,15 @@ type Row = (i64, String, String, Option<i64>, Option<String>, String);
 
 /// Every event of this kind, oldest first.
 async fn events(app: &TestApp, kind: &str) -> Vec<Ev> {
-    let rows: Vec<Row> =
-        with_db!(&app.db, |p| {
-            sqlx::query_as(
+    let rows: Vec<Row> = with_db!(&app.db, |p| {
+        sqlx::query_as(
         "SELECT id, event_id, kind, person_id, dni, payload FROM outbox WHERE kind = $1 ORDER BY id"
     )
     .bind(kind)
     .fetch_all(p)
     .await
-        })
-        .unwrap();
+    })
+    .unwrap();
     rows.into_iter()
         .map(|(id, event_id, kind, person_id, dni, payload)| Ev {
             id,
