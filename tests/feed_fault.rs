@@ -245,12 +245,14 @@ async fn feed_survives_a_receiver_down_500_timeouts_and_a_sigkill() {
             .to_string()
     });
     let tmp = tempfile::tempdir().unwrap();
-    let database_url = if pg::postgres() {
-        let (server, name) = pg::fresh_database("aula_durab").await;
-        Some(format!("{server}/{name}"))
+    let pg_db = if pg::postgres() {
+        Some(pg::fresh_database("aula_durab").await)
     } else {
         None
     };
+    let database_url = pg_db
+        .as_ref()
+        .map(|(server, name)| format!("{server}/{name}"));
     let key: [u8; 32] = rand::random();
     let secret = format!(
         "whsec_{}",
@@ -410,4 +412,13 @@ async fn feed_survives_a_receiver_down_500_timeouts_and_a_sigkill() {
     assert!(total >= 2000, "unos miles de eventos: {total}");
     assert_eq!(out_of_order, 0, "orden por persona");
     db.close().await;
+    if let Some((server, name)) = pg_db
+        && let Ok(admin) = sqlx::PgPool::connect(&format!("{server}/postgres")).await
+    {
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&admin)
+        .await;
+    }
 }
