@@ -114,9 +114,9 @@ pub fn build_router(parts: &Parts) -> Router {
     ));
     // The machine API: bearer tokens, JSON errors; no session and no CSRF cookie.
     let api = feed::api_routes().layer(TimeoutLayer::with_status_code(
-        StatusCode::SERVICE_UNAVAILABLE,
-        Duration::from_secs(30),
-    ));
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(30),
+        ));
     Router::new()
         .merge(assets_and_probes)
         .merge(api)

@@ -13,7 +13,9 @@ use crate::web::state::AppState;
 
 /// Pages and forms (session, CSRF): the record page, the admin's tokens and delivery queue.
 pub fn routes() -> Router<AppState> {
-    Router::new().merge(api::routes()).merge(delivery::routes())
+    Router::new()
+        .merge(api::routes())
+        .merge(delivery::routes())
 }
 
 /// The machine API under `/api/v1` (bearer tokens; no session, no CSRF cookie).
