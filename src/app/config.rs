@@ -348,6 +348,38 @@ mod tests {
     }
 
     #[test]
+    fn feed_endpoints_come_from_the_environment_and_the_file_and_bad_secrets_are_refused() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "aula.toml",
+                "[feed]\nretry_max_ms = 5000\n[[feed.endpoints]]\nname = \"pruebas\"\n\
+                 url = \"https://pruebas.test/h\"\nsecret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\n",
+            )?;
+            jail.set_env("AULA_FEED_WEBHOOK_URL", "https://sipe.test/hooks");
+            jail.set_env(
+                "AULA_FEED_WEBHOOK_SECRET",
+                "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
+            );
+            jail.set_env("AULA_FEED_TIMEOUT_SECONDS", "5");
+            let c = load(None, &flags()).map_err(|e| e.to_string())?;
+            let names: Vec<&str> = c.feed.endpoints.iter().map(|e| e.name.as_str()).collect();
+            assert_eq!(names, ["sipe", "pruebas"]);
+            assert_eq!(c.feed.endpoints[0].url, "https://sipe.test/hooks");
+            assert_eq!(c.feed.timeout, Duration::from_secs(5));
+            assert_eq!(c.feed.retry_max, Duration::from_millis(5000));
+            assert_eq!(c.feed.retry_base, Duration::from_secs(30));
+            assert_eq!(c.feed.give_up_after, Duration::from_secs(3 * 24 * 3600));
+            jail.set_env("AULA_FEED_WEBHOOK_SECRET", "no-es-un-secreto");
+            let e = load(None, &flags()).unwrap_err().to_string();
+            assert!(e.contains("whsec_"), "{e}");
+            jail.set_env("AULA_FEED_WEBHOOK_SECRET", "");
+            let e = load(None, &flags()).unwrap_err().to_string();
+            assert!(e.contains("van juntas"), "{e}");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn bad_values_and_unknown_file_keys_are_refused_with_a_message() {
         Jail::expect_with(|jail| {
             jail.create_file("aula.toml", "listn = \"x\"\n")?;

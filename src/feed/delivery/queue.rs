@@ -87,30 +87,35 @@ pub async fn claim(
     limit: i64,
 ) -> Result<Vec<Claimed>, sqlx::Error> {
     let now = now();
+    // The candidates are picked once (a materialized CTE: PostgreSQL would otherwise re-run
+    // the pick for each row, and on a fresh table's statistics it did, for seconds), and "no
+    // earlier pending event of this person" is "this is the person's smallest pending one",
+    // which the (endpoint, person_id, outbox_id) index answers with one probe.
     let ids: Vec<i64> = with_db!(db, |p| {
         sqlx::query_scalar(
-        "UPDATE feed_deliveries SET lease_owner = $1, lease_until = $2, attempts = attempts + 1,
-                last_attempt_at = $3
-         WHERE id IN (
+            "WITH picked AS MATERIALIZED (
              SELECT d.id FROM feed_deliveries d
              WHERE d.endpoint = $4 AND d.delivered_at IS NULL AND d.dead_at IS NULL
                AND d.next_attempt_at <= $3 AND (d.lease_until IS NULL OR d.lease_until < $3)
-               AND NOT EXISTS (
-                   SELECT 1 FROM feed_deliveries e
-                   WHERE e.endpoint = d.endpoint AND e.person_id = d.person_id
-                     AND e.outbox_id < d.outbox_id AND e.delivered_at IS NULL AND e.dead_at IS NULL)
+               AND (d.person_id IS NULL OR d.outbox_id = (
+                   SELECT MIN(e.outbox_id) FROM feed_deliveries e
+                   WHERE e.endpoint = $4 AND e.person_id = d.person_id
+                     AND e.delivered_at IS NULL AND e.dead_at IS NULL))
              ORDER BY d.outbox_id LIMIT $5)
+         UPDATE feed_deliveries SET lease_owner = $1, lease_until = $2, attempts = attempts + 1,
+                last_attempt_at = $3
+         WHERE id IN (SELECT id FROM picked)
            AND delivered_at IS NULL AND dead_at IS NULL
            AND (lease_until IS NULL OR lease_until < $3)
-         RETURNING id"
-    )
-    .bind(owner)
-    .bind(lease_until)
-    .bind(now)
-    .bind(endpoint)
-    .bind(limit)
-    .fetch_all(p)
-    .await
+         RETURNING id",
+        )
+        .bind(owner)
+        .bind(lease_until)
+        .bind(now)
+        .bind(endpoint)
+        .bind(limit)
+        .fetch_all(p)
+        .await
     })?;
     let mut claimed = Vec::with_capacity(ids.len());
     for id in ids {
