@@ -469,6 +469,12 @@ async fn events_are_paged_by_cursor_and_filtered_by_kind() {
     assert_eq!(events.len(), 1, "{page}");
     assert_eq!(events[0]["dni"], "30700002");
     assert_eq!(events[0]["datos"]["campos"], json!(["nombre"]));
+    // The same fields as a change made in Aula (docs/sipe-eventos.md), saying who made it.
+    assert_eq!(events[0]["datos"]["origen"], "sipe");
+    assert_eq!(events[0]["datos"]["dni"], "30700002");
+    assert!(
+        events[0]["datos"]["cuil"].is_string() && events[0]["datos"]["departamento"].is_string()
+    );
 
     let (status, _, body) = api_get(&app, Some(&t), "/api/v1/eventos?desde=xyz").await;
     assert_json_error(status, &body, StatusCode::BAD_REQUEST, "solicitud_invalida");

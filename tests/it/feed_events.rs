@@ -105,6 +105,7 @@ async fn registering_by_form_by_an_office_and_claiming_record_person_events() {
     let ana = app.learner("30100001").await;
     let ev = events(&app, "persona.registrada").await;
     let e = one(&ev, "30100001");
+    assert_eq!(e.data["origen"], "aula");
     assert_eq!(e.data["dni"], "30100001");
     assert_eq!(e.data["nombre"], "Lucía");
     assert_eq!(e.data["apellido"], "Medina");
