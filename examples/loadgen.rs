@@ -609,10 +609,12 @@ async fn burst(
 // page weight
 
 /// Same-origin resources a page pulls in when it loads: stylesheets, images, scripts, icons.
-/// `<video>` sources are listed apart: with `preload="metadata"` they are fetched on demand.
+/// `<video>`/`<audio>` sources (their `src` and the `<source>`s inside them) are listed apart:
+/// the player fetches them only when the learner presses play (`preload="none"`).
 fn subresources(html: &str) -> (BTreeSet<String>, BTreeSet<String>) {
     let mut loads = BTreeSet::new();
     let mut on_demand = BTreeSet::new();
+    let mut in_media = false;
     let mut rest = html;
     while let Some(lt) = rest.find('<') {
         rest = &rest[lt + 1..];
@@ -628,7 +630,15 @@ fn subresources(html: &str) -> (BTreeSet<String>, BTreeSet<String>) {
             let i = tag.find(&needle)? + needle.len();
             Some(tag[i..].split('"').next()?.replace("&amp;", "&"))
         };
+        if tag.starts_with("/video") || tag.starts_with("/audio") {
+            in_media = false;
+        }
         match name.as_str() {
+            "source" if in_media => {
+                if let Some(s) = attr("src") {
+                    on_demand.insert(s);
+                }
+            }
             "link" => {
                 let rel = attr("rel").unwrap_or_default();
                 if (rel.contains("stylesheet") || rel.contains("icon") || rel.contains("preload"))
@@ -643,6 +653,7 @@ fn subresources(html: &str) -> (BTreeSet<String>, BTreeSet<String>) {
                 }
             }
             "video" | "audio" => {
+                in_media = !tag.ends_with('/');
                 if let Some(s) = attr("src") {
                     on_demand.insert(s);
                 }

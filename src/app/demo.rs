@@ -153,6 +153,9 @@ pub async fn seed(db: &Db) -> anyhow::Result<()> {
 /// The demo partner institution.
 pub const DEMO_INSTITUTION: &str = "Instituto de Formación Profesional Tucumán (demostración)";
 
+/// The demo institution's logo, so the demo certificate's PDF and issuer profile show one.
+const DEMO_LOGO: &[u8] = include_bytes!("demo-ifp-logo.png");
+
 /// The demo partner institution, created once with one competency standard per competency of
 /// the demo courses (mapped to it); returns its id.
 async fn demo_institution(db: &Db) -> anyhow::Result<i64> {
@@ -167,10 +170,11 @@ async fn demo_institution(db: &Db) -> anyhow::Result<i64> {
     }
     let id: i64 = with_db!(db, |p| {
         sqlx::query_scalar(
-        "INSERT INTO institutions (name, cuit, address, created_at) VALUES ($1, '30712345671', 'Av. Sarmiento 800, San Miguel de Tucumán', $2) RETURNING id"
+        "INSERT INTO institutions (name, cuit, address, created_at, logo) VALUES ($1, '30712345671', 'Av. Sarmiento 800, San Miguel de Tucumán', $2, $3) RETURNING id"
     )
     .bind(DEMO_INSTITUTION)
     .bind(now())
+    .bind(DEMO_LOGO)
     .fetch_one(p)
     .await
     })?;

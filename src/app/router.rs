@@ -112,10 +112,12 @@ pub fn build_router(parts: &Parts) -> Router {
         ));
     // Uploads stream for as long as they take (no page timeout) and check CSRF themselves
     // before reading the file (the page group's check would buffer the whole body).
-    let uploads = media::upload_routes(media_state).layer(middleware::from_fn_with_state(
-        state.clone(),
-        accounts::auth::resolve,
-    ));
+    let uploads = media::upload_routes(media_state)
+        .merge(certification::upload_routes(cert_state.clone()))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            accounts::auth::resolve,
+        ));
     // The machine API: bearer tokens, JSON errors; no session and no CSRF cookie.
     let api = feed::api_routes().layer(TimeoutLayer::with_status_code(
         StatusCode::SERVICE_UNAVAILABLE,

@@ -82,6 +82,7 @@ pub fn routes(state: CertState) -> Router<AppState> {
         .route("/claves/{kid}", get(public::key))
         .route("/instituciones/{id}", get(public::institution))
         .route("/instituciones/{id}/perfil.json", get(public::profile))
+        .route("/instituciones/{id}/logo", get(public::logo))
         .route("/instituciones/{id}/estados", get(public::status_list))
         .route("/verificar", get(public::verify_form))
         .route("/verificar/{code}", get(public::certificate))
@@ -93,6 +94,19 @@ pub fn routes(state: CertState) -> Router<AppState> {
         .route(
             "/mi-aula/certificados/{code}/certificado.pdf",
             get(public::download_pdf),
+        )
+        .with_state(state)
+}
+
+/// `POST /admin/instituciones/{id}/logo`: a multipart form, which checks its own CSRF token
+/// (the page group's check reads only urlencoded forms); mounted with the uploads.
+pub fn upload_routes(state: CertState) -> Router<AppState> {
+    Router::new()
+        .route(
+            "/admin/instituciones/{id}/logo",
+            post(standards::upload_logo).layer(axum::extract::DefaultBodyLimit::max(
+                standards::LOGO_MAX_BYTES + 64 * 1024,
+            )),
         )
         .with_state(state)
 }

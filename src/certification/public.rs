@@ -543,3 +543,23 @@ pub async fn download_pdf(
     )
         .into_response())
 }
+
+/// `GET /instituciones/{id}/logo`: the institution's logo (public: it is on every certificate).
+pub async fn logo(State(st): State<CertState>, Path(id): Path<i64>) -> AppResult<Response> {
+    let bytes = store::logo(&st.app.db, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let mime = if bytes.starts_with(b"\x89PNG") {
+        "image/png"
+    } else {
+        "image/jpeg"
+    };
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, mime),
+            (axum::http::header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        bytes,
+    )
+        .into_response())
+}

@@ -4,8 +4,8 @@
 use askama::Template;
 use axum::{
     Form,
-    extract::{Path, State},
-    http::StatusCode,
+    extract::{Multipart, Path, State},
+    http::{HeaderMap, StatusCode},
     response::Response,
 };
 use serde::Deserialize;
@@ -15,6 +15,7 @@ use crate::{
     db::is_unique_violation,
     web::{
         auth::Admin,
+        cookies::cookie,
         error::{AppError, AppResult},
         forms::FieldErrors,
         layout::{Ctx, Page, render, render_status},
@@ -272,4 +273,76 @@ pub async fn link(
         &format!("/admin/instituciones/{id}"),
         "Competencia vinculada a la norma.",
     ))
+}
+
+/// Largest logo accepted: it goes on every certificate PDF and the issuer profile.
+pub const LOGO_MAX_BYTES: usize = 512 * 1024;
+
+/// `POST /admin/instituciones/{id}/logo` (multipart: `csrf`, then `logo`): the institution's
+/// logo, a PNG or JPEG that decodes (checked by its content, not its name), up to 512 KB. A
+/// refused file changes nothing.
+pub async fn upload_logo(
+    State(st): State<CertState>,
+    ctx: Ctx,
+    _a: Admin,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    mut multipart: Multipart,
+) -> AppResult<Response> {
+    store::institution(&st.app.db, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    crate::media::upload::check_csrf(&headers, &mut multipart).await?;
+    let mut bytes: Option<Vec<u8>> = None;
+    let mut too_big = false;
+    while let Ok(Some(mut field)) = multipart.next_field().await {
+        if field.name() != Some("logo") {
+            continue;
+        }
+        let mut buf = Vec::new();
+        loop {
+            match field.chunk().await {
+                Ok(Some(chunk)) => {
+                    if buf.len() + chunk.len() > LOGO_MAX_BYTES {
+                        too_big = true;
+                        break;
+                    }
+                    buf.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(_) => return Err(AppError::PayloadTooLarge),
+            }
+        }
+        bytes = Some(buf);
+        break;
+    }
+    let mut errors = FieldErrors::default();
+    match bytes {
+        _ if too_big => errors.add(
+            "logo",
+            "El logo pesa más de 512 KB. Achicalo (por ejemplo a 400 px de ancho) y volvé a subirlo.",
+        ),
+        None => errors.add("logo", "Elegí un archivo de imagen PNG o JPEG."),
+        Some(b) if b.is_empty() => errors.add("logo", "Elegí un archivo de imagen PNG o JPEG."),
+        Some(b) => match super::pdf::check_logo(&b) {
+            Ok(()) => {
+                store::set_logo(&st.app.db, id, &b).await?;
+                return Ok(redirect_with_notice(
+                    &format!("/admin/instituciones/{id}"),
+                    "Logo guardado: sale en los certificados y en la página de la institución.",
+                ));
+            }
+            Err(_) => errors.add(
+                "logo",
+                "El archivo no es una imagen PNG o JPEG que se pueda leer. Exportalo como PNG o JPEG y volvé a subirlo.",
+            ),
+        },
+    }
+    let mut page = page(&st, &ctx, id, errors, StandardForm::default()).await?;
+    // Outside the site-wide CSRF layer the page has no token of its own: reuse the cookie's,
+    // which was just checked.
+    page.page.csrf = cookie(&headers, "aula_csrf")
+        .unwrap_or_default()
+        .to_string();
+    render_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
 }

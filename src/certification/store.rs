@@ -51,6 +51,10 @@ pub mod urls {
             base.trim_end_matches('/')
         )
     }
+    /// The institution's logo (the profile's `image`).
+    pub fn logo(base: &str, institution_id: i64) -> String {
+        format!("{}/logo", issuer(base, institution_id))
+    }
     /// The institution's Bitstring Status List credential (a VC-JWT).
     pub fn status_list(base: &str, institution_id: i64) -> String {
         format!("{}/estados", issuer(base, institution_id))
@@ -200,6 +204,8 @@ pub struct InstitutionInfo {
     pub name: String,
     pub cuit: Option<String>,
     pub address: Option<String>,
+    /// Whether a logo was uploaded (it is served at `…/instituciones/{id}/logo`).
+    pub has_logo: bool,
 }
 
 impl InstitutionInfo {
@@ -209,19 +215,21 @@ impl InstitutionInfo {
             id: urls::issuer(base, self.id),
             name: self.name.clone(),
             url: urls::issuer(base, self.id),
-            image: None,
+            image: self.has_logo.then(|| urls::logo(base, self.id)),
             email: None,
         }
     }
 }
 
 pub async fn institution(db: &Db, id: i64) -> Result<Option<InstitutionInfo>, sqlx::Error> {
-    with_db!(db, |p| sqlx::query_as(
-        "SELECT id, name, cuit, address FROM institutions WHERE id = $1"
+    with_db!(db, |p| {
+        sqlx::query_as(
+        "SELECT id, name, cuit, address, (logo IS NOT NULL) AS has_logo FROM institutions WHERE id = $1"
     )
     .bind(id)
     .fetch_optional(p)
-    .await)
+    .await
+    })
 }
 
 /// The institution's logo (PNG or JPEG), if it has one.
@@ -233,6 +241,19 @@ pub async fn logo(db: &Db, id: i64) -> Result<Option<Vec<u8>>, sqlx::Error> {
     .fetch_optional(p)
     .await)?
     .flatten())
+}
+
+/// Replaces the institution's logo (already checked: a PNG or JPEG that decodes).
+pub async fn set_logo(db: &Db, id: i64, logo: &[u8]) -> Result<bool, sqlx::Error> {
+    let n = with_db!(db, |p| sqlx::query(
+        "UPDATE institutions SET logo = $1 WHERE id = $2"
+    )
+    .bind(logo)
+    .bind(id)
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n > 0)
 }
 
 /// The signed status list credential of an institution, as of now (revocations show at once).

@@ -863,3 +863,85 @@ async fn admin_maps_course_competencies_to_standards_and_certificates_state_them
         .await;
     assert!(html.contains("id=\"norma-NC-0042\""));
 }
+
+/// The logo the admin's form sends (token first, then the file).
+async fn upload_logo(
+    admin: &Browser,
+    institution: i64,
+    name: &str,
+    bytes: Vec<u8>,
+) -> (StatusCode, String) {
+    let csrf = admin.csrf().await;
+    let form = reqwest::multipart::Form::new().text("csrf", csrf).part(
+        "logo",
+        reqwest::multipart::Part::bytes(bytes).file_name(name.to_string()),
+    );
+    let resp = admin
+        .client
+        .post(admin.url(&format!("/admin/instituciones/{institution}/logo")))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    (resp.status(), resp.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_admin_uploads_the_institution_logo_checked_by_its_content() {
+    let s = setup().await;
+    let path = format!("/instituciones/{}/logo", s.institution);
+    let anon = s.app.browser();
+    assert_eq!(anon.get(&path).await.status(), StatusCode::NOT_FOUND);
+    // An SVG named .png is refused at the field, and nothing is stored.
+    let (status, html) = upload_logo(
+        &s.admin,
+        s.institution,
+        "logo.png",
+        b"<svg xmlns='http://www.w3.org/2000/svg'/>".to_vec(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        html.contains("no es una imagen PNG o JPEG") && html.contains("aria-invalid"),
+        "{html}"
+    );
+    assert_eq!(anon.get(&path).await.status(), StatusCode::NOT_FOUND);
+    // Too big: refused with the limit.
+    let (status, html) =
+        upload_logo(&s.admin, s.institution, "big.png", vec![0u8; 600 * 1024]).await;
+    assert!(status == StatusCode::UNPROCESSABLE_ENTITY || status == StatusCode::PAYLOAD_TOO_LARGE);
+    if status == StatusCode::UNPROCESSABLE_ENTITY {
+        assert!(html.contains("512 KB"), "{html}");
+    }
+    // Only an admin: a certifier gets 404.
+    let (status, _) = upload_logo(
+        &s.certifier,
+        s.institution,
+        "logo.png",
+        include_bytes!("../fixtures/logo-ifp.png").to_vec(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(anon.get(&path).await.status(), StatusCode::NOT_FOUND);
+    // A real PNG is kept, served publicly, and named in the issuer profile.
+    let png = include_bytes!("../fixtures/logo-ifp.png").to_vec();
+    let (status, _) = upload_logo(&s.admin, s.institution, "logo.png", png.clone()).await;
+    assert!(status.is_success() || status.is_redirection(), "{status}");
+    let resp = anon.get(&path).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "image/png");
+    assert_eq!(resp.bytes().await.unwrap().to_vec(), png);
+    let (_, profile) = anon
+        .get_text(&format!("/instituciones/{}/perfil.json", s.institution))
+        .await;
+    let profile: serde_json::Value = serde_json::from_str(&profile).unwrap();
+    assert!(
+        profile["image"]["id"].as_str().unwrap().ends_with(&path),
+        "{profile}"
+    );
+    let (_, html) = s
+        .admin
+        .get_text(&format!("/admin/instituciones/{}", s.institution))
+        .await;
+    assert!(html.contains(&format!("src=\"{path}\"")));
+}
