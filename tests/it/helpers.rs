@@ -530,12 +530,21 @@ fn decode_mail(raw: &str) -> String {
 
 /// Waits (up to a few seconds) until at least `n` emails were sent, and returns them all.
 pub async fn wait_for_mails(app: &TestApp, n: usize) -> Vec<String> {
-    for _ in 0..50 {
+    // The mail folder's files are written in place (lettre's file transport), so a file can be
+    // seen empty or half written: wait until there are `n`, none empty, and two reads 50 ms
+    // apart agree.
+    let mut last: Option<Vec<String>> = None;
+    for _ in 0..100 {
         let all = mails(app);
-        if all.len() >= n {
-            return all;
+        if all.len() >= n && all.iter().all(|m| !m.trim().is_empty()) {
+            if last.as_ref() == Some(&all) {
+                return all;
+            }
+            last = Some(all);
+        } else {
+            last = None;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     mails(app)
 }
