@@ -112,6 +112,18 @@ struct ClassPage {
     messages: Vec<String>,
 }
 
+/// The class page again, 422, with `message` saying what to fix; nothing was written.
+async fn refuse(
+    st: &CertState,
+    ctx: &Ctx,
+    class: ClassInfo,
+    institution: InstitutionInfo,
+    message: &str,
+) -> AppResult<Response> {
+    let page = class_page(st, ctx, class, institution, vec![message.to_string()]).await?;
+    render_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
+}
+
 async fn class_page(
     st: &CertState,
     ctx: &Ctx,
@@ -195,15 +207,14 @@ pub async fn certify(
     people.sort_unstable();
     people.dedup();
     if people.is_empty() {
-        let page = class_page(
+        return refuse(
             &st,
             &ctx,
             class,
             institution,
-            vec!["Marcá al menos una persona para certificar.".into()],
+            "Marcá al menos una persona para certificar.",
         )
-        .await?;
-        return render_status(StatusCode::UNPROCESSABLE_ENTITY, &page);
+        .await;
     }
     let base = &st.app.settings.base_url;
     let mut issued = 0;
@@ -296,15 +307,14 @@ pub async fn reject(
         return Err(AppError::NotFound);
     };
     let Some(reason) = reason_of(&fields) else {
-        let page = class_page(
+        return refuse(
             &st,
             &ctx,
             class,
             institution,
-            vec!["Para rechazar, escribí el motivo (hasta 500 caracteres).".into()],
+            "Para rechazar, escribí el motivo (hasta 500 caracteres).",
         )
-        .await?;
-        return render_status(StatusCode::UNPROCESSABLE_ENTITY, &page);
+        .await;
     };
     store::reject(
         &st.app.db,
@@ -337,15 +347,14 @@ pub async fn revoke(
         return Err(AppError::NotFound);
     }
     let Some(reason) = reason_of(&fields) else {
-        let page = class_page(
+        return refuse(
             &st,
             &ctx,
             class,
             institution,
-            vec!["Para revocar, escribí el motivo (hasta 500 caracteres).".into()],
+            "Para revocar, escribí el motivo (hasta 500 caracteres).",
         )
-        .await?;
-        return render_status(StatusCode::UNPROCESSABLE_ENTITY, &page);
+        .await;
     };
     let done = store::revoke(
         &st.app.db,

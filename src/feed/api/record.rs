@@ -473,6 +473,22 @@ pub async fn own_csv(State(state): State<AppState>, User(user): User) -> AppResu
     record_csv(&record)
 }
 
+/// The record of person `id` for staff: admins, and operators of the person's territory
+/// (others 404); a visitor is sent to log in and back to `path`.
+async fn staff_record(
+    state: &AppState,
+    viewer: Option<crate::web::auth::CurrentUser>,
+    id: i64,
+    path: String,
+) -> AppResult<(crate::web::auth::CurrentUser, TrainingRecord)> {
+    let viewer = viewer.ok_or(AppError::LoginRequired(path))?;
+    staff_visible(state, &viewer, id).await?;
+    let record = gather(&state.db, &state.settings.base_url, id, Audience::Staff)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok((viewer, record))
+}
+
 /// `GET /personas/{id}/formacion`: for admins, and operators of the person's territory.
 pub async fn person_page(
     State(state): State<AppState>,
@@ -480,12 +496,8 @@ pub async fn person_page(
     MaybeUser(viewer): MaybeUser,
     Path(id): Path<i64>,
 ) -> AppResult<Response> {
-    let viewer =
-        viewer.ok_or_else(|| AppError::LoginRequired(format!("/personas/{id}/formacion")))?;
-    staff_visible(&state, &viewer, id).await?;
-    let record = gather(&state.db, &state.settings.base_url, id, Audience::Staff)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let (viewer, record) =
+        staff_record(&state, viewer, id, format!("/personas/{id}/formacion")).await?;
     let back = if viewer.is_operator() {
         ("Volver a la persona", format!("/oficina/personas/{id}"))
     } else {
@@ -500,12 +512,8 @@ pub async fn person_csv(
     MaybeUser(viewer): MaybeUser,
     Path(id): Path<i64>,
 ) -> AppResult<Response> {
-    let viewer =
-        viewer.ok_or_else(|| AppError::LoginRequired(format!("/personas/{id}/formacion.csv")))?;
-    staff_visible(&state, &viewer, id).await?;
-    let record = gather(&state.db, &state.settings.base_url, id, Audience::Staff)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let (_, record) =
+        staff_record(&state, viewer, id, format!("/personas/{id}/formacion.csv")).await?;
     record_csv(&record)
 }
 
