@@ -38,6 +38,8 @@ pub struct PeoplePage {
     q_encoded: String,
     people: Vec<Person>,
     total: i64,
+    /// More matched than were counted: ask for a narrower search.
+    more: bool,
     current: i64,
     pages: i64,
 }
@@ -50,14 +52,15 @@ pub async fn people(
     Query(q): Query<SearchQuery>,
 ) -> AppResult<Response> {
     let current = q.pagina.max(1);
-    let (people, total) = persons::search_all(&state.db, &q.q, current, PER_PAGE).await?;
-    let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
+    let found = persons::search_all(&state.db, &q.q, current, PER_PAGE).await?;
+    let pages = found.pages(PER_PAGE);
     render(&PeoplePage {
         page: ctx.page("Personas"),
         q_encoded: crate::web::text::url_encode(&q.q),
         q: q.q,
-        people,
-        total,
+        people: found.people,
+        total: found.total,
+        more: found.more,
         current,
         pages,
     })

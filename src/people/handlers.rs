@@ -47,6 +47,8 @@ pub struct OfficePeoplePage {
     q: String,
     people: Vec<Person>,
     total: i64,
+    /// More matched than were counted: ask for a narrower search.
+    more: bool,
     current: i64,
     pages: i64,
     q_encoded: String,
@@ -60,15 +62,16 @@ pub async fn office_people(
     Query(q): Query<SearchQuery>,
 ) -> AppResult<Response> {
     let current = q.pagina.max(1);
-    let (people, total) =
+    let found =
         persons::search_in_territory(&state.db, op.user_id, &q.q, current, PER_PAGE).await?;
-    let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
+    let pages = found.pages(PER_PAGE);
     render(&OfficePeoplePage {
         page: ctx.page("Personas de mi territorio"),
         q_encoded: crate::web::text::url_encode(&q.q),
         q: q.q,
-        people,
-        total,
+        people: found.people,
+        total: found.total,
+        more: found.more,
         current,
         pages,
     })

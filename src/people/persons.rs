@@ -273,6 +273,30 @@ pub async fn get_in_territory(
         .await)
 }
 
+/// At most this many matches are counted: past it the page says «más de 500» and asks for a
+/// narrower search, so a common surname never makes the server count a whole province.
+pub const SEARCH_COUNT_CAP: i64 = 500;
+
+/// On SQLite a name found in fewer than this many people (by the trigram index) is listed
+/// from those candidates; a more common one walks the territory in name order instead.
+const FEW_CANDIDATES: usize = 2000;
+
+/// One page of a search and how many matched.
+pub struct Found {
+    pub people: Vec<Person>,
+    /// Matches counted, at most [`SEARCH_COUNT_CAP`].
+    pub total: i64,
+    /// More than [`SEARCH_COUNT_CAP`] matched: the page asks for a narrower search.
+    pub more: bool,
+}
+
+impl Found {
+    /// Pages of `per_page` the counted matches fill (at least one).
+    pub fn pages(&self, per_page: i64) -> i64 {
+        ((self.total + per_page - 1) / per_page).max(1)
+    }
+}
+
 /// People of the operator's territory matching `query` (DNI prefix or name), paginated.
 pub async fn search_in_territory(
     db: &Db,
@@ -280,8 +304,24 @@ pub async fn search_in_territory(
     query: &str,
     page: i64,
     per_page: i64,
-) -> Result<(Vec<Person>, i64), sqlx::Error> {
-    search(db, Some(operator_user_id), query, page, per_page).await
+) -> Result<Found, sqlx::Error> {
+    let departments: Vec<i64> = with_db!(db, |p| {
+        sqlx::query_scalar(
+        "SELECT od.department_id FROM office_departments od JOIN role_grants g ON g.office_id = od.office_id
+         WHERE g.user_id = $1 AND g.role = 'operator'"
+    )
+    .bind(operator_user_id)
+    .fetch_all(p)
+    .await
+    })?;
+    if departments.is_empty() {
+        return Ok(Found {
+            people: vec![],
+            total: 0,
+            more: false,
+        });
+    }
+    search(db, Some(&departments), query, page, per_page).await
 }
 
 /// Everyone matching `query` (DNI prefix or name), paginated: the administrator's search.
@@ -290,55 +330,213 @@ pub async fn search_all(
     query: &str,
     page: i64,
     per_page: i64,
-) -> Result<(Vec<Person>, i64), sqlx::Error> {
+) -> Result<Found, sqlx::Error> {
     search(db, None, query, page, per_page).await
 }
 
-/// The search behind both: `operator_user_id` scopes it to their territory, `None` to no one.
+/// What a search query asks for.
+#[derive(Debug, PartialEq)]
+enum Wanted {
+    /// Nothing typed: everyone in scope, by name.
+    Everyone,
+    /// Digits (dots and spaces allowed): DNIs from `from` (inclusive) to `to` (exclusive, none
+    /// when the prefix is all nines), which is the prefix as one range of the DNI index.
+    Dni { from: String, to: Option<String> },
+    /// Anything else: a piece of "apellido nombre dni", folded (`%` and `_` cannot occur in
+    /// it: names hold letters, spaces, `'`, `-` and `.`).
+    Name(String),
+    /// Text that no person's name can hold (`%`, `_`, `\`): nothing matches.
+    Nothing,
+}
+
+impl Wanted {
+    fn of(query: &str) -> Wanted {
+        let q = fold(&crate::web::text::search_input(query));
+        let digits: String = q.chars().filter(|c| !matches!(c, '.' | ' ')).collect();
+        if q.is_empty() {
+            Wanted::Everyone
+        } else if digits.chars().all(|c| c.is_ascii_digit()) && !digits.is_empty() {
+            // "30129" → DNIs in ["30129", "3013"): drop trailing nines, bump the last digit.
+            let kept = digits.trim_end_matches('9');
+            let to = kept.chars().last().map(|last| {
+                let mut to = kept[..kept.len() - 1].to_string();
+                to.push(char::from(last as u8 + 1));
+                to
+            });
+            Wanted::Dni { from: digits, to }
+        } else if q.contains(['%', '_', '\\']) {
+            Wanted::Nothing
+        } else {
+            Wanted::Name(q)
+        }
+    }
+}
+
+/// The search behind both: `departments` scopes it to an operator's territory (and to people
+/// of a territory, not staff accounts), `None` to no one.
+///
+/// Each shape of query is written so that one index serves it whatever the planner knows
+/// (SQLite has no statistics unless someone runs `ANALYZE`), measured at 350,000 people in
+/// BENCHMARKS.md: a DNI prefix is a range of the DNI index, read in DNI order; a name walks
+/// `persons_department_name_idx` (or `persons_name_idx` for everyone) in name order and stops
+/// after the page, and the count stops at [`SEARCH_COUNT_CAP`]. A name few people carry would
+/// make that walk read the whole territory: PostgreSQL's planner takes the trigram index
+/// (`persons_search_trgm_idx`) then, and on SQLite the trigram table `persons_fts` lists the
+/// candidates first. A unary `+` keeps a department list from being taken as the index to use.
 async fn search(
     db: &Db,
-    operator_user_id: Option<i64>,
+    departments: Option<&[i64]>,
     query: &str,
     page: i64,
     per_page: i64,
-) -> Result<(Vec<Person>, i64), sqlx::Error> {
-    let q = fold(&crate::web::text::search_input(query));
-    // Both patterns escape `%` and `_`: `q=%` must not list the whole territory.
-    let dni_prefix = crate::web::text::like_prefix(&q.replace(['.', ' '], ""));
-    let name_like = crate::web::text::like_pattern(&q);
-    let filter = "($2 = '' OR p.dni LIKE $3 ESCAPE '\\' OR p.search_name LIKE $4 ESCAPE '\\')";
-    // `$1` is the operator; for everyone it is bound as NULL, so the scope holds for all rows.
-    let scope = if operator_user_id.is_some() {
-        IN_TERRITORY
-    } else {
-        "$1 IS NULL"
-    };
-    let list_sql = format!(
-        "{PERSON_SELECT} WHERE {scope} AND {filter} ORDER BY p.last_name, p.first_name, p.id LIMIT $5 OFFSET $6"
-    );
-    let count_sql = format!("SELECT COUNT(*) FROM persons p WHERE {scope} AND {filter}");
+) -> Result<Found, sqlx::Error> {
+    let wanted = Wanted::of(query);
+    if wanted == Wanted::Nothing {
+        return Ok(Found {
+            people: vec![],
+            total: 0,
+            more: false,
+        });
+    }
     let offset = (page.max(1) - 1) * per_page;
-    let people = with_db!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(
-        list_sql.clone()
-    ))
-    .bind(operator_user_id)
-    .bind(&q)
-    .bind(&dni_prefix)
-    .bind(&name_like)
-    .bind(per_page)
-    .bind(offset)
-    .fetch_all(p)
-    .await)?;
-    let total: i64 = with_db!(db, |p| sqlx::query_scalar(sqlx::AssertSqlSafe(
-        count_sql.clone()
-    ))
-    .bind(operator_user_id)
-    .bind(&q)
-    .bind(&dni_prefix)
-    .bind(&name_like)
-    .fetch_one(p)
-    .await)?;
-    Ok((people, total))
+    if let (Wanted::Name(name), Db::Sqlite(pool)) = (&wanted, db)
+        && name.chars().count() >= 3
+        && let Some(found) = search_few_names(pool, departments, name, offset, per_page).await?
+    {
+        return Ok(found);
+    }
+    // `$1..$n` are the departments; the match's values follow.
+    let scope = |by_index: bool| match departments {
+        Some(ids) => format!(
+            "NOT p.staff_only AND {}p.department_id IN ({}) AND ",
+            if by_index { "" } else { "+" },
+            (1..=ids.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        None => String::new(),
+    };
+    let n = departments.map_or(0, <[i64]>::len);
+    let (filter, order, values) = match &wanted {
+        Wanted::Everyone => (
+            format!("{}TRUE", scope(true)),
+            "p.last_name, p.first_name, p.id",
+            vec![],
+        ),
+        Wanted::Dni { from, to: Some(to) } => (
+            format!("{}p.dni >= ${} AND p.dni < ${}", scope(false), n + 1, n + 2),
+            "p.dni",
+            vec![from.clone(), to.clone()],
+        ),
+        Wanted::Dni { from, to: None } => (
+            format!("{}p.dni >= ${}", scope(false), n + 1),
+            "p.dni",
+            vec![from.clone()],
+        ),
+        Wanted::Name(name) => (
+            format!("{}p.search_name LIKE ${}", scope(true), n + 1),
+            "p.last_name, p.first_name, p.id",
+            vec![format!("%{name}%")],
+        ),
+        Wanted::Nothing => unreachable!("answered above"),
+    };
+    let (limit, off) = (values.len() + n + 1, values.len() + n + 2);
+    let list_sql = format!(
+        "WITH hits AS (SELECT p.id FROM persons p WHERE {filter} ORDER BY {order} LIMIT ${limit} OFFSET ${off})
+         {PERSON_SELECT} JOIN hits h ON h.id = p.id ORDER BY {order}"
+    );
+    let count_sql = format!(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM persons p WHERE {filter} LIMIT {}) c",
+        SEARCH_COUNT_CAP + 1
+    );
+    let no_departments: &[i64] = &[];
+    let ids = departments.unwrap_or(no_departments);
+    let people = with_db!(db, |p| {
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(list_sql.clone()));
+        for id in ids {
+            q = q.bind(*id);
+        }
+        for v in &values {
+            q = q.bind(v);
+        }
+        q.bind(per_page).bind(offset).fetch_all(p).await
+    })?;
+    let counted: i64 = with_db!(db, |p| {
+        let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.clone()));
+        for id in ids {
+            q = q.bind(*id);
+        }
+        for v in &values {
+            q = q.bind(v);
+        }
+        q.fetch_one(p).await
+    })?;
+    Ok(Found {
+        people,
+        total: counted.min(SEARCH_COUNT_CAP),
+        more: counted > SEARCH_COUNT_CAP,
+    })
+}
+
+/// SQLite: a name that fewer than [`FEW_CANDIDATES`] people carry, listed from the trigram
+/// table's candidates (then scoped, sorted and counted exactly); `None` when the name is
+/// common, for the walk in name order.
+async fn search_few_names(
+    pool: &sqlx::SqlitePool,
+    departments: Option<&[i64]>,
+    name: &str,
+    offset: i64,
+    per_page: i64,
+) -> Result<Option<Found>, sqlx::Error> {
+    // No ESCAPE: it would keep FTS5 from using the trigram index (the name holds no wildcard).
+    let pattern = format!("%{name}%");
+    let candidates: Vec<i64> =
+        sqlx::query_scalar("SELECT rowid FROM persons_fts WHERE search_name LIKE $1 LIMIT $2")
+            .bind(&pattern)
+            .bind(FEW_CANDIDATES as i64 + 1)
+            .fetch_all(pool)
+            .await?;
+    if candidates.len() > FEW_CANDIDATES {
+        return Ok(None);
+    }
+    let candidates = serde_json::to_string(&candidates).unwrap_or_else(|_| "[]".into());
+    // `+`: the candidates' ids are the way in, not the department index.
+    let scope = if departments.is_some() {
+        "NOT p.staff_only AND +p.department_id IN (SELECT value FROM json_each($3)) AND"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "SELECT p.id FROM persons p
+          WHERE {scope} p.id IN (SELECT value FROM json_each($1)) AND p.search_name LIKE $2
+          ORDER BY p.last_name, p.first_name, p.id"
+    );
+    let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(&candidates)
+        .bind(&pattern);
+    if let Some(ids) = departments {
+        q = q.bind(serde_json::to_string(ids).unwrap_or_else(|_| "[]".into()));
+    }
+    let matching: Vec<i64> = q.fetch_all(pool).await?;
+    let total = matching.len() as i64;
+    let page: Vec<i64> = matching
+        .into_iter()
+        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+        .take(usize::try_from(per_page).unwrap_or(0))
+        .collect();
+    let people = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{PERSON_SELECT} WHERE p.id IN (SELECT value FROM json_each($1))
+          ORDER BY p.last_name, p.first_name, p.id"
+    )))
+    .bind(serde_json::to_string(&page).unwrap_or_else(|_| "[]".into()))
+    .fetch_all(pool)
+    .await?;
+    Ok(Some(Found {
+        people,
+        total: total.min(SEARCH_COUNT_CAP),
+        more: total > SEARCH_COUNT_CAP,
+    }))
 }
 
 /// The id and account status of the person with this DNI.
@@ -481,4 +679,26 @@ pub async fn snapshots(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Wanted;
+
+    #[test]
+    fn a_query_is_a_dni_range_a_name_or_nothing() {
+        let dni = |from: &str, to: Option<&str>| Wanted::Dni {
+            from: from.into(),
+            to: to.map(Into::into),
+        };
+        assert_eq!(Wanted::of("  "), Wanted::Everyone);
+        assert_eq!(Wanted::of("30.123"), dni("30123", Some("30124")));
+        assert_eq!(Wanted::of("30129"), dni("30129", Some("3013")));
+        assert_eq!(Wanted::of("3999"), dni("3999", Some("4")));
+        assert_eq!(Wanted::of("99"), dni("99", None));
+        assert_eq!(Wanted::of("PÉREZ"), Wanted::Name("perez".into()));
+        assert_eq!(Wanted::of("ana 301"), Wanted::Name("ana 301".into()));
+        assert_eq!(Wanted::of("50%"), Wanted::Nothing);
+        assert_eq!(Wanted::of("a_b"), Wanted::Nothing);
+    }
 }

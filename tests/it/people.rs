@@ -955,6 +955,96 @@ async fn operator_search_is_paginated_twenty_per_page() {
     assert!(!html.contains("Página "));
 }
 
+/// Writes `n` people named "Villagra Ana" in Capital with DNIs from `first_dni`, in one
+/// statement (the search's count cap needs more than 500; forms would take minutes).
+async fn many_villagras(app: &TestApp, first_dni: i64, n: i64) {
+    with_db!(&app.db, |p| sqlx::query(
+        "INSERT INTO persons (dni, cuil, first_name, last_name, birth_date, department_id, search_name, created_at)
+         WITH RECURSIVE k(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM k WHERE i + 1 < $2)
+         SELECT CAST($1 + i AS TEXT), '20' || CAST($1 + i AS TEXT) || '0', 'Ana', 'Villagra', $3,
+                (SELECT id FROM departments WHERE name = 'Capital'), 'villagra ana ' || CAST($1 + i AS TEXT), $4
+           FROM k"
+    )
+    .bind(first_dni)
+    .bind(n)
+    .bind(chrono::NaiveDate::from_ymd_opt(1990, 5, 1).unwrap())
+    .bind(chrono::Utc::now())
+    .execute(p)
+    .await
+    .map(|_| ()))
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_common_name_is_counted_up_to_500_and_a_rare_one_exactly() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let op = operator(&app, &admin, OPERATOR_DNI, "Capital").await;
+    // 2100: more than the 2000 candidates under which SQLite lists from its trigram table, so
+    // a common name takes the walk in name order and a rare one the trigram table.
+    many_villagras(&app, 37_000_000, 2100).await;
+
+    // More than 500 match: the page says so and asks for more, 25 pages of 20 at most.
+    let (status, html) = op.get_text("/oficina?q=villagra").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("Más de 500 personas coinciden: escribí más del DNI o del apellido"),
+        "{html}"
+    );
+    assert_eq!(rows_listed(&html), 20);
+    assert!(html.contains("Página 1 de 25"));
+    let (_, html) = admin.get_text("/admin/personas?q=VILLAGRA").await;
+    assert!(html.contains("Más de 500 personas coinciden"), "{html}");
+    // Everyone in the territory, nothing typed: also capped.
+    let (_, html) = op.get_text("/oficina").await;
+    assert!(html.contains("Más de 500 personas coinciden"));
+
+    // One of them renamed (as SIPE's update does): found by the new name, not by the old.
+    with_db!(&app.db, |p| sqlx::query(
+        "UPDATE persons SET last_name = 'Zamudio', search_name = 'zamudio ana 37000123' WHERE dni = '37000123'"
+    )
+    .execute(p)
+    .await
+    .map(|_| ()))
+    .unwrap();
+    let (_, html) = op.get_text("/oficina?q=zamud").await;
+    assert!(html.contains("1 persona(s)"), "{html}");
+    assert!(html.contains("Zamudio, Ana") && html.contains("<td>37000123</td>"));
+    let (_, html) = op.get_text("/oficina?q=37000123").await;
+    assert!(html.contains("Zamudio, Ana"));
+    // A rare piece of the name with the DNI: exact count.
+    let (_, html) = op
+        .get_text(&format!("/oficina?q={}", enc("ana 3700012")))
+        .await;
+    assert!(html.contains("10 persona(s)"), "{html}");
+
+    // A DNI prefix lists in DNI order: 37000000, 37000001, ...
+    let (_, html) = op.get_text("/oficina?q=3700000").await;
+    assert!(html.contains("10 persona(s)"), "{html}");
+    let dnis: Vec<&str> = html
+        .split("<td>")
+        .filter_map(|c| c.strip_prefix("3700000").map(|_| &c[..8]))
+        .collect();
+    assert_eq!(
+        dnis,
+        (0..10).map(|i| format!("3700000{i}")).collect::<Vec<_>>()
+    );
+    // A prefix ending in nines is still a range: 37000099 matches, 37000100 does not.
+    let (_, html) = op.get_text("/oficina?q=3700009").await;
+    assert!(html.contains("10 persona(s)") && html.contains("<td>37000099</td>"));
+    assert!(!html.contains("<td>37000100</td>"));
+
+    // Another office's operator sees none of them, whatever they type.
+    let far = operator(&app, &admin, "27000999", "Monteros").await;
+    for q in ["villagra", "zamud", "3700000", ""] {
+        let (_, html) = far.get_text(&format!("/oficina?q={q}")).await;
+        assert!(
+            !html.contains("Villagra") && !html.contains("Zamudio"),
+            "{q}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn office_pages_are_404_for_learners() {
     let app = TestApp::spawn().await;
