@@ -18,6 +18,7 @@
 #   BENCH_FEED_CONCURRENCY             passed as AULA_FEED_CONCURRENCY (default: Aula's, 8)
 #   BENCH_FEED_TIMEOUT=1800            seconds to wait for every event before giving up
 #   BENCH_PG=postgres://postgres@127.0.0.1:5432   PostgreSQL server (database aula_feed is dropped and recreated)
+#   BENCH_KEEP_DB=1                    leave aula_feed in place afterwards, to look at the queue
 #   BENCH_PIN=1                        pin the server to CPU 0 and the receiver to CPU 1
 #   BENCH_SKIP_BUILD=1                 reuse the binaries already built
 #   BENCH_PROFILE=release              or "debug" for a quick check with a small BENCH_EVENTS
@@ -198,7 +199,7 @@ for backend in $BACKENDS; do
       printf " start_to_first_s=%.1f first_to_last_s=%.1f concurrency=%s rss_peak_mb=%.1f aula_cpu_s=%s receiver_cpu_s=%s\n", (f - s) / 1000, (l - f) / 1000, conc, rss / 1024, cpu, rcpu
     }' | tee -a "$RESULTS" >&2
   [[ $ok == yes ]] || die "$backend: feed_deliveries no dice que todo se entregó (ver $RESULTS)"
-  if [[ $backend == postgres ]]; then
+  if [[ $backend == postgres && ${BENCH_KEEP_DB:-0} != 1 ]]; then
     psql -q -d "$PG/postgres" -c "DROP DATABASE IF EXISTS $PGDB WITH (FORCE)" >/dev/null || true
   fi
 done
