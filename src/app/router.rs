@@ -4,8 +4,8 @@
 //!   CSRF cookie, so an immutable, publicly cached stylesheet never carries `Set-Cookie`.
 //! - **Pages and forms** (everything else): the CSRF check and cookie, the one-time notice,
 //!   the session's user resolved once by `accounts`, and a 30 s timeout.
-//! - **Self-resolving hot paths** (the quiz autosave): the page group's layers but the session
-//!   middleware; they check the session inside their own write.
+//! - **Self-resolving hot paths** (the quiz autosave, the lesson page): the page group's layers
+//!   but the session middleware; they check the session inside their own query.
 //! - **Uploads**: the session's user, but no timeout (a file streams as long as it takes) and
 //!   their own CSRF check before reading the file.
 //!
@@ -103,7 +103,13 @@ pub fn build_router(parts: &Parts) -> Router {
         ));
     // Hot paths that check the session inside their own query (one round trip): the page
     // group's layers but the session middleware.
+    let learning_state = learning::LearningState {
+        app: state.clone(),
+        contents: Default::default(),
+        videos: Default::default(),
+    };
     let self_resolving = assessment::autosave_routes(quiz_state)
+        .merge(learning::self_resolving_routes(learning_state))
         .layer(middleware::from_fn(notice::clear_shown))
         .layer(middleware::from_fn_with_state(state.clone(), csrf::protect))
         .layer(TimeoutLayer::with_status_code(

@@ -2,6 +2,7 @@
 //! catalogue page.
 
 pub mod classes;
+pub mod content;
 pub mod handlers;
 pub mod import;
 pub mod markdown;

@@ -3,15 +3,21 @@
 use askama::Template;
 use axum::{
     extract::{Path, State},
+    http::{HeaderMap, Uri},
     response::Response,
 };
 
 use crate::{
+    accounts::{self, session},
     catalog::classes::TaughtClass,
     catalog::queries::{self as catalog, ClassInfo, OutlineLesson},
-    learning::queries::{self, LessonView, RosterRow},
+    learning::{
+        LearningState,
+        queries::{self, LessonView, RosterRow},
+    },
     web::auth::{CurrentUser, User},
     web::{
+        cookies::cookie,
         error::{AppError, AppResult},
         layout::{Ctx, Page, render},
         notice::redirect_with_notice,
@@ -57,27 +63,90 @@ async fn load(
 }
 
 /// `GET /cursos/{slug}/lecciones/{key}`: only for learners enrolled (confirmed) in a class.
+///
+/// One round trip on a plain view: the session, the course's content hash, the learner's
+/// class and done lessons in one query ([`queries::lesson_visit`]); the lesson's text and the
+/// outline come from the content cache (read again only when an import changed the hash), the
+/// video's renditions from a cache of [`crate::media::view::VIDEO_TTL`]. "Last activity" is
+/// written at most every [`queries::ACTIVITY_RESOLUTION`].
 pub async fn lesson(
-    State(state): State<AppState>,
+    State(state): State<LearningState>,
     ctx: Ctx,
-    User(user): User,
+    headers: HeaderMap,
+    uri: Uri,
     Path((slug, key)): Path<(String, String)>,
 ) -> AppResult<Response> {
-    let (lesson, class_id) = load(&state, &user, &slug, &key).await?;
-    queries::touch_if_stale(&state.db, class_id, user.person_id, lesson.last_activity_at).await?;
-    let outline = catalog::outline(&state.db, lesson.course_id, user.person_id).await?;
-    let video = match &lesson.video {
-        Some(key) => crate::media::view::video(&state.db, key).await?,
+    let token = cookie(&headers, session::COOKIE).filter(|t| !t.is_empty());
+    let visit = match token {
+        Some(t) => queries::lesson_visit(&state.db, t, &slug).await?,
         None => None,
     };
-    let idx = outline.iter().position(|l| l.id == lesson.id).unwrap_or(0);
+    let (Some(token), Some(visit)) = (token, visit) else {
+        // No live session, or no such course: which one takes a second query (rare path).
+        let user = match token {
+            Some(t) => accounts::auth::load(&state.db, t).await?,
+            None => None,
+        };
+        return Err(match user {
+            None => AppError::LoginRequired(
+                uri.path_and_query().map_or("/", |p| p.as_str()).to_string(),
+            ),
+            Some(_) => AppError::NotFound,
+        });
+    };
+    let user = visit.viewer.clone().into_user(token);
+    let content = state
+        .contents
+        .get(&state.db, visit.course_id, &visit.content_hash)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let l = content.lesson(&key).ok_or(AppError::NotFound)?;
+    let Some(class_id) = visit.class_id else {
+        return Err(AppError::Conflict(format!(
+            "Para ver las lecciones de «{}» tenés que estar inscripto/a en una comisión. Inscribite desde la página del curso.",
+            content.title
+        )));
+    };
+    queries::touch_if_stale(&state.db, class_id, user.person_id, visit.last_activity_at).await?;
+    let done_ids = visit.done();
+    let outline: Vec<OutlineLesson> = content
+        .lessons
+        .iter()
+        .map(|o| OutlineLesson {
+            id: o.id,
+            key: o.key.clone(),
+            title: o.title.clone(),
+            minutes: o.minutes,
+            done: done_ids.contains(&o.id),
+        })
+        .collect();
+    let video = match &l.video {
+        Some(key) => state.videos.get(&state.db, key).await?,
+        None => None,
+    };
+    let lesson = LessonView {
+        id: l.id,
+        key: l.key.clone(),
+        title: l.title.clone(),
+        minutes: l.minutes,
+        body_html: l.body_html.clone(),
+        video: l.video.clone(),
+        course_id: content.id,
+        course_slug: content.slug.clone(),
+        course_title: content.title.clone(),
+        class_id: Some(class_id),
+        last_activity_at: visit.last_activity_at,
+    };
+    let idx = outline.iter().position(|o| o.id == lesson.id).unwrap_or(0);
     let prev = idx.checked_sub(1).and_then(|i| outline.get(i)).cloned();
     let next = outline.get(idx + 1).cloned();
-    let done = outline.get(idx).is_some_and(|l| l.done);
-    let done_count = outline.iter().filter(|l| l.done).count();
+    let done = outline.get(idx).is_some_and(|o| o.done);
+    let done_count = outline.iter().filter(|o| o.done).count();
     let percent = catalog::lessons_percent(done_count as i64, outline.len() as i64);
     render(&LessonPage {
-        page: ctx.page(format!("{} — {}", lesson.title, lesson.course_title)),
+        page: ctx
+            .with_nav(accounts::auth::nav_user(&user))
+            .page(format!("{} — {}", lesson.title, lesson.course_title)),
         lesson,
         video,
         media_js: crate::web::assets::media_js_href(),

@@ -3,7 +3,12 @@
 use chrono::{DateTime, Utc};
 
 use crate::{
-    active_statuses, db::Db, enrolment::queries::EnrolmentStatus, web::time::now, with_db,
+    accounts::auth::{VIEWER_COLUMNS, VIEWER_FROM, VIEWER_WHERE, ViewerRow, viewer_binds},
+    active_statuses,
+    db::Db,
+    enrolment::queries::EnrolmentStatus,
+    web::time::now,
+    with_db,
 };
 
 /// A lesson with its course and, if any, the class through which this person studies it.
@@ -50,6 +55,63 @@ pub async fn lesson_view(
         .fetch_optional(p)
         .await
     })
+}
+
+/// What a lesson page reads from the database on each view, in one query: the session's
+/// user, the course's content hash (its lessons come from the in-process cache), the class
+/// through which this person studies it and which lessons they have done.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct LessonVisit {
+    #[sqlx(flatten)]
+    pub viewer: ViewerRow,
+    pub course_id: i64,
+    pub content_hash: String,
+    /// Confirmed or completed enrolment's class; `None` means not allowed to study.
+    pub class_id: Option<i64>,
+    pub last_activity_at: Option<DateTime<Utc>>,
+    /// Ids of the course's live lessons this person has done, joined by commas.
+    done_ids: Option<String>,
+}
+
+impl LessonVisit {
+    /// The ids of the course's lessons this person has done.
+    pub fn done(&self) -> std::collections::HashSet<i64> {
+        self.done_ids
+            .as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(|id| id.parse().ok())
+            .collect()
+    }
+}
+
+/// The lesson page's one round trip for the session `token` and the course `slug`; `None`
+/// when the session is not live or there is no such course.
+pub async fn lesson_visit(
+    db: &Db,
+    token: &str,
+    slug: &str,
+) -> Result<Option<LessonVisit>, sqlx::Error> {
+    let (hash, at) = viewer_binds(token);
+    let sql = format!(
+        "SELECT {VIEWER_COLUMNS}, c.id AS course_id, c.content_hash, e.class_id, e.last_activity_at,
+                (SELECT string_agg(CAST(lp.lesson_id AS TEXT), ',')
+                   FROM lesson_progress lp JOIN lessons l ON l.id = lp.lesson_id
+                  WHERE lp.person_id = u.person_id AND l.course_id = c.id AND NOT l.retired) AS done_ids
+         FROM {VIEWER_FROM} JOIN courses c ON c.slug = $3
+         LEFT JOIN enrolments e ON e.id = (
+             SELECT e2.id FROM enrolments e2 JOIN classes k ON k.id = e2.class_id
+             WHERE e2.person_id = u.person_id AND k.course_id = c.id AND e2.status IN {active}
+             ORDER BY e2.created_at DESC LIMIT 1)
+         WHERE {VIEWER_WHERE}",
+        active = active_statuses!()
+    );
+    with_db!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+        .bind(&hash)
+        .bind(at)
+        .bind(slug)
+        .fetch_optional(p)
+        .await)
 }
 
 /// How stale "last activity" may get before a lesson view records it again. Viewing is then

@@ -128,6 +128,38 @@ pub async fn video(db: &Db, key: &str) -> Result<Option<VideoView>, sqlx::Error>
     }))
 }
 
+/// How long a video's view is kept in process: a rendition that a job finishes (here or in
+/// another process) shows on the lesson page at most this late.
+pub const VIDEO_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Videos' views by media key, each kept for [`VIDEO_TTL`], so a lesson page does not read
+/// the renditions on every view; clones share one cache.
+#[derive(Clone)]
+pub struct Videos(
+    std::sync::Arc<quick_cache::sync::Cache<String, (std::time::Instant, Option<VideoView>)>>,
+);
+
+impl Default for Videos {
+    fn default() -> Videos {
+        Videos(std::sync::Arc::new(quick_cache::sync::Cache::new(1024)))
+    }
+}
+
+impl Videos {
+    /// [`video`], at most [`VIDEO_TTL`] old.
+    pub async fn get(&self, db: &Db, key: &str) -> Result<Option<VideoView>, sqlx::Error> {
+        if let Some((at, view)) = self.0.get(key)
+            && at.elapsed() < VIDEO_TTL
+        {
+            return Ok(view);
+        }
+        let view = video(db, key).await?;
+        self.0
+            .insert(key.to_string(), (std::time::Instant::now(), view.clone()));
+        Ok(view)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -58,6 +58,13 @@ impl Ctx {
         self.nav.is_some()
     }
 
+    /// This frame for `nav`'s user: for a page that resolved the session inside its own query
+    /// (outside the session middleware, so the request carried no user).
+    pub fn with_nav(mut self, nav: NavUser) -> Ctx {
+        self.nav = Some(nav);
+        self
+    }
+
     /// The frame for a page titled `title`.
     pub fn page(&self, title: impl Into<String>) -> Page {
         Page {

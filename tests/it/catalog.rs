@@ -724,6 +724,11 @@ async fn reimporting_a_changed_course_keeps_progress_on_the_same_lessons_and_ret
     let mut expected = vec![a, b];
     expected.sort();
     assert_eq!(progress_before, expected);
+    // The lesson page keeps a course's lessons in process (per content hash): seen once here.
+    let (_, html) = learner
+        .get_text("/cursos/curso-prueba/lecciones/leccion-c")
+        .await;
+    assert!(html.contains("Texto C original.") && html.contains("Lección D"));
 
     // New version: B first, then A; C edited; D removed; E added (new file names too).
     std::fs::remove_dir_all(c.join("lessons")).unwrap();
@@ -794,6 +799,13 @@ async fn reimporting_a_changed_course_keeps_progress_on_the_same_lessons_and_ret
         html.contains("2 de 4 lecciones (50%)"),
         "avance tras reimportar"
     );
+    // The lesson page shows the new text and outline at once (the import changed the hash).
+    let (_, html) = learner
+        .get_text("/cursos/curso-prueba/lecciones/leccion-c")
+        .await;
+    assert!(html.contains("Lección C revisada") && html.contains("<strong>nuevo</strong>"));
+    assert!(!html.contains("Texto C original.") && !html.contains("Lección D"));
+    assert!(html.contains("Lección E"), "{html}");
     assert_eq!(
         learner
             .get("/cursos/curso-prueba/lecciones/leccion-d")

@@ -442,3 +442,38 @@ async fn roster_is_404_for_learners_and_for_instructors_of_other_classes() {
         StatusCode::NOT_FOUND
     );
 }
+
+/// The lesson page reads the session inside its own query (outside the session middleware):
+/// a logout is seen at once, an unknown course or lesson is 404 for a logged-in learner, and
+/// the page frame still shows who is logged in and their roles.
+#[tokio::test]
+async fn the_lesson_page_checks_the_session_in_its_own_query() {
+    let app = TestApp::spawn().await;
+    let b = app.learner("30777111").await;
+    enrol(&b, app.class_of(SLUG).await).await;
+    let (status, html) = b.get_text(&lesson_path(KEYS[0])).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(TITLES[0]) && html.contains("action=\"/salir\""),
+        "{html}"
+    );
+    for path in [
+        format!("/cursos/{SLUG}/lecciones/no-existe"),
+        "/cursos/no-existe/lecciones/tampoco".to_string(),
+    ] {
+        assert_eq!(b.get(&path).await.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    assert!(!html.contains("href=\"/admin\""));
+    // Roles read in the page's own query: made an administrator, the learner's frame shows it.
+    app.admin().await.grant("30777111", "admin", "").await;
+    let (_, html) = b.get_text(&lesson_path(KEYS[0])).await;
+    assert!(html.contains("href=\"/admin\""), "{html}");
+
+    b.post("/salir", &[]).await;
+    let resp = b.get(&lesson_path(KEYS[0])).await;
+    assert!(
+        resp.url().path().starts_with("/ingresar"),
+        "logged out: {}",
+        resp.url()
+    );
+}
