@@ -34,27 +34,30 @@ async fn enqueue(db: &Db, endpoint: &str, recent: bool) -> Result<u64, sqlx::Err
     } else {
         0
     };
-    let mut total = 0;
+    let (mut floor, mut total) = (floor, 0);
     loop {
-        let n = with_db!(db, |p| {
-            sqlx::query(
+        // The 2000 smallest ids not yet queued: once they are, no smaller one is missing, so
+        // the next chunk starts above the largest (a full pass reads the outbox once).
+        let queued: Vec<i64> = with_db!(db, |p| {
+            sqlx::query_scalar(
             "INSERT INTO feed_deliveries (outbox_id, endpoint, person_id, next_attempt_at, created_at)
              SELECT o.id, $1, o.person_id, o.created_at, $2 FROM outbox o
              WHERE o.id > $3 AND NOT EXISTS (
                  SELECT 1 FROM feed_deliveries d WHERE d.endpoint = $1 AND d.outbox_id = o.id)
              ORDER BY o.id LIMIT 2000
-             ON CONFLICT (endpoint, outbox_id) DO NOTHING"
+             ON CONFLICT (endpoint, outbox_id) DO NOTHING
+             RETURNING outbox_id"
         )
         .bind(endpoint)
         .bind(now())
         .bind(floor)
-        .execute(p)
+        .fetch_all(p)
         .await
-        .map(|r| r.rows_affected())
         })?;
-        total += n;
-        if n < 2000 {
-            return Ok(total);
+        total += queued.len() as u64;
+        match queued.iter().max() {
+            Some(&max) if queued.len() == 2000 => floor = max,
+            _ => return Ok(total),
         }
     }
 }
@@ -64,7 +67,8 @@ async fn enqueue(db: &Db, endpoint: &str, recent: bool) -> Result<u64, sqlx::Err
 pub struct Claimed {
     pub id: i64,
     pub attempts: i64,
-    pub created_at: DateTime<Utc>,
+    /// When this delivery first failed (`None` before any failure): the retries' clock.
+    pub first_failed_at: Option<DateTime<Utc>>,
     pub event_id: String,
     pub kind: String,
     pub dni: Option<String>,
@@ -117,19 +121,27 @@ pub async fn claim(
         .fetch_all(p)
         .await
     })?;
-    let mut claimed = Vec::with_capacity(ids.len());
-    for id in ids {
-        let c: Claimed = with_db!(db, |p| sqlx::query_as(
-            "SELECT d.id, d.attempts, d.created_at, o.event_id, o.kind, o.dni, o.payload,
-                    o.created_at AS occurred_at
-             FROM feed_deliveries d JOIN outbox o ON o.id = d.outbox_id WHERE d.id = $1"
-        )
-        .bind(id)
-        .fetch_one(p)
-        .await)?;
-        claimed.push(c);
+    if ids.is_empty() {
+        return Ok(vec![]);
     }
-    Ok(claimed)
+    // The claimed rows with their events, in one query.
+    let marks = (1..=ids.len())
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT d.id, d.attempts, d.first_failed_at, o.event_id, o.kind, o.dni, o.payload,
+                o.created_at AS occurred_at
+         FROM feed_deliveries d JOIN outbox o ON o.id = d.outbox_id
+         WHERE d.id IN ({marks}) ORDER BY d.outbox_id"
+    );
+    with_db!(db, |p| {
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+        for id in &ids {
+            q = q.bind(*id);
+        }
+        q.fetch_all(p).await
+    })
 }
 
 /// The receiver confirmed: delivered for good (whoever holds the lease now).
@@ -160,7 +172,7 @@ pub async fn failed(
     let now = now();
     with_db!(db, |p| sqlx::query(
         "UPDATE feed_deliveries SET lease_owner = NULL, lease_until = NULL, last_error = $1,
-                next_attempt_at = $2, dead_at = $3
+                next_attempt_at = $2, dead_at = $3, first_failed_at = COALESCE(first_failed_at, $6)
          WHERE id = $4 AND lease_owner = $5 AND delivered_at IS NULL"
     )
     .bind(&error)
@@ -168,6 +180,7 @@ pub async fn failed(
     .bind(dead.then_some(now))
     .bind(id)
     .bind(owner)
+    .bind(now)
     .execute(p)
     .await
     .map(|_| ()))
@@ -177,28 +190,32 @@ pub async fn failed(
 /// retries (counted from now). Returns whether it was there to retry.
 pub async fn retry(db: &Db, id: i64) -> Result<bool, sqlx::Error> {
     let now = now();
-    with_db!(db, |p| sqlx::query(
-        "UPDATE feed_deliveries SET dead_at = NULL, next_attempt_at = $1, created_at = $1
+    with_db!(db, |p| {
+        sqlx::query(
+        "UPDATE feed_deliveries SET dead_at = NULL, next_attempt_at = $1, created_at = $1, first_failed_at = NULL
          WHERE id = $2 AND delivered_at IS NULL"
     )
     .bind(now)
     .bind(id)
     .execute(p)
     .await
-    .map(|r| r.rows_affected() == 1))
+    .map(|r| r.rows_affected() == 1)
+    })
 }
 
 /// «Reintentar todos»: every dead letter of every endpoint is due again now.
 pub async fn retry_all_dead(db: &Db) -> Result<u64, sqlx::Error> {
     let now = now();
-    with_db!(db, |p| sqlx::query(
-        "UPDATE feed_deliveries SET dead_at = NULL, next_attempt_at = $1, created_at = $1
+    with_db!(db, |p| {
+        sqlx::query(
+        "UPDATE feed_deliveries SET dead_at = NULL, next_attempt_at = $1, created_at = $1, first_failed_at = NULL
          WHERE dead_at IS NOT NULL"
     )
     .bind(now)
     .execute(p)
     .await
-    .map(|r| r.rows_affected()))
+    .map(|r| r.rows_affected())
+    })
 }
 
 /// Counts per endpoint for the admin page.

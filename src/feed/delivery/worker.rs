@@ -69,14 +69,29 @@ async fn run_endpoint(
         }
     };
     let mut last_full: Option<tokio::time::Instant> = None;
+    let mut last_queued: Option<tokio::time::Instant> = None;
     loop {
         let full = last_full.is_none_or(|t| t.elapsed() >= FULL_PASS);
-        let busy = match pass(&db, &settings, &client, &endpoint, &webhook, &owner, full).await {
+        // New events are looked for once per poll interval, not on every round of a busy
+        // queue: the look reads the recent outbox, and a queue being emptied has work already.
+        let look = if full {
+            Queue::All
+        } else if last_queued.is_none_or(|t| t.elapsed() >= settings.poll) {
+            Queue::Recent
+        } else {
+            Queue::No
+        };
+        let busy = match pass(&db, &settings, &client, &endpoint, &webhook, &owner, look).await {
             Ok(n) => {
                 if full {
                     last_full = Some(tokio::time::Instant::now());
                 }
-                n >= settings.concurrency
+                if look != Queue::No {
+                    last_queued = Some(tokio::time::Instant::now());
+                }
+                // Anything claimed: go again at once, so a person's next event (due only once
+                // this one is delivered) does not wait for the poll.
+                n > 0
             }
             Err(e) => {
                 tracing::warn!(endpoint = %endpoint.name, error = %e, "feed: error de base de datos");
@@ -89,6 +104,17 @@ async fn run_endpoint(
     }
 }
 
+/// Which outbox events a round queues before claiming.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Queue {
+    /// Every event not yet queued (at start and every [`FULL_PASS`]).
+    All,
+    /// The recent ones ([`queue::enqueue_recent`]).
+    Recent,
+    /// None: the round only claims and sends.
+    No,
+}
+
 /// One round: queue, claim, send. Returns how many deliveries it claimed.
 async fn pass(
     db: &Db,
@@ -97,13 +123,13 @@ async fn pass(
     endpoint: &Endpoint,
     webhook: &standardwebhooks::Webhook,
     owner: &str,
-    full: bool,
+    look: Queue,
 ) -> Result<usize, sqlx::Error> {
-    if full {
-        queue::enqueue_all(db, &endpoint.name).await?;
-    } else {
-        queue::enqueue_recent(db, &endpoint.name).await?;
-    }
+    match look {
+        Queue::All => queue::enqueue_all(db, &endpoint.name).await?,
+        Queue::Recent => queue::enqueue_recent(db, &endpoint.name).await?,
+        Queue::No => 0,
+    };
     // The lease outlives the request's timeout by a margin, so a live holder never loses it.
     let lease = chrono::Duration::from_std(settings.timeout * 2 + Duration::from_secs(10))
         .unwrap_or(chrono::Duration::seconds(60));
@@ -197,7 +223,9 @@ async fn send(
 }
 
 /// The retry schedule: `base · 2^(attempt−1)`, at most `max`, times a jitter in [0.8, 1.2);
-/// once the first failure is older than `give_up_after`, the event is dead-lettered.
+/// once the delivery's first failure is older than `give_up_after`, the event is dead-lettered
+/// (the clock starts at the first failure, not when the event was queued: an event that waited
+/// behind a person's failing earlier one still gets its own days of retries).
 pub fn next_attempt(settings: &Settings, c: &Claimed) -> (chrono::DateTime<chrono::Utc>, bool) {
     let now = now();
     let exp = (c.attempts.max(1) - 1).min(30) as u32;
@@ -209,7 +237,52 @@ pub fn next_attempt(settings: &Settings, c: &Claimed) -> (chrono::DateTime<chron
     let delay = raw.mul_f64(jitter);
     let give_up =
         chrono::Duration::from_std(settings.give_up_after).unwrap_or(chrono::Duration::days(3));
-    let dead = now - c.created_at >= give_up;
+    let dead = c
+        .first_failed_at
+        .is_some_and(|first| now - first >= give_up);
     let delay = chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::hours(1));
     (now + delay, dead)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claimed(attempts: i64, first_failed_at: Option<chrono::DateTime<chrono::Utc>>) -> Claimed {
+        Claimed {
+            id: 1,
+            attempts,
+            first_failed_at,
+            event_id: "evt".into(),
+            kind: "persona.registrada".into(),
+            dni: None,
+            payload: "{}".into(),
+            occurred_at: now(),
+        }
+    }
+
+    #[test]
+    fn retries_give_up_three_days_after_the_first_failure() {
+        let settings = Settings {
+            endpoints: vec![],
+            timeout: Duration::from_secs(10),
+            retry_base: Duration::from_secs(30),
+            retry_max: Duration::from_secs(3600),
+            give_up_after: Duration::from_secs(3 * 24 * 3600),
+            poll: Duration::from_secs(1),
+            concurrency: 8,
+        };
+        // A first failure is never the last, however long the event waited in the queue.
+        let (next, dead) = next_attempt(&settings, &claimed(1, None));
+        assert!(!dead);
+        let wait = next - now();
+        assert!(wait >= chrono::Duration::seconds(23) && wait <= chrono::Duration::seconds(37));
+        // Failing for less than three days: retried, at most an hour apart.
+        let first = now() - chrono::Duration::hours(71);
+        let (next, dead) = next_attempt(&settings, &claimed(40, Some(first)));
+        assert!(!dead && next - now() <= chrono::Duration::minutes(73));
+        // Failing for three days: dead-lettered.
+        let first = now() - chrono::Duration::hours(72);
+        assert!(next_attempt(&settings, &claimed(41, Some(first))).1);
+    }
 }
