@@ -54,9 +54,14 @@ enum Cmd {
         /// First DNI (DNIs are consecutive).
         #[arg(long, default_value_t = 20_000_000)]
         dni_base: u64,
-        /// Searches of each kind (DNI prefix, name) for the percentiles.
+        /// Searches of each kind (DNI prefix, surname, first name with a DNI prefix) for the
+        /// percentiles.
         #[arg(long, default_value_t = 200)]
         searches: usize,
+        /// Only the searches (the people were loaded by an earlier run with the same
+        /// `--people` and `--dni-base`).
+        #[arg(long)]
+        search_only: bool,
     },
 }
 
@@ -183,6 +188,7 @@ async fn run(
     batch: usize,
     dni_base: u64,
     searches: usize,
+    search_only: bool,
 ) -> anyhow::Result<()> {
     check_local(base)?;
     let client = reqwest::Client::builder()
@@ -191,7 +197,7 @@ async fn run(
     let started = Instant::now();
     let (mut created, mut updated, mut unchanged, mut refused) = (0u64, 0u64, 0u64, 0u64);
     let mut batch_times = vec![];
-    let mut i = 0;
+    let mut i = if search_only { people } else { 0 };
     while i < people {
         let end = (i + batch).min(people);
         let body: String = (i..end)
@@ -225,16 +231,21 @@ async fn run(
     }
     let total = started.elapsed();
     batch_times.sort();
-    // The operator's search: DNI prefixes (5 digits) and names, over the Capital territory.
+    // The operator's search over the Capital territory: DNI prefixes (5 digits), surnames
+    // (each carried by a sixth of the people) and a first name with a DNI prefix (a few dozen
+    // people: the rare kind, which the trigram indexes serve).
     let mut by_dni = vec![];
     let mut by_name = vec![];
+    let mut by_rare = vec![];
     for k in 0..searches {
         let n = (k * 7919) % people.max(1);
         let prefix = &(dni_base + n as u64).to_string()[..5];
         let name = LAST[k % LAST.len()];
+        let rare = format!("{} {prefix}", FIRST[k % FIRST.len()]);
         for (q, into) in [
             (prefix.to_string(), &mut by_dni),
             (name.to_string(), &mut by_name),
+            (rare, &mut by_rare),
         ] {
             let t = Instant::now();
             let resp = client
@@ -258,9 +269,22 @@ async fn run(
     }
     by_dni.sort();
     by_name.sort();
+    by_rare.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    if search_only {
+        println!(
+            "SIPE_SEARCH people={people} search_dni_p50_ms={:.1} search_dni_p99_ms={:.1} search_name_p50_ms={:.1} search_name_p99_ms={:.1} search_rare_p50_ms={:.1} search_rare_p99_ms={:.1}",
+            ms(percentile(&by_dni, 0.5)),
+            ms(percentile(&by_dni, 0.99)),
+            ms(percentile(&by_name, 0.5)),
+            ms(percentile(&by_name, 0.99)),
+            ms(percentile(&by_rare, 0.5)),
+            ms(percentile(&by_rare, 0.99)),
+        );
+        return Ok(());
+    }
     println!(
-        "SIPE_BULK people={people} batch={batch} total_s={:.1} per_s={:.0} created={created} updated={updated} unchanged={unchanged} refused={refused} batch_p50_ms={:.0} batch_p99_ms={:.0} search_dni_p50_ms={:.1} search_dni_p99_ms={:.1} search_name_p50_ms={:.1} search_name_p99_ms={:.1}",
+        "SIPE_BULK people={people} batch={batch} total_s={:.1} per_s={:.0} created={created} updated={updated} unchanged={unchanged} refused={refused} batch_p50_ms={:.0} batch_p99_ms={:.0} search_dni_p50_ms={:.1} search_dni_p99_ms={:.1} search_name_p50_ms={:.1} search_name_p99_ms={:.1} search_rare_p50_ms={:.1} search_rare_p99_ms={:.1}",
         total.as_secs_f64(),
         people as f64 / total.as_secs_f64(),
         ms(percentile(&batch_times, 0.5)),
@@ -269,6 +293,8 @@ async fn run(
         ms(percentile(&by_dni, 0.99)),
         ms(percentile(&by_name, 0.5)),
         ms(percentile(&by_name, 0.99)),
+        ms(percentile(&by_rare, 0.5)),
+        ms(percentile(&by_rare, 0.99)),
     );
     Ok(())
 }
@@ -285,6 +311,7 @@ async fn main() -> anyhow::Result<()> {
             batch,
             dni_base,
             searches,
+            search_only,
         } => {
             run(
                 &base,
@@ -294,6 +321,7 @@ async fn main() -> anyhow::Result<()> {
                 batch,
                 dni_base,
                 searches,
+                search_only,
             )
             .await
         }
