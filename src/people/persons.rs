@@ -340,8 +340,14 @@ enum Wanted {
     /// Nothing typed: everyone in scope, by name.
     Everyone,
     /// Digits (dots and spaces allowed): DNIs from `from` (inclusive) to `to` (exclusive, none
-    /// when the prefix is all nines), which is the prefix as one range of the DNI index.
-    Dni { from: String, to: Option<String> },
+    /// when the prefix is all nines), which is the prefix as one range of the DNI index. With
+    /// `name`, a name typed with at least four digits of the DNI («lucía 30123»): the range,
+    /// and within it the people whose "apellido nombre" holds `name`.
+    Dni {
+        from: String,
+        to: Option<String>,
+        name: Option<String>,
+    },
     /// Anything else: a piece of "apellido nombre dni", folded (`%` and `_` cannot occur in
     /// it: names hold letters, spaces, `'`, `-` and `.`).
     Name(String),
@@ -349,25 +355,54 @@ enum Wanted {
     Nothing,
 }
 
+/// A DNI prefix as a range: "30129" → ["30129", "3013"), dropping trailing nines and bumping
+/// the last digit; no end when the prefix is all nines.
+fn dni_range(digits: &str) -> (String, Option<String>) {
+    let kept = digits.trim_end_matches('9');
+    let to = kept.chars().last().map(|last| {
+        let mut to = kept[..kept.len() - 1].to_string();
+        to.push(char::from(last as u8 + 1));
+        to
+    });
+    (digits.to_string(), to)
+}
+
 impl Wanted {
     fn of(query: &str) -> Wanted {
         let q = fold(&crate::web::text::search_input(query));
         let digits: String = q.chars().filter(|c| !matches!(c, '.' | ' ')).collect();
+        let is_dni = |w: &str| !w.is_empty() && w.chars().all(|c| c.is_ascii_digit());
         if q.is_empty() {
             Wanted::Everyone
-        } else if digits.chars().all(|c| c.is_ascii_digit()) && !digits.is_empty() {
-            // "30129" → DNIs in ["30129", "3013"): drop trailing nines, bump the last digit.
-            let kept = digits.trim_end_matches('9');
-            let to = kept.chars().last().map(|last| {
-                let mut to = kept[..kept.len() - 1].to_string();
-                to.push(char::from(last as u8 + 1));
-                to
-            });
-            Wanted::Dni { from: digits, to }
+        } else if is_dni(&digits) {
+            let (from, to) = dni_range(&digits);
+            Wanted::Dni {
+                from,
+                to,
+                name: None,
+            }
         } else if q.contains(['%', '_', '\\']) {
             Wanted::Nothing
         } else {
-            Wanted::Name(q)
+            let words: Vec<String> = q.split_whitespace().map(|w| w.replace('.', "")).collect();
+            match words.iter().position(|w| is_dni(w) && w.len() >= 4) {
+                Some(i) => {
+                    let (from, to) = dni_range(&words[i]);
+                    let name = q
+                        .split_whitespace()
+                        .enumerate()
+                        .filter(|(j, _)| *j != i)
+                        .map(|(_, w)| w)
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    Wanted::Dni {
+                        from,
+                        to,
+                        name: Some(name),
+                    }
+                }
+                None => Wanted::Name(q),
+            }
         }
     }
 }
@@ -377,7 +412,8 @@ impl Wanted {
 ///
 /// Each shape of query is written so that one index serves it whatever the planner knows
 /// (SQLite has no statistics unless someone runs `ANALYZE`), measured at 350,000 people in
-/// BENCHMARKS.md: a DNI prefix is a range of the DNI index, read in DNI order; a name walks
+/// BENCHMARKS.md: a DNI prefix (alone or with a name) is a range of the DNI index, read in
+/// DNI order; a name walks
 /// `persons_department_name_idx` (or `persons_name_idx` for everyone) in name order and stops
 /// after the page, and the count stops at [`SEARCH_COUNT_CAP`]. A name few people carry would
 /// make that walk read the whole territory: PostgreSQL's planner takes the trigram index
@@ -424,16 +460,19 @@ async fn search(
             "p.last_name, p.first_name, p.id",
             vec![],
         ),
-        Wanted::Dni { from, to: Some(to) } => (
-            format!("{}p.dni >= ${} AND p.dni < ${}", scope(false), n + 1, n + 2),
-            "p.dni",
-            vec![from.clone(), to.clone()],
-        ),
-        Wanted::Dni { from, to: None } => (
-            format!("{}p.dni >= ${}", scope(false), n + 1),
-            "p.dni",
-            vec![from.clone()],
-        ),
+        Wanted::Dni { from, to, name } => {
+            let mut filter = format!("{}p.dni >= ${}", scope(false), n + 1);
+            let mut values = vec![from.clone()];
+            if let Some(to) = to {
+                values.push(to.clone());
+                filter += &format!(" AND p.dni < ${}", n + values.len());
+            }
+            if let Some(name) = name {
+                values.push(format!("%{name}%"));
+                filter += &format!(" AND p.search_name LIKE ${}", n + values.len());
+            }
+            (filter, "p.dni", values)
+        }
         Wanted::Name(name) => (
             format!("{}p.search_name LIKE ${}", scope(true), n + 1),
             "p.last_name, p.first_name, p.id",
@@ -690,6 +729,7 @@ mod tests {
         let dni = |from: &str, to: Option<&str>| Wanted::Dni {
             from: from.into(),
             to: to.map(Into::into),
+            name: None,
         };
         assert_eq!(Wanted::of("  "), Wanted::Everyone);
         assert_eq!(Wanted::of("30.123"), dni("30123", Some("30124")));
@@ -698,6 +738,22 @@ mod tests {
         assert_eq!(Wanted::of("99"), dni("99", None));
         assert_eq!(Wanted::of("PÉREZ"), Wanted::Name("perez".into()));
         assert_eq!(Wanted::of("ana 301"), Wanted::Name("ana 301".into()));
+        assert_eq!(
+            Wanted::of("Lucía  30.123"),
+            Wanted::Dni {
+                from: "30123".into(),
+                to: Some("30124".into()),
+                name: Some("lucia".into())
+            }
+        );
+        assert_eq!(
+            Wanted::of("perez ana 3999"),
+            Wanted::Dni {
+                from: "3999".into(),
+                to: Some("4".into()),
+                name: Some("perez ana".into())
+            }
+        );
         assert_eq!(Wanted::of("50%"), Wanted::Nothing);
         assert_eq!(Wanted::of("a_b"), Wanted::Nothing);
     }
