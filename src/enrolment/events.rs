@@ -25,11 +25,13 @@ pub const COMPLETED: &str = "curso.completado";
 /// The class ended and the learner had not completed it.
 pub const NOT_COMPLETED: &str = "curso.no_completado";
 
+/// What an event says of an enrolment, as read inside the change's transaction.
 #[derive(sqlx::FromRow)]
-struct Facts {
+pub struct Facts {
     person_id: i64,
     dni: String,
-    status: String,
+    /// As stored (`confirmed`, `waitlisted`, ...).
+    pub status: String,
     class_id: i64,
     class_name: String,
     starts_on: NaiveDate,
@@ -42,7 +44,15 @@ struct Facts {
 
 /// Records `kind` about enrolment `enrolment_id`, with its state as it stands inside `tx`.
 pub async fn record(tx: &mut Tx, kind: &str, enrolment_id: i64) -> Result<(), sqlx::Error> {
-    let f: Facts = with_tx!(tx, |c| {
+    let f = facts(tx, enrolment_id).await?;
+    record_with(tx, kind, enrolment_id, &f).await
+}
+
+/// Reads enrolment `enrolment_id`'s facts inside `tx`. An enrolment reads them before it takes
+/// a seat (its class, course and person do not change in between; the status is then set in
+/// [`Facts::status`]), so the class row stays locked for one statement fewer.
+pub async fn facts(tx: &mut Tx, enrolment_id: i64) -> Result<Facts, sqlx::Error> {
+    with_tx!(tx, |c| {
         sqlx::query_as(
         "SELECT e.person_id, p.dni, e.status, k.id AS class_id, k.name AS class_name, k.starts_on,
                 k.ends_on, c.id AS course_id, c.slug AS course_slug, c.title AS course_title,
@@ -53,7 +63,16 @@ pub async fn record(tx: &mut Tx, kind: &str, enrolment_id: i64) -> Result<(), sq
     .bind(enrolment_id)
     .fetch_one(c)
     .await
-    })?;
+    })
+}
+
+/// Records `kind` about enrolment `enrolment_id` as `f` describes it.
+pub async fn record_with(
+    tx: &mut Tx,
+    kind: &str,
+    enrolment_id: i64,
+    f: &Facts,
+) -> Result<(), sqlx::Error> {
     let status = match f.status.as_str() {
         "confirmed" => "confirmada",
         "waitlisted" => "en_espera",

@@ -123,6 +123,8 @@ pub async fn enrol(
                 EnrolmentStatus::try_from(status).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
             return Ok::<_, sqlx::Error>(Outcome::Already(status));
         };
+        // What the event will say, read before the seat's statement locks the class row.
+        let mut facts = events::facts(&mut tx, enrolment_id).await?;
         // The seat: one conditional statement, so two requests can never take the last one.
         let took = with_tx!(&mut tx, |c| sqlx::query(
             "UPDATE classes SET seats_taken = seats_taken + 1 WHERE id = $1 AND seats_taken < seats"
@@ -140,7 +142,8 @@ pub async fn enrol(
                 .map(|r| r.rows_affected()))?;
         }
         let kind = if took { events::CONFIRMED } else { events::WAITLISTED };
-        events::record(&mut tx, kind, enrolment_id).await?;
+        facts.status = if took { "confirmed" } else { "waitlisted" }.to_string();
+        events::record_with(&mut tx, kind, enrolment_id, &facts).await?;
         tx.commit().await?;
         Ok(if took { Outcome::Confirmed } else { Outcome::Waitlisted })
     }
