@@ -137,8 +137,8 @@ for backend in $BACKENDS; do
   # shellcheck disable=SC1091
   . "$dir/seed.env"
   log "$backend: $EVENTS personas en lotes de $BATCH (cada una deja un evento en el outbox)"
-  "$BIN/examples/sipe_bulk" run --base "$AULA" --token "$TOKEN" \
-    --operator-cookie "$OPERATOR_COOKIE" --people "$EVENTS" --batch "$BATCH" \
+  "$BIN/examples/sipe_bulk" run --base "$AULA" --token="$TOKEN" \
+    --operator-cookie="$OPERATOR_COOKIE" --people "$EVENTS" --batch "$BATCH" \
     --searches 0 | tee "$dir/load.txt" >&2
   stop_pid "$aula_pid"
   IFS='|' read -r queued _ _ _ _ expected _ <<<"$(delivery_state)"

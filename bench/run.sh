@@ -167,7 +167,7 @@ for backend in $BACKENDS; do
   sed -n 's/^BURST /burst\t/p' "$dir/burst.txt" | sed "s/^/$backend\t/" >>"$OUT/burst.tsv"
 
   log "$backend: peso de las páginas (comprimidas, con lo que enlazan)"
-  "$BIN/examples/loadgen" page-weight --base "$AULA" --cookie "$READER_COOKIE" --csrf "$CSRF" \
+  "$BIN/examples/loadgen" page-weight --base "$AULA" --cookie="$READER_COOKIE" --csrf="$CSRF" \
     --slug "$SLUG" --lessons "$LESSONS" >"$dir/weight.txt" 2>&1 || true
   cat "$dir/weight.txt" >&2
 

@@ -80,16 +80,16 @@ for backend in $BACKENDS; do
   # shellcheck disable=SC1091
   . "$dir/seed.env"
   log "$backend: $PEOPLE personas en lotes de $BATCH"
-  "${LOAD_CPU[@]}" "$BIN/examples/sipe_bulk" run --base "$AULA" --token "$TOKEN" \
-    --operator-cookie "$OPERATOR_COOKIE" --people "$PEOPLE" --batch "$BATCH" \
+  "${LOAD_CPU[@]}" "$BIN/examples/sipe_bulk" run --base "$AULA" --token="$TOKEN" \
+    --operator-cookie="$OPERATOR_COOKIE" --people "$PEOPLE" --batch "$BATCH" \
     --searches "$SEARCHES" | tee "$dir/run.txt" >&2
   if [[ $backend == postgres ]]; then
     # The bench machine's PostgreSQL runs with autovacuum off; a production one would have
     # analyzed the new rows within a minute. The searches again, with the statistics.
     psql -q -d "$PG/aula_sipe" -c "ANALYZE" >/dev/null
     log "$backend: búsquedas de nuevo, tras ANALYZE"
-    "${LOAD_CPU[@]}" "$BIN/examples/sipe_bulk" run --base "$AULA" --token "$TOKEN" \
-      --operator-cookie "$OPERATOR_COOKIE" --people "$PEOPLE" --batch "$BATCH" \
+    "${LOAD_CPU[@]}" "$BIN/examples/sipe_bulk" run --base "$AULA" --token="$TOKEN" \
+      --operator-cookie="$OPERATOR_COOKIE" --people "$PEOPLE" --batch "$BATCH" \
       --searches "$SEARCHES" --search-only | tee -a "$dir/run.txt" >&2
   fi
   stop_pid "$aula_pid"
