@@ -273,9 +273,10 @@ pub async fn get_in_territory(
         .await)
 }
 
-/// At most this many matches are counted: past it the page says «más de 500» and asks for a
-/// narrower search, so a common surname never makes the server count a whole province.
-pub const SEARCH_COUNT_CAP: i64 = 500;
+/// At most this many matches are counted (ten pages): past it the page says «más de 200» and
+/// asks for a narrower search, so a common surname never makes the server count a whole
+/// province.
+pub const SEARCH_COUNT_CAP: i64 = 200;
 
 /// On SQLite a name found in fewer than this many people (by the trigram index) is listed
 /// from those candidates; a more common one walks the territory in name order instead.
@@ -491,26 +492,32 @@ async fn search(
     );
     let no_departments: &[i64] = &[];
     let ids = departments.unwrap_or(no_departments);
-    let people = with_db!(db, |p| {
-        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(list_sql.clone()));
-        for id in ids {
-            q = q.bind(*id);
-        }
-        for v in &values {
-            q = q.bind(v);
-        }
-        q.bind(per_page).bind(offset).fetch_all(p).await
-    })?;
-    let counted: i64 = with_db!(db, |p| {
-        let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.clone()));
-        for id in ids {
-            q = q.bind(*id);
-        }
-        for v in &values {
-            q = q.bind(v);
-        }
-        q.fetch_one(p).await
-    })?;
+    // The page and the count are independent reads: both at once, on two connections.
+    let list = async {
+        with_db!(db, |p| {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(list_sql.clone()));
+            for id in ids {
+                q = q.bind(*id);
+            }
+            for v in &values {
+                q = q.bind(v);
+            }
+            q.bind(per_page).bind(offset).fetch_all(p).await
+        })
+    };
+    let count = async {
+        with_db!(db, |p| {
+            let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.clone()));
+            for id in ids {
+                q = q.bind(*id);
+            }
+            for v in &values {
+                q = q.bind(v);
+            }
+            q.fetch_one(p).await
+        })
+    };
+    let (people, counted): (Vec<Person>, i64) = tokio::try_join!(list, count)?;
     Ok(Found {
         people,
         total: counted.min(SEARCH_COUNT_CAP),

@@ -956,7 +956,7 @@ async fn operator_search_is_paginated_twenty_per_page() {
 }
 
 /// Writes `n` people named "Villagra Ana" in Capital with DNIs from `first_dni`, in one
-/// statement (the search's count cap needs more than 500; forms would take minutes).
+/// statement (the search's count cap needs more than 200; forms would take minutes).
 async fn many_villagras(app: &TestApp, first_dni: i64, n: i64) {
     with_db!(&app.db, |p| sqlx::query(
         "INSERT INTO persons (dni, cuil, first_name, last_name, birth_date, department_id, search_name, created_at)
@@ -976,7 +976,7 @@ async fn many_villagras(app: &TestApp, first_dni: i64, n: i64) {
 }
 
 #[tokio::test]
-async fn a_common_name_is_counted_up_to_500_and_a_rare_one_exactly() {
+async fn a_common_name_is_counted_up_to_200_and_a_rare_one_exactly() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
     let op = operator(&app, &admin, OPERATOR_DNI, "Capital").await;
@@ -984,20 +984,20 @@ async fn a_common_name_is_counted_up_to_500_and_a_rare_one_exactly() {
     // a common name takes the walk in name order and a rare one the trigram table.
     many_villagras(&app, 37_000_000, 2100).await;
 
-    // More than 500 match: the page says so and asks for more, 25 pages of 20 at most.
+    // More than 200 match: the page says so and asks for more, 10 pages of 20 at most.
     let (status, html) = op.get_text("/oficina?q=villagra").await;
     assert_eq!(status, StatusCode::OK);
     assert!(
-        html.contains("Más de 500 personas coinciden: escribí más del DNI o del apellido"),
+        html.contains("Más de 200 personas coinciden: escribí más del DNI o del apellido"),
         "{html}"
     );
     assert_eq!(rows_listed(&html), 20);
-    assert!(html.contains("Página 1 de 25"));
+    assert!(html.contains("Página 1 de 10"));
     let (_, html) = admin.get_text("/admin/personas?q=VILLAGRA").await;
-    assert!(html.contains("Más de 500 personas coinciden"), "{html}");
+    assert!(html.contains("Más de 200 personas coinciden"), "{html}");
     // Everyone in the territory, nothing typed: also capped.
     let (_, html) = op.get_text("/oficina").await;
-    assert!(html.contains("Más de 500 personas coinciden"));
+    assert!(html.contains("Más de 200 personas coinciden"));
 
     // One of them renamed (as SIPE's update does): found by the new name, not by the old.
     with_db!(&app.db, |p| sqlx::query(
