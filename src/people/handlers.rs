@@ -26,7 +26,6 @@ use crate::{
         notice::redirect_with_notice,
         state::AppState,
     },
-    with_db,
 };
 
 const PER_PAGE: i64 = 20;
@@ -95,15 +94,7 @@ impl NewPersonPage {
 
 /// Only the departments of the operator's offices.
 async fn operator_groups(state: &AppState, user_id: i64) -> AppResult<Vec<DepartmentGroup>> {
-    let allowed: Vec<i64> = with_db!(&state.db, |p| {
-        sqlx::query_scalar(
-        "SELECT od.department_id FROM office_departments od JOIN role_grants g ON g.office_id = od.office_id
-         WHERE g.user_id = $1 AND g.role = 'operator'"
-    )
-    .bind(user_id)
-    .fetch_all(p)
-    .await
-    })?;
+    let allowed = persons::operator_departments(&state.db, user_id).await?;
     Ok(territory::grouped(&state.db)
         .await?
         .into_iter()

@@ -298,6 +298,19 @@ impl Found {
     }
 }
 
+/// The departments the offices of operator `user_id` serve: their territory.
+pub async fn operator_departments(db: &Db, user_id: i64) -> Result<Vec<i64>, sqlx::Error> {
+    with_db!(db, |p| {
+        sqlx::query_scalar(
+        "SELECT od.department_id FROM office_departments od JOIN role_grants g ON g.office_id = od.office_id
+         WHERE g.user_id = $1 AND g.role = 'operator'"
+    )
+    .bind(user_id)
+    .fetch_all(p)
+    .await
+    })
+}
+
 /// People of the operator's territory matching `query` (DNI prefix or name), paginated.
 pub async fn search_in_territory(
     db: &Db,
@@ -306,15 +319,7 @@ pub async fn search_in_territory(
     page: i64,
     per_page: i64,
 ) -> Result<Found, sqlx::Error> {
-    let departments: Vec<i64> = with_db!(db, |p| {
-        sqlx::query_scalar(
-        "SELECT od.department_id FROM office_departments od JOIN role_grants g ON g.office_id = od.office_id
-         WHERE g.user_id = $1 AND g.role = 'operator'"
-    )
-    .bind(operator_user_id)
-    .fetch_all(p)
-    .await
-    })?;
+    let departments = operator_departments(db, operator_user_id).await?;
     if departments.is_empty() {
         return Ok(Found {
             people: vec![],
